@@ -1,0 +1,391 @@
+"""The one config language: a query string such as ``family=resnet&depth=50&deform=4``.
+
+Every family is a frozen, keyword-only dataclass whose fields are *knobs*. A knob carries
+its own parsing rule, range and help text in the field metadata, so parsing, formatting,
+validation, the README's key table and the Build page's sliders all come from one place.
+
+``parse_query`` turns a query string into a config (raising :class:`ConfigError`, a
+``ValueError``, that names the bad key or value and what is allowed); ``format_query``
+turns a config back into its canonical query string, and ``parse_query(format_query(c)) == c``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, quote
+
+__all__ = [
+    "ConfigError",
+    "Knob",
+    "ModelConfig",
+    "knob",
+    "knobs",
+    "parse_query",
+    "format_query",
+    "query_to_dict",
+    "FAMILIES",
+    "PRESETS",
+    "register_family",
+    "register_preset",
+    "preset_config",
+    "matching_preset",
+    "default_config",
+]
+
+
+class ConfigError(ValueError):
+    """A config that cannot be built; the message names the key, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    """How one config key is read, written, checked and shown.
+
+    kind: ``int``, ``float``, ``choice`` (a string from ``choices``), ``onoff`` (bool written
+    ``on``/``off``), ``ints`` (a tuple of ints written ``6-12-24-16``) or ``stages`` (a sorted set
+    of stage numbers written ``3,4``).
+    """
+
+    kind: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    step: float | None = None
+    label: str | None = None
+    #: For knobs whose default is None: the words shown for "derived from the other knobs".
+    derived: str | None = None
+
+    def describe_range(self) -> str:
+        """Plain words for what values are allowed (used in error messages and the README)."""
+        if self.kind == "onoff":
+            return "on or off"
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.kind in ("ints", "stages"):
+            sep = "-" if self.kind == "ints" else ","
+            return f"integers from {_num(self.minimum)} to {_num(self.maximum)} separated by '{sep}'"
+        return f"a number from {_num(self.minimum)} to {_num(self.maximum)}" + (
+            " (whole numbers only)" if self.kind == "int" else ""
+        )
+
+    # -- text <-> value ----------------------------------------------------------------
+    def parse(self, key: str, text: str) -> Any:
+        text = text.strip()
+        if text == "":
+            raise ConfigError(f"key '{key}' has no value; allowed: {self.describe_range()}")
+        try:
+            value = self._parse(text)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"invalid value '{text}' for '{key}'; allowed: {self.describe_range()}"
+            ) from None
+        self.check(key, value)
+        return value
+
+    def _parse(self, text: str) -> Any:
+        if self.kind == "int":
+            return int(text)
+        if self.kind == "float":
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return value
+        if self.kind == "onoff":
+            lowered = text.lower()
+            if lowered in ("on", "true", "1", "yes"):
+                return True
+            if lowered in ("off", "false", "0", "no"):
+                return False
+            raise ValueError(text)
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise ValueError(text)
+            return text
+        if self.kind == "ints":
+            return tuple(int(part) for part in text.split("-"))
+        if self.kind == "stages":
+            if text.lower() in ("none", "off"):
+                return ()
+            return tuple(sorted({int(part) for part in text.split(",")}))
+        raise AssertionError(f"unknown knob kind {self.kind}")  # a programming error, not input
+
+    def format(self, value: Any) -> str:
+        if self.kind == "onoff":
+            return "on" if value else "off"
+        if self.kind == "ints":
+            return "-".join(str(v) for v in value)
+        if self.kind == "stages":
+            return ",".join(str(v) for v in value) if value else "none"
+        if self.kind == "float":
+            return repr(float(value))
+        return str(value)
+
+    def check(self, key: str, value: Any) -> None:
+        """Raise ConfigError unless ``value`` (already typed) is allowed."""
+        if value is None:
+            if self.derived is None:
+                raise ConfigError(f"'{key}' needs a value; allowed: {self.describe_range()}")
+            return
+        items = value if self.kind in ("ints", "stages") else (value,)
+        if self.kind in ("ints", "stages"):
+            if not isinstance(value, tuple) or (self.kind == "ints" and not value):
+                raise ConfigError(f"invalid value for '{key}'; allowed: {self.describe_range()}")
+        for item in items:
+            if self.kind == "onoff":
+                if not isinstance(item, bool):
+                    raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: on or off")
+                continue
+            if self.kind == "choice" or self.choices:
+                if item not in self.choices:
+                    raise ConfigError(
+                        f"invalid value '{self.format(item) if self.kind != 'stages' else item}' "
+                        f"for '{key}'; allowed: {self.describe_range()}"
+                    )
+                continue
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
+            if self.kind in ("int", "ints", "stages") and not float(item).is_integer():
+                raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
+            if (self.minimum is not None and item < self.minimum) or (
+                self.maximum is not None and item > self.maximum
+            ):
+                raise ConfigError(
+                    f"{key}={self.format(value)} is out of range; allowed: {self.describe_range()}"
+                )
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def knob(default: Any, kind: str, help: str, **spec: Any) -> Any:
+    """A dataclass field that is a config key (see :class:`Knob`)."""
+    return field(default=default, metadata={"knob": Knob(kind=kind, help=help, **spec)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Keys every family has. Subclasses add their own knobs and a ``validate`` method."""
+
+    family: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: Resolution used when ``resolution`` is not given (a family may derive it instead).
+    natural_resolution: ClassVar[int] = 224
+    #: Smallest input side the architecture accepts (its total stride, or what its pooling needs).
+    min_resolution: ClassVar[int] = 32
+
+    classes: int = knob(1000, "int", "number of output classes", minimum=1, maximum=100000)
+    resolution: int | None = knob(
+        None,
+        "int",
+        "input side in pixels (square images)",
+        minimum=8,
+        maximum=1024,
+        step=1,
+        derived="the family's standard input size",
+    )
+    in_channels: int = knob(3, "int", "input channels (3 for RGB, 1 for grey)", minimum=1, maximum=64)
+
+    def __post_init__(self) -> None:
+        for name, spec in knobs(type(self)).items():
+            value = getattr(self, name)
+            if isinstance(value, list):  # accept lists from Python callers; store hashable tuples
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            spec.check(name, value)
+        if self.input_resolution < self.min_resolution:
+            raise ConfigError(
+                f"resolution={self.input_resolution} is too small for {self.title}: "
+                f"it needs at least {self.min_resolution} px"
+            )
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-key checks; raise ConfigError with the reason."""
+
+    @property
+    def input_resolution(self) -> int:
+        """The input side actually used: ``resolution`` if given, else the family's rule."""
+        return self.resolution if self.resolution is not None else self.derived_resolution()
+
+    def derived_resolution(self) -> int:
+        return self.natural_resolution
+
+    def resolved(self) -> dict[str, Any]:
+        """Every knob with derived (None) values replaced by what the model actually uses."""
+        return {name: getattr(self, name) for name in knobs(type(self))} | {
+            "resolution": self.input_resolution
+        }
+
+    @property
+    def query(self) -> str:
+        return format_query(self)
+
+
+def knobs(config_type: type[ModelConfig]) -> dict[str, Knob]:
+    """The knobs of a config class, in declaration order (family keys first, common keys last)."""
+    own = [f for f in dataclasses.fields(config_type) if "knob" in f.metadata]
+    common = {f.name for f in dataclasses.fields(ModelConfig)}
+    ordered = [f for f in own if f.name not in common] + [f for f in own if f.name in common]
+    return {f.name: f.metadata["knob"] for f in ordered}
+
+
+# -- registries ----------------------------------------------------------------------------
+
+#: family name -> config class (filled by the modules in ``explorer.families``).
+FAMILIES: dict[str, type[ModelConfig]] = {}
+#: preset name -> the query string that defines it (in family keys only).
+PRESETS: dict[str, str] = {}
+
+
+def register_family(config_type: type[ModelConfig]) -> type[ModelConfig]:
+    FAMILIES[config_type.family] = config_type
+    return config_type
+
+
+def register_preset(name: str, query: str) -> None:
+    PRESETS[name] = query
+
+
+def default_config(family: str) -> ModelConfig:
+    _ensure_families()
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown family '{family}'; allowed: {', '.join(FAMILIES)}")
+    return FAMILIES[family]()
+
+
+# -- parsing and formatting ----------------------------------------------------------------
+
+
+def query_to_dict(query: str | Mapping[str, str]) -> dict[str, str]:
+    """Split a query string into keys and values; a repeated key is an error."""
+    if isinstance(query, Mapping):
+        return {str(k): str(v) for k, v in query.items()}
+    text = query.strip()
+    if text.startswith("?"):
+        text = text[1:]
+    pairs: dict[str, str] = {}
+    for part in text.replace(";", "&").split("&"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ConfigError(f"'{part}' is not key=value (write e.g. depth=50)")
+        ((key, value),) = parse_qsl(part, keep_blank_values=True)
+        key = key.strip()
+        if key in pairs:
+            raise ConfigError(f"key '{key}' is given twice")
+        pairs[key] = value
+    return pairs
+
+
+def parse_query(query: str | Mapping[str, str]) -> ModelConfig:
+    """Query string (or mapping) -> validated config. Raises ConfigError with a clear reason."""
+    _ensure_families()
+    pairs = query_to_dict(query)
+    base: dict[str, str] = {}
+    if "preset" in pairs:
+        name = pairs.pop("preset")
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset '{name}'; allowed: {', '.join(sorted(PRESETS))}")
+        base = query_to_dict(PRESETS[name])
+        if "family" in pairs and pairs["family"] != base["family"]:
+            raise ConfigError(
+                f"preset '{name}' is family={base['family']}, not family={pairs['family']}"
+            )
+    merged = base | pairs
+    family = merged.pop("family", None)
+    if family is None:
+        raise ConfigError("the query needs family=... or preset=... (e.g. preset=resnet50)")
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown family '{family}'; allowed: {', '.join(FAMILIES)}")
+    config_type = FAMILIES[family]
+    spec = knobs(config_type)
+    values: dict[str, Any] = {}
+    for key, text in merged.items():
+        if key not in spec:
+            raise ConfigError(
+                f"unknown key '{key}' for family={family}; allowed: "
+                + ", ".join(["preset", *spec])
+            )
+        values[key] = spec[key].parse(key, text)
+    return config_type(**values)
+
+
+def _diff_keys(config: ModelConfig, reference: ModelConfig) -> list[str] | None:
+    """Keys where ``config`` differs from ``reference``; None if one can't be written (a None)."""
+    keys = []
+    for name in knobs(type(config)):
+        value = getattr(config, name)
+        if value != getattr(reference, name):
+            if value is None:
+                return None
+            keys.append(name)
+    return keys
+
+
+def _render(config: ModelConfig, head: str, keys: list[str]) -> str:
+    spec = knobs(type(config))
+    parts = [head] + [f"{k}={quote(spec[k].format(getattr(config, k)), safe=',-.')}" for k in keys]
+    return "&".join(parts)
+
+
+def format_query(config: ModelConfig) -> str:
+    """The canonical query string: the shortest of ``family=...`` + changed keys and
+    ``preset=NAME`` + changed keys (a preset wins a tie, being easier to read)."""
+    candidates: list[tuple[int, int, str]] = []
+    family_keys = _diff_keys(config, type(config)())
+    assert family_keys is not None  # family defaults hold None only where configs may
+    candidates.append((len(family_keys) + 1, 1, _render(config, f"family={config.family}", family_keys)))
+    for name, preset in _presets_of(config.family):
+        keys = _diff_keys(config, preset)
+        if keys is not None:
+            candidates.append((len(keys) + 1, 0, _render(config, f"preset={name}", keys)))
+    return min(candidates)[2]
+
+
+_PRESET_CACHE: dict[str, ModelConfig] = {}
+
+
+def preset_config(name: str) -> ModelConfig:
+    if name not in _PRESET_CACHE:
+        _PRESET_CACHE[name] = parse_query(f"preset={name}")
+    return _PRESET_CACHE[name]
+
+
+def _presets_of(family: str) -> Iterator[tuple[str, ModelConfig]]:
+    for name, query in PRESETS.items():
+        if query_to_dict(query)["family"] == family:
+            yield name, preset_config(name)
+
+
+def matching_preset(config: ModelConfig) -> str | None:
+    """The name of the preset that is exactly this config, if any."""
+    for name, preset in _presets_of(config.family):
+        if preset == config:
+            return name
+    return None
+
+
+_loaded = False
+
+
+def _ensure_families() -> None:
+    """Import the family modules so that they register themselves (done lazily, once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import explorer.families  # noqa: F401
+
+
+def replace(config: ModelConfig, **changes: Any) -> ModelConfig:
+    """``dataclasses.replace`` that re-validates (kept as a name for readers of the pages)."""
+    return dataclasses.replace(config, **changes)
+
+

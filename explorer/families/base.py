@@ -1,0 +1,87 @@
+"""What every family builder returns: the module and its structure (stages and blocks).
+
+Analyses read depth, stage and block from this structure, never by guessing from module names
+(the idea of timm's ``feature_info``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from explorer.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a network: a name for people, the module paths that belong to it, and the
+    paths of its repeated blocks (empty for a stem or a head)."""
+
+    name: str
+    modules: tuple[str, ...]
+    blocks: tuple[str, ...] = ()
+
+
+@dataclass
+class BuiltModel:
+    config: ModelConfig
+    module: nn.Module
+    stages: tuple[Stage, ...]
+
+    def stage_of(self, module_name: str) -> Stage:
+        """The stage that owns a module path (longest matching prefix)."""
+        best: tuple[int, Stage] | None = None
+        for stage in self.stages:
+            for prefix in stage.modules:
+                if module_name == prefix or module_name.startswith(prefix + "."):
+                    if best is None or len(prefix) > best[0]:
+                        best = (len(prefix), stage)
+        if best is None:
+            raise KeyError(f"module '{module_name}' belongs to no stage")
+        return best[1]
+
+    def block_of(self, module_name: str) -> str | None:
+        stage = self.stage_of(module_name)
+        for block in stage.blocks:
+            if module_name == block or module_name.startswith(block + "."):
+                return block
+        return None
+
+
+Builder = Callable[[ModelConfig], BuiltModel]
+BUILDERS: dict[type[ModelConfig], Builder] = {}
+
+
+def register_builder(config_type: type[ModelConfig]) -> Callable[[Builder], Builder]:
+    def wrap(builder: Builder) -> Builder:
+        BUILDERS[config_type] = builder
+        return builder
+
+    return wrap
+
+
+def replace_first_conv_in_channels(model: nn.Module, in_channels: int) -> None:
+    """Give the first Conv2d ``in_channels`` inputs (torchvision constructors fix 3)."""
+    if in_channels == 3:
+        return
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d):
+                setattr(
+                    parent,
+                    name,
+                    nn.Conv2d(
+                        in_channels,
+                        child.out_channels,
+                        child.kernel_size,
+                        child.stride,
+                        child.padding,
+                        child.dilation,
+                        child.groups,
+                        child.bias is not None,
+                    ),
+                )
+                return
+    raise ValueError("model has no Conv2d")

@@ -1,0 +1,129 @@
+"""A VGG-style stack of 3x3 convs for signal-flow experiments (written here: no library has it).
+
+``depth`` 3x3 convs: a stem conv, then ``depth - 1`` convs split as evenly as possible over three
+stages of ``width``, ``2*width`` and ``4*width`` channels (the first conv of stages 2 and 3 has
+stride 2), then global average pooling and a linear classifier. Convs are paired into blocks; with
+``skip=on`` each pair gets an identity shortcut (zero-padded and subsampled where the pair changes
+shape, as in the CIFAR ResNets), turning the stack into a residual network of the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from explorer.config import ModelConfig, knob, register_family
+from explorer.families.base import BuiltModel, Stage, register_builder
+from explorer.families.deformable import DeformableConv2d
+from explorer.families.resnet import PadShortcut
+
+INITS = ("default", "kaiming", "xavier", "orthogonal")
+
+
+@register_family
+@dataclass(frozen=True, kw_only=True)
+class PlainConfig(ModelConfig):
+    family: ClassVar[str] = "plain"
+    title: ClassVar[str] = "Plain conv stack"
+    natural_resolution: ClassVar[int] = 32
+    min_resolution: ClassVar[int] = 8
+
+    depth: int = knob(20, "int", "number of 3x3 conv layers", minimum=4, maximum=1000)
+    width: int = knob(16, "int", "channels of the first stage (x2 and x4 in the next two)", minimum=1, maximum=256)
+    bn: bool = knob(True, "onoff", "batch normalisation after every conv")
+    skip: bool = knob(False, "onoff", "identity shortcut around every pair of convs")
+    init: str = knob("default", "choice", "weight initialisation of convs and the classifier", choices=INITS)
+    deform: bool = knob(False, "onoff", "deformable 3x3 convs after the stem")
+
+    @property
+    def stage_convs(self) -> tuple[int, int, int]:
+        n, extra = divmod(self.depth - 1, 3)
+        return (n + (extra > 0), n + (extra > 1), n)
+
+
+class ConvBlock(nn.Module):
+    """One or two conv-BN-ReLU layers, with an optional shortcut around them."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, convs: int, cfg: PlainConfig) -> None:
+        super().__init__()
+        conv_type = DeformableConv2d if cfg.deform else nn.Conv2d
+        channels = in_channels
+        for index in range(1, convs + 1):
+            conv = conv_type(channels, out_channels, 3, stride if index == 1 else 1, 1, bias=not cfg.bn)
+            self.add_module(f"conv{index}", conv)
+            self.add_module(f"bn{index}", nn.BatchNorm2d(out_channels) if cfg.bn else nn.Identity())
+            channels = out_channels
+        self.convs = convs
+        self.relu = nn.ReLU()
+        self.shortcut: nn.Module | None = None
+        if cfg.skip:
+            changes_shape = stride != 1 or in_channels != out_channels
+            self.shortcut = PadShortcut(out_channels, stride) if changes_shape else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x
+        for index in range(1, self.convs + 1):
+            out = getattr(self, f"bn{index}")(getattr(self, f"conv{index}")(out))
+            if index < self.convs:
+                out = self.relu(out)
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
+
+
+class PlainNet(nn.Module):
+    def __init__(self, cfg: PlainConfig) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(cfg.in_channels, cfg.width, 3, 1, 1, bias=not cfg.bn),
+            nn.BatchNorm2d(cfg.width) if cfg.bn else nn.Identity(),
+            nn.ReLU(),
+        )
+        channels = cfg.width
+        for stage, convs in enumerate(cfg.stage_convs, start=1):
+            out = cfg.width * 2 ** (stage - 1)
+            blocks = []
+            for first in range(0, convs, 2):
+                stride = 2 if (stage > 1 and first == 0) else 1
+                blocks.append(ConvBlock(channels, out, stride, min(2, convs - first), cfg))
+                channels = out
+            self.add_module(f"stage{stage}", nn.Sequential(*blocks))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, cfg.classes)
+        _initialise(self, cfg.init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def _initialise(model: nn.Module, scheme: str) -> None:
+    """Re-initialise conv and linear weights (offset convs keep their zero start)."""
+    if scheme == "default":
+        return
+    offset_convs = {id(m.offset_conv) for m in model.modules() if isinstance(m, DeformableConv2d)}
+    for m in model.modules():
+        if not isinstance(m, (nn.Conv2d, nn.Linear, DeformableConv2d)) or id(m) in offset_convs:
+            continue
+        if scheme == "kaiming":
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif scheme == "xavier":
+            nn.init.xavier_normal_(m.weight)
+        else:
+            nn.init.orthogonal_(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+@register_builder(PlainConfig)
+def build_plain(cfg: PlainConfig) -> BuiltModel:  # type: ignore[override]
+    model = PlainNet(cfg)
+    stages = [Stage("stem", ("stem",))]
+    for stage in (1, 2, 3):
+        layer = getattr(model, f"stage{stage}")
+        stages.append(Stage(f"stage{stage}", (f"stage{stage}",), tuple(f"stage{stage}.{i}" for i in range(len(layer)))))
+    stages.append(Stage("head", ("pool", "fc")))
+    return BuiltModel(cfg, model, tuple(stages))
