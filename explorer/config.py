@@ -19,21 +19,21 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
 __all__ = [
+    "FAMILIES",
+    "PRESETS",
     "ConfigError",
     "Knob",
     "ModelConfig",
+    "default_config",
+    "format_query",
     "knob",
     "knobs",
+    "matching_preset",
     "parse_query",
-    "format_query",
+    "preset_config",
     "query_to_dict",
-    "FAMILIES",
-    "PRESETS",
     "register_family",
     "register_preset",
-    "preset_config",
-    "matching_preset",
-    "default_config",
 ]
 
 
@@ -81,9 +81,7 @@ class Knob:
         try:
             value = self._parse(text)
         except (ValueError, TypeError):
-            raise ConfigError(
-                f"invalid value '{text}' for '{key}'; allowed: {self.describe_range()}"
-            ) from None
+            raise ConfigError(f"invalid value '{text}' for '{key}'; allowed: {self.describe_range()}") from None
         self.check(key, value)
         return value
 
@@ -132,9 +130,8 @@ class Knob:
                 raise ConfigError(f"'{key}' needs a value; allowed: {self.describe_range()}")
             return
         items = value if self.kind in ("ints", "stages") else (value,)
-        if self.kind in ("ints", "stages"):
-            if not isinstance(value, tuple) or (self.kind == "ints" and not value):
-                raise ConfigError(f"invalid value for '{key}'; allowed: {self.describe_range()}")
+        if self.kind in ("ints", "stages") and (not isinstance(value, tuple) or (self.kind == "ints" and not value)):
+            raise ConfigError(f"invalid value for '{key}'; allowed: {self.describe_range()}")
         for item in items:
             if self.kind == "onoff":
                 if not isinstance(item, bool):
@@ -151,12 +148,8 @@ class Knob:
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
             if self.kind in ("int", "ints", "stages") and not float(item).is_integer():
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
-            if (self.minimum is not None and item < self.minimum) or (
-                self.maximum is not None and item > self.maximum
-            ):
-                raise ConfigError(
-                    f"{key}={self.format(value)} is out of range; allowed: {self.describe_range()}"
-                )
+            if (self.minimum is not None and item < self.minimum) or (self.maximum is not None and item > self.maximum):
+                raise ConfigError(f"{key}={self.format(value)} is out of range; allowed: {self.describe_range()}")
 
 
 def _num(x: float | None) -> str:
@@ -180,6 +173,8 @@ class ModelConfig:
     natural_resolution: ClassVar[int] = 224
     #: Smallest input side the architecture accepts (its total stride, or what its pooling needs).
     min_resolution: ClassVar[int] = 32
+    #: How ``resolution`` is chosen when not given, in words (for help texts and the README).
+    resolution_rule: ClassVar[str] = "224"
 
     classes: int = knob(1000, "int", "number of output classes", minimum=1, maximum=100000)
     resolution: int | None = knob(
@@ -220,9 +215,7 @@ class ModelConfig:
 
     def resolved(self) -> dict[str, Any]:
         """Every knob with derived (None) values replaced by what the model actually uses."""
-        return {name: getattr(self, name) for name in knobs(type(self))} | {
-            "resolution": self.input_resolution
-        }
+        return {name: getattr(self, name) for name in knobs(type(self))} | {"resolution": self.input_resolution}
 
     @property
     def query(self) -> str:
@@ -296,9 +289,7 @@ def parse_query(query: str | Mapping[str, str]) -> ModelConfig:
             raise ConfigError(f"unknown preset '{name}'; allowed: {', '.join(sorted(PRESETS))}")
         base = query_to_dict(PRESETS[name])
         if "family" in pairs and pairs["family"] != base["family"]:
-            raise ConfigError(
-                f"preset '{name}' is family={base['family']}, not family={pairs['family']}"
-            )
+            raise ConfigError(f"preset '{name}' is family={base['family']}, not family={pairs['family']}")
     merged = base | pairs
     family = merged.pop("family", None)
     if family is None:
@@ -310,10 +301,7 @@ def parse_query(query: str | Mapping[str, str]) -> ModelConfig:
     values: dict[str, Any] = {}
     for key, text in merged.items():
         if key not in spec:
-            raise ConfigError(
-                f"unknown key '{key}' for family={family}; allowed: "
-                + ", ".join(["preset", *spec])
-            )
+            raise ConfigError(f"unknown key '{key}' for family={family}; allowed: " + ", ".join(["preset", *spec]))
         values[key] = spec[key].parse(key, text)
     return config_type(**values)
 
@@ -387,5 +375,3 @@ def _ensure_families() -> None:
 def replace(config: ModelConfig, **changes: Any) -> ModelConfig:
     """``dataclasses.replace`` that re-validates (kept as a name for readers of the pages)."""
     return dataclasses.replace(config, **changes)
-
-

@@ -10,11 +10,18 @@ from contextlib import nullcontext
 
 import torch
 
-from explorer.config import ModelConfig
+from explorer.config import FAMILIES, ModelConfig
 from explorer.families import densenet, efficientnet, mobilenet, plain, resnet, vgg  # noqa: F401
 from explorer.families.base import BUILDERS, BuiltModel, Stage
 
-__all__ = ["build", "BuiltModel", "Stage"]
+__all__ = ["BuiltModel", "Stage", "build"]
+
+#: The order families are offered in (registration follows import order, which is alphabetical).
+FAMILY_ORDER = ("resnet", "densenet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "efficientnet", "vgg", "plain")
+_registered = dict(FAMILIES)
+FAMILIES.clear()
+FAMILIES.update({name: _registered[name] for name in FAMILY_ORDER})
+FAMILIES.update(_registered)
 
 
 def build(config: ModelConfig, device: str | torch.device | None = None) -> BuiltModel:

@@ -35,9 +35,9 @@ class BuiltModel:
         best: tuple[int, Stage] | None = None
         for stage in self.stages:
             for prefix in stage.modules:
-                if module_name == prefix or module_name.startswith(prefix + "."):
-                    if best is None or len(prefix) > best[0]:
-                        best = (len(prefix), stage)
+                matches = module_name == prefix or module_name.startswith(prefix + ".")
+                if matches and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), stage)
         if best is None:
             raise KeyError(f"module '{module_name}' belongs to no stage")
         return best[1]

@@ -84,7 +84,7 @@ class DeformableConv2d(DeformConv2d):
             return raw, None
         return raw[:, : 2 * kk], torch.sigmoid(raw[:, 2 * kk :])
 
-    def forward(self, input: Tensor, offset: Tensor | None = None, mask: Tensor | None = None) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, offset: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         if offset is None:
             offset, mask = self.offsets_and_mask(input)
         if self.keep_offsets:

@@ -33,21 +33,32 @@ IMAGENET_BLOCKS: dict[int, tuple[int, ...]] = {
 class DenseNetConfig(ModelConfig):
     family: ClassVar[str] = "densenet"
     title: ClassVar[str] = "DenseNet"
+    resolution_rule: ClassVar[str] = "224 (imagenet stem) or 32 (cifar stem)"
 
     depth: int = knob(
-        121, "int",
+        121,
+        "int",
         "imagenet stem: 121, 161, 169, 201 or 264; cifar stem: 3n+4 with n even (DenseNet-BC, e.g. 100)",
-        minimum=10, maximum=400,
+        minimum=10,
+        maximum=400,
     )
     blocks: tuple[int, ...] | None = knob(
-        None, "ints", "layers per dense block, e.g. 6-12-24-16 (overrides depth)", minimum=1, maximum=128,
+        None,
+        "ints",
+        "layers per dense block, e.g. 6-12-24-16 (overrides depth)",
+        minimum=1,
+        maximum=128,
         derived="from depth",
     )
     k: int = knob(32, "int", "growth rate: channels each layer adds", minimum=1, maximum=128)
     bn_size: int = knob(4, "int", "bottleneck width, in multiples of k", minimum=1, maximum=8)
     compression: float = knob(0.5, "float", "channels kept by each transition", minimum=0.1, maximum=1.0, step=0.05)
-    stem: str = knob("imagenet", "choice", "imagenet: 7x7 conv + max-pool; cifar: one 3x3 conv, 3 blocks",
-                     choices=("imagenet", "cifar"))
+    stem: str = knob(
+        "imagenet",
+        "choice",
+        "imagenet: 7x7 conv + max-pool; cifar: one 3x3 conv, 3 blocks",
+        choices=("imagenet", "cifar"),
+    )
 
     @property
     def block_layout(self) -> tuple[int, ...]:

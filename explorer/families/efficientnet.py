@@ -22,16 +22,20 @@ from explorer.families.base import BuiltModel, Stage, register_builder, replace_
 class EfficientNetConfig(ModelConfig):
     family: ClassVar[str] = "efficientnet"
     title: ClassVar[str] = "EfficientNet"
+    resolution_rule: ClassVar[str] = "224 x gamma^phi, rounded"
 
-    phi: float = knob(0.0, "float", "compound coefficient: how many doublings of cost over B0", minimum=0.0,
-                      maximum=8.0, step=0.5)
+    phi: float = knob(
+        0.0, "float", "compound coefficient: how many doublings of cost over B0", minimum=0.0, maximum=8.0, step=0.5
+    )
     alpha: float = knob(1.2, "float", "depth base: layers x alpha^phi", minimum=1.0, maximum=2.0, step=0.05)
     beta: float = knob(1.1, "float", "width base: channels x beta^phi", minimum=1.0, maximum=2.0, step=0.05)
     gamma: float = knob(1.15, "float", "resolution base: pixels x gamma^phi", minimum=1.0, maximum=2.0, step=0.05)
-    width_mult: float | None = knob(None, "float", "channel multiplier (overrides beta^phi)", minimum=0.1,
-                                    maximum=8.0, step=0.1, derived="beta^phi")
-    depth_mult: float | None = knob(None, "float", "layer multiplier (overrides alpha^phi)", minimum=0.1,
-                                    maximum=8.0, step=0.1, derived="alpha^phi")
+    width_mult: float | None = knob(
+        None, "float", "channel multiplier (overrides beta^phi)", minimum=0.1, maximum=8.0, step=0.1, derived="beta^phi"
+    )
+    depth_mult: float | None = knob(
+        None, "float", "layer multiplier (overrides alpha^phi)", minimum=0.1, maximum=8.0, step=0.1, derived="alpha^phi"
+    )
 
     @property
     def width(self) -> float:
@@ -67,8 +71,14 @@ def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:  # type: ignore[o
 
 #: torchvision's published (width, depth, resolution) per model.
 PUBLISHED = {
-    "b0": (1.0, 1.0, 224), "b1": (1.0, 1.1, 240), "b2": (1.1, 1.2, 288), "b3": (1.2, 1.4, 300),
-    "b4": (1.4, 1.8, 380), "b5": (1.6, 2.2, 456), "b6": (1.8, 2.6, 528), "b7": (2.0, 3.1, 600),
+    "b0": (1.0, 1.0, 224),
+    "b1": (1.0, 1.1, 240),
+    "b2": (1.1, 1.2, 288),
+    "b3": (1.2, 1.4, 300),
+    "b4": (1.4, 1.8, 380),
+    "b5": (1.6, 2.2, 456),
+    "b6": (1.8, 2.6, 528),
+    "b7": (2.0, 3.1, 600),
 }
 register_preset("efficientnet_b0", "family=efficientnet")
 for _name, (_w, _d, _r) in list(PUBLISHED.items())[1:]:

@@ -19,8 +19,14 @@ from explorer.families.rounding import make_divisible
 
 
 def _alpha_knob() -> float:
-    return knob(1.0, "float", "width multiplier: every layer's channels x alpha (rounded to a multiple of 8)",
-                minimum=0.1, maximum=3.0, step=0.05)
+    return knob(
+        1.0,
+        "float",
+        "width multiplier: every layer's channels x alpha (rounded to a multiple of 8)",
+        minimum=0.1,
+        maximum=3.0,
+        step=0.05,
+    )
 
 
 @register_family
@@ -50,8 +56,19 @@ class MobileNetV3Config(ModelConfig):
 
 #: MobileNetV1 body (Table 1 of the paper): output channels and stride of each separable layer.
 V1_LAYERS: tuple[tuple[int, int], ...] = (
-    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
 )
 
 
@@ -59,10 +76,12 @@ class DepthwiseSeparable(nn.Sequential):
     """3x3 depthwise conv-BN-ReLU, then 1x1 pointwise conv-BN-ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__(OrderedDict(
-            dw=Conv2dNormActivation(in_channels, in_channels, 3, stride, groups=in_channels),
-            pw=Conv2dNormActivation(in_channels, out_channels, 1),
-        ))
+        super().__init__(
+            OrderedDict(
+                dw=Conv2dNormActivation(in_channels, in_channels, 3, stride, groups=in_channels),
+                pw=Conv2dNormActivation(in_channels, out_channels, 1),
+            )
+        )
 
 
 class MobileNetV1(nn.Module):
@@ -124,8 +143,11 @@ def build_mobilenet_v1(cfg: MobileNetV1Config) -> BuiltModel:  # type: ignore[ov
     model = MobileNetV1(cfg.alpha, cfg.classes)
     replace_first_conv_in_channels(model, cfg.in_channels)
     strides = [stride for _, stride in V1_LAYERS]
-    stages = (Stage("stem", ("features.0",)), *_stages_by_stride_all(model.features, strides),
-              Stage("head", ("avgpool", "classifier")))
+    stages = (
+        Stage("stem", ("features.0",)),
+        *_stages_by_stride_all(model.features, strides),
+        Stage("head", ("avgpool", "classifier")),
+    )
     return BuiltModel(cfg, model, stages)
 
 

@@ -28,6 +28,7 @@ INITS = ("default", "kaiming", "xavier", "orthogonal")
 class PlainConfig(ModelConfig):
     family: ClassVar[str] = "plain"
     title: ClassVar[str] = "Plain conv stack"
+    resolution_rule: ClassVar[str] = "32"
     natural_resolution: ClassVar[int] = 32
     min_resolution: ClassVar[int] = 8
 

@@ -38,6 +38,7 @@ IMAGENET_LAYOUTS: dict[int, tuple[str, tuple[int, ...]]] = {
 class ResNetConfig(ModelConfig):
     family: ClassVar[str] = "resnet"
     title: ClassVar[str] = "ResNet"
+    resolution_rule: ClassVar[str] = "224 (imagenet stem) or 32 (cifar stem)"
 
     depth: int = knob(
         18,
@@ -51,21 +52,33 @@ class ResNetConfig(ModelConfig):
         None, "choice", "residual block type", choices=("basic", "bottleneck"), derived="from depth, as in the paper"
     )
     width: int | None = knob(
-        None, "int", "channels of the first stage (doubling each stage)", minimum=4, maximum=256,
+        None,
+        "int",
+        "channels of the first stage (doubling each stage)",
+        minimum=4,
+        maximum=256,
         derived="64 (imagenet stem) or 16 (cifar stem)",
     )
     groups: int = knob(1, "int", "grouped 3x3 convs (ResNeXt cardinality; bottleneck only)", minimum=1, maximum=64)
     width_per_group: int = knob(
-        64, "int", "bottleneck width per group x 64/64 (128 = wide ResNet-50-2; 4 with groups=32 = ResNeXt)",
-        minimum=1, maximum=512,
+        64,
+        "int",
+        "bottleneck width per group x 64/64 (128 = wide ResNet-50-2; 4 with groups=32 = ResNeXt)",
+        minimum=1,
+        maximum=512,
     )
-    stem: str = knob("imagenet", "choice", "imagenet: 7x7 conv + max-pool, 4 stages; cifar: 3x3 conv, 3 stages",
-                     choices=("imagenet", "cifar"))
+    stem: str = knob(
+        "imagenet",
+        "choice",
+        "imagenet: 7x7 conv + max-pool, 4 stages; cifar: 3x3 conv, 3 stages",
+        choices=("imagenet", "cifar"),
+    )
     skip: bool = knob(True, "onoff", "identity shortcuts (off = the paper's plain network)")
     preact: bool = knob(False, "onoff", "pre-activation blocks (BN-ReLU-conv, identity-mapping ResNet)")
     bn: bool = knob(True, "onoff", "batch normalisation")
-    deform: tuple[int, ...] = knob((), "stages", "stages whose 3x3 convs are deformable, e.g. 4 or 3,4",
-                                   choices=(1, 2, 3, 4))
+    deform: tuple[int, ...] = knob(
+        (), "stages", "stages whose 3x3 convs are deformable, e.g. 4 or 3,4", choices=(1, 2, 3, 4)
+    )
 
     @property
     def num_stages(self) -> int:
@@ -101,9 +114,10 @@ class ResNetConfig(ModelConfig):
         block = self.block_type
         if self.stem == "imagenet":
             allowed = [d for d, (b, _) in IMAGENET_LAYOUTS.items() if self.block in (None, b)]
-            if self.depth not in allowed or IMAGENET_LAYOUTS[self.depth][0] != block:
+            if self.depth not in allowed:
+                which = "an ImageNet ResNet depth" if self.block is None else f"a depth for block={self.block}"
                 raise ConfigError(
-                    f"depth={self.depth} is not an ImageNet ResNet with {block} blocks; allowed depths: "
+                    f"depth={self.depth} is not {which}; allowed: "
                     + ", ".join(map(str, allowed))
                     + " (or use stem=cifar for 6n+2 / 9n+2 depths)"
                 )
@@ -115,7 +129,9 @@ class ResNetConfig(ModelConfig):
                     f"(e.g. {per * 3 + 2}, {per * 6 + 2}, {per * 18 + 2})"
                 )
         if block == "basic" and (self.groups != 1 or self.width_per_group != 64):
-            raise ConfigError("groups and width_per_group need block=bottleneck (basic blocks take groups=1, width_per_group=64)")
+            raise ConfigError(
+                "groups and width_per_group need block=bottleneck (basic blocks take groups=1, width_per_group=64)"
+            )
         if int(self.base_width * self.width_per_group / 64) < 1:
             raise ConfigError(
                 f"width_per_group={self.width_per_group} leaves the first stage's bottleneck with no channels"
@@ -151,8 +167,17 @@ class PreActBasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1, norm_layer: Any = None) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: Any = None,
+    ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         self.bn1 = norm_layer(inplanes)
@@ -180,8 +205,17 @@ class PreActBottleneck(PreActBasicBlock):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1, norm_layer: Any = None) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: Any = None,
+    ) -> None:
         nn.Module.__init__(self)
         norm_layer = norm_layer or nn.BatchNorm2d
         width = int(planes * (base_width / 64.0)) * groups
