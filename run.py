@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Set up and run the CNN Architecture Explorer with nothing but Python 3.11+.
+
+    python3 run.py app  [streamlit options, e.g. --server.port 8502]
+    python3 run.py test [pytest options, e.g. -k config -x]
+
+Both commands create ``./.venv`` next to this file when it is missing and install the pinned
+requirements into it whenever a requirements file changed since the last install (a stamp with
+the files' SHA-256 lives inside ``.venv``). ``app`` then runs ``streamlit run app.py``; ``test``
+also installs ``requirements-dev.txt``, makes sure Chromium is there for the browser tests
+(installing Debian's package when running as root), runs ``ruff check .`` and then ``pytest``.
+The exit code is pytest's (non-zero when ruff found problems or no test was collected).
+
+Standard library only: this script runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".run-py-stamp.json"
+RUNTIME_REQUIREMENTS = ROOT / "requirements.txt"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+CHROMIUM = Path("/usr/bin/chromium")
+MIN_PYTHON = (3, 11)
+PYTEST_NO_TESTS = 5
+
+USAGE = """usage: python3 run.py app  [streamlit options]   set up .venv and start the app
+       python3 run.py test [pytest options]      set up .venv (with dev tools), lint and run the tests"""
+
+
+class SetupError(Exception):
+    """A setup step failed; the message says which and what to do."""
+
+
+def say(message: str) -> None:
+    print(f"[run.py] {message}", flush=True)
+
+
+def venv_python() -> Path:
+    if os.name == "nt":
+        return VENV / "Scripts" / "python.exe"
+    return VENV / "bin" / "python"
+
+
+def run(command: list[str | os.PathLike[str]], **kwargs) -> int:
+    """Run a child process from the repository root and return its exit code.
+
+    On Ctrl-C the child (in the same process group) gets the SIGINT too; wait for it to finish
+    before letting the KeyboardInterrupt through, so no orphan keeps running.
+    """
+    process = subprocess.Popen([str(part) for part in command], cwd=ROOT, **kwargs)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
+# -- the virtual environment --------------------------------------------------------------
+def _venv_works() -> bool:
+    python = venv_python()
+    if not python.exists():
+        return False
+    try:
+        result = subprocess.run(
+            [str(python), "-c", "import pip, sys; print(sys.version_info[:2])"], capture_output=True
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _can_apt() -> bool:
+    return sys.platform.startswith("linux") and _is_root() and shutil.which("apt-get") is not None
+
+
+def _apt_install(*packages: str) -> bool:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    say(f"installing {' '.join(packages)} with apt-get")
+    if run(["apt-get", "update"], env=env) != 0:
+        return False
+    return run(["apt-get", "install", "-y", *packages], env=env) == 0
+
+
+def ensure_venv() -> Path:
+    if _venv_works():
+        return venv_python()
+    if VENV.exists():
+        if not (VENV / "pyvenv.cfg").exists():
+            raise SetupError(f"{VENV} exists but is not a virtual environment; move it away and run again")
+        say(f"{VENV.name} is broken (no working python or pip); recreating it")
+        shutil.rmtree(VENV)
+    say(f"creating {VENV} with Python {sys.version.split()[0]}")
+    try:
+        venv.create(VENV, with_pip=True)
+    except (subprocess.CalledProcessError, OSError) as error:
+        shutil.rmtree(VENV, ignore_errors=True)
+        # Debian and Ubuntu ship the venv module without ensurepip unless python3-venv is installed.
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        if _can_apt() and _apt_install("python3-venv", f"{version}-venv"):
+            venv.create(VENV, with_pip=True)
+        else:
+            raise SetupError(
+                f"could not create {VENV} ({error}); on Debian/Ubuntu install the venv module "
+                f"(sudo apt-get install python3-venv {version}-venv) and run again"
+            ) from error
+    if not _venv_works():
+        raise SetupError(f"{VENV} was created but its python cannot import pip")
+    return venv_python()
+
+
+# -- requirements ---------------------------------------------------------------------------
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_stamp() -> dict[str, str]:
+    try:
+        data = json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def ensure_requirements(python: Path, files: list[Path]) -> None:
+    """Install ``files`` into the venv unless the stamp says exactly these contents are installed."""
+    for path in files:
+        if not path.exists():
+            raise SetupError(f"{path.name} is missing next to run.py")
+    stamp = _read_stamp()
+    wanted = {path.name: _digest(path) for path in files}
+    if all(stamp.get(name) == digest for name, digest in wanted.items()):
+        say("requirements up to date (" + ", ".join(wanted) + ")")
+        return
+    say("installing " + ", ".join(wanted) + " into .venv (the first time takes a few minutes)")
+    command: list[str | os.PathLike[str]] = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+    for path in files:
+        command += ["-r", path]
+    if run(command) != 0:
+        raise SetupError("pip install failed (see above); fix the cause and run again")
+    stamp.update(wanted)
+    STAMP.write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+
+
+# -- chromium for the browser tests ---------------------------------------------------------
+def chromium_path() -> str | None:
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    return shutil.which("chromium")
+
+
+def ensure_chromium() -> None:
+    if chromium_path():
+        return
+    if _can_apt() and Path("/etc/debian_version").exists():
+        if _apt_install("chromium") and chromium_path():
+            say(f"chromium installed at {chromium_path()}")
+            return
+        say("could not install chromium with apt-get; browser tests will be skipped (or fail under CI)")
+        return
+    say(
+        "chromium not found (/usr/bin/chromium): browser tests will be skipped; install Debian's 'chromium' to run them"
+    )
+
+
+# -- commands -------------------------------------------------------------------------------
+def _has_option(args: list[str], name: str) -> bool:
+    return any(arg == name or arg.startswith(name + "=") for arg in args)
+
+
+def command_app(args: list[str]) -> int:
+    python = ensure_venv()
+    ensure_requirements(python, [RUNTIME_REQUIREMENTS])
+    extra = [] if _has_option(args, "--server.showEmailPrompt") else ["--server.showEmailPrompt", "false"]
+    say("starting streamlit (Ctrl-C stops it)")
+    return run([python, "-m", "streamlit", "run", ROOT / "app.py", *extra, *args])
+
+
+def command_test(args: list[str]) -> int:
+    python = ensure_venv()
+    ensure_requirements(python, [RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
+    ensure_chromium()
+    say("ruff check .")
+    lint = run([python, "-m", "ruff", "check", "."])
+    if lint != 0:
+        say("ruff found problems (above); running the tests anyway, the exit code will be non-zero")
+    say("pytest " + " ".join(args))
+    code = run([python, "-m", "pytest", *args])
+    if code == PYTEST_NO_TESTS:
+        say("pytest collected no tests: treated as a failure")
+    elif code == 0 and lint != 0:
+        code = 1
+    say("done: " + ("all passed" if code == 0 else f"exit code {code}"))
+    return code
+
+
+COMMANDS = {"app": command_app, "test": command_test}
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < MIN_PYTHON:
+        print(
+            f"run.py needs Python {'.'.join(map(str, MIN_PYTHON))}+; this is {sys.version.split()[0]}", file=sys.stderr
+        )
+        return 2
+    if not argv or argv[0] not in COMMANDS:
+        asked = bool(argv) and argv[0] in ("-h", "--help", "help")
+        print(USAGE, file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except SetupError as error:
+        print(f"[run.py] error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n[run.py] interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
