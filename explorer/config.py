@@ -120,7 +120,8 @@ class Knob:
         if self.kind == "stages":
             return ",".join(str(v) for v in value) if value else "none"
         if self.kind == "float":
-            return repr(float(value))
+            text = repr(float(value))
+            return text[:-2] if text.endswith(".0") else text
         return str(value)
 
     def check(self, key: str, value: Any) -> None:
@@ -213,9 +214,26 @@ class ModelConfig:
     def derived_resolution(self) -> int:
         return self.natural_resolution
 
+    def derived_values(self) -> dict[str, Any]:
+        """What each knob that may be None (auto) stands for in this config."""
+        return {"resolution": self.input_resolution}
+
+    def derived_value(self, name: str) -> Any:
+        return self.derived_values()[name]
+
     def resolved(self) -> dict[str, Any]:
         """Every knob with derived (None) values replaced by what the model actually uses."""
-        return {name: getattr(self, name) for name in knobs(type(self))} | {"resolution": self.input_resolution}
+        values = {name: getattr(self, name) for name in knobs(type(self))}
+        return values | {k: v for k, v in self.derived_values().items() if values.get(k) is None}
+
+    @classmethod
+    def options_for(cls, name: str, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The values knob ``name`` may take given the other knobs' ``values`` (None: a range)."""
+        spec = knobs(cls)[name]
+        return tuple(spec.choices) if spec.choices else None
+
+    def options(self, name: str) -> tuple[Any, ...] | None:
+        return type(self).options_for(name, {k: getattr(self, k) for k in knobs(type(self))})
 
     @property
     def query(self) -> str:
@@ -325,16 +343,16 @@ def _render(config: ModelConfig, head: str, keys: list[str]) -> str:
 
 
 def format_query(config: ModelConfig) -> str:
-    """The canonical query string: the shortest of ``family=...`` + changed keys and
-    ``preset=NAME`` + changed keys (a preset wins a tie, being easier to read)."""
+    """The canonical query string: ``preset=NAME`` for a config that is exactly a preset, else the
+    shortest of ``family=...`` + changed keys and ``preset=NAME`` + changed keys (family on a tie)."""
     candidates: list[tuple[int, int, str]] = []
     family_keys = _diff_keys(config, type(config)())
     assert family_keys is not None  # family defaults hold None only where configs may
-    candidates.append((len(family_keys) + 1, 1, _render(config, f"family={config.family}", family_keys)))
+    candidates.append((len(family_keys) + 1, 0, _render(config, f"family={config.family}", family_keys)))
     for name, preset in _presets_of(config.family):
         keys = _diff_keys(config, preset)
         if keys is not None:
-            candidates.append((len(keys) + 1, 0, _render(config, f"preset={name}", keys)))
+            candidates.append((len(keys) + (1 if keys else 0), 1, _render(config, f"preset={name}", keys)))
     return min(candidates)[2]
 
 

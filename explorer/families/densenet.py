@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -74,6 +75,17 @@ class DenseNetConfig(ModelConfig):
 
     def derived_resolution(self) -> int:
         return 224 if self.stem == "imagenet" else 32
+
+    def derived_values(self) -> dict[str, Any]:
+        return super().derived_values() | {"blocks": self.block_layout}
+
+    @classmethod
+    def options_for(cls, name: str, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        if name == "depth":
+            if values.get("stem", "imagenet") == "imagenet":
+                return tuple(IMAGENET_BLOCKS)
+            return tuple(range(10, 401, 6))
+        return super().options_for(name, values)
 
     def validate(self) -> None:
         if self.blocks is not None:

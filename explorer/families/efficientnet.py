@@ -9,7 +9,7 @@ so their presets set ``width_mult``, ``depth_mult`` and ``resolution`` explicitl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
 
@@ -44,6 +44,9 @@ class EfficientNetConfig(ModelConfig):
     @property
     def depth(self) -> float:
         return self.depth_mult if self.depth_mult is not None else self.alpha**self.phi
+
+    def derived_values(self) -> dict[str, Any]:
+        return super().derived_values() | {"width_mult": self.width, "depth_mult": self.depth}
 
     def derived_resolution(self) -> int:
         """224 x gamma^phi, rounded to the nearest pixel (the paper gives no rounding rule)."""

@@ -8,6 +8,7 @@ Canonical configs keep torchvision's module names, so its state dicts load with 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -109,6 +110,22 @@ class ResNetConfig(ModelConfig):
 
     def derived_resolution(self) -> int:
         return 224 if self.stem == "imagenet" else 32
+
+    def derived_values(self) -> dict[str, Any]:
+        return super().derived_values() | {"width": self.base_width, "block": self.block_type}
+
+    @classmethod
+    def options_for(cls, name: str, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        stem, block = values.get("stem", "imagenet"), values.get("block")
+        if name == "depth":
+            if stem == "imagenet":
+                return tuple(d for d, (b, _) in IMAGENET_LAYOUTS.items() if block in (None, b))
+            basic, bottleneck = set(range(8, 1203, 6)), set(range(11, 1203, 9))
+            chosen = {"basic": basic, "bottleneck": bottleneck}.get(block, basic | bottleneck)
+            return tuple(sorted(chosen))
+        if name == "deform":
+            return tuple(range(1, 4 if stem == "cifar" else 5))
+        return super().options_for(name, values)
 
     def validate(self) -> None:
         block = self.block_type

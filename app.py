@@ -1,0 +1,15 @@
+"""CNN Architecture Explorer: the router. Pages live in pages/, the logic in explorer/."""
+
+import streamlit as st
+
+from pages._shared import device_sidebar
+
+st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
+
+PAGES = [
+    st.Page("pages/build.py", title="Build", icon=":material/construction:", default=True),
+]
+
+page = st.navigation(PAGES)
+device_sidebar()
+page.run()

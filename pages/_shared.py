@@ -1,0 +1,191 @@
+"""Widgets shared by the pages (not a page itself): the architecture controls that mirror the
+config into the URL, the device picker, and the cached analyses. Only layout and caching here;
+what the controls are and how values become a config is decided in ``explorer.controls``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from explorer.analysis.profile import Profile, profile
+from explorer.config import (
+    FAMILIES,
+    PRESETS,
+    ConfigError,
+    ModelConfig,
+    default_config,
+    matching_preset,
+    parse_query,
+    query_to_dict,
+)
+from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
+from explorer.device import available_devices, best_device, describe
+from explorer.guard import budget_bytes, estimate
+
+DEFAULT_QUERY = "preset=resnet18"
+CUSTOM = "(custom)"
+
+
+# -- cached analyses (keyed by the canonical query string) -----------------------------------
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_profile(query: str) -> Profile:
+    return profile(parse_query(query))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_summary(query: str) -> str:
+    from explorer.analysis.summary import summary_text
+
+    return summary_text(parse_query(query))
+
+
+# -- device --------------------------------------------------------------------------------
+def device_sidebar() -> str:
+    """The device picker in the sidebar; returns the chosen device name (auto resolves)."""
+    choices = ["auto", *available_devices()]
+    choice = st.sidebar.selectbox("Device", choices, key="device", help="auto: CUDA, then Apple MPS, then CPU")
+    device = best_device(choice)
+    st.sidebar.caption(f"Models run on **{describe(device)}**")
+    return device.type
+
+
+def memory_note(result: Profile) -> tuple[bool, str]:
+    """Whether a forward pass fits the device budget, and a sentence saying so."""
+    device = best_device(st.session_state.get("device", "auto"))
+    need = estimate(result).total_bytes
+    budget = budget_bytes(device)
+    fits = need <= budget
+    verdict = "fits" if fits else "does NOT fit"
+    return (
+        fits,
+        f"A forward pass at batch 1 needs about {need / 1e6:,.0f} MB: {verdict} the {budget / 1e9:.1f} GB budget on {device.type}.",
+    )
+
+
+# -- architecture controls -----------------------------------------------------------------
+def _widget_key(family: str, control: Control) -> str:
+    return f"knob.{family}.{control.state_key}"
+
+
+def _set_url(config: ModelConfig) -> None:
+    st.query_params.from_dict(query_to_dict(config.query))
+
+
+def _sync_widgets(config: ModelConfig) -> None:
+    """Make every widget show ``config`` (after a link, a preset or a family was chosen)."""
+    st.session_state["family"] = config.family
+    st.session_state[f"preset.{config.family}"] = matching_preset(config) or CUSTOM
+    for control in controls_for(config):
+        st.session_state[_widget_key(config.family, control)] = control.value
+
+
+def _on_family() -> None:
+    _set_url(default_config(st.session_state["family"]))
+
+
+def _on_preset(family: str) -> None:
+    name = st.session_state[f"preset.{family}"]
+    if name != CUSTOM:
+        _set_url(parse_query(f"preset={name}"))
+
+
+def _on_auto(config: ModelConfig, key: str) -> None:
+    _set_url(type(config)(**{**_explicit(config), key: None}))
+
+
+def _explicit(config: ModelConfig) -> dict[str, Any]:
+    return {c.key: getattr(config, c.key) for c in controls_for(config)}
+
+
+def _url_config() -> ModelConfig | None:
+    params = st.query_params.to_dict()
+    if not params:
+        return None
+    try:
+        return parse_query(params)
+    except ConfigError as error:
+        st.error(f"The link's configuration is not valid: {error}. Showing the last valid one instead.")
+        return None
+
+
+def _render(control: Control, family: str, container: Any) -> Any:
+    key = _widget_key(family, control)
+    if key not in st.session_state:
+        st.session_state[key] = control.value
+    common = {"key": key, "help": control.help}
+    if control.widget == "toggle":
+        return container.toggle(control.label, **common)
+    if control.widget == "radio":
+        return container.radio(control.label, control.options, horizontal=True, **common)
+    if control.widget == "select":
+        return container.selectbox(control.label, control.options, **common)
+    if control.widget == "select_slider":
+        if st.session_state[key] not in control.options:
+            st.session_state[key] = control.value
+        return container.select_slider(control.label, control.options, **common)
+    if control.widget == "multiselect":
+        return container.multiselect(control.label, control.options, **common)
+    if control.widget == "text":
+        return container.text_input(control.label, placeholder="auto", **common)
+    if control.widget == "number":
+        return container.number_input(
+            control.label, min_value=int(control.minimum or 0), max_value=int(control.maximum or 1), step=1, **common
+        )
+    is_int = isinstance(control.value, int) and float(control.step or 1).is_integer()
+    cast = int if is_int else float
+    label = f"{control.label} (auto)" if control.auto else control.label
+    value = container.slider(
+        label,
+        min_value=cast(control.minimum),
+        max_value=cast(control.maximum),
+        step=cast(control.step),
+        **common,
+    )
+    return value
+
+
+def architecture_controls() -> ModelConfig:
+    """The sidebar's family, preset and knob widgets; returns the config they describe.
+
+    The URL is the source of truth: a link (or a preset or family choice) rewrites the widgets;
+    a moved widget rewrites the URL to the config's canonical query string.
+    """
+    state = st.session_state
+    config = _url_config() or state.get("_config") or parse_query(DEFAULT_QUERY)
+    if state.get("_synced") != config.query:
+        _sync_widgets(config)
+        state["_synced"] = config.query
+
+    sidebar = st.sidebar
+    sidebar.selectbox(
+        "Family", list(FAMILIES), key="family", format_func=lambda f: FAMILIES[f].title, on_change=_on_family
+    )
+    presets = [CUSTOM] + [p for p in PRESETS if query_to_dict(PRESETS[p])["family"] == config.family]
+    sidebar.selectbox("Preset", presets, key=f"preset.{config.family}", on_change=_on_preset, args=(config.family,))
+
+    values: dict[str, Any] = {}
+    io = sidebar.expander("Input and output", expanded=False)
+    for control in controls_for(config):
+        container = io if control.key in IO_KEYS else sidebar
+        values[control.key] = _render(control, config.family, container)
+        explicit_override = getattr(type(config)(), control.key) is None and getattr(config, control.key) is not None
+        if explicit_override and control.widget in ("slider", "text"):
+            container.button(
+                f"{control.key}: back to auto",
+                key=f"auto.{config.family}.{control.key}",
+                on_click=_on_auto,
+                args=(config, control.key),
+                type="tertiary",
+            )
+
+    try:
+        new = config_from_values(config, values)
+    except ConfigError as error:
+        sidebar.error(f"{error}")
+        new = config
+    if new.query != config.query or query_to_dict(new.query) != st.query_params.to_dict():
+        state["_synced"] = new.query
+        _set_url(new)
+    state["_config"] = new
+    return new

@@ -1,0 +1,76 @@
+"""Build: pick a family and move its sliders; see the parameters, the work and where they go."""
+
+import streamlit as st
+
+from explorer.analysis.tables import group_frame, layer_frame
+from explorer.formatting import human_bytes, human_count
+from explorer.plots import group_bar, hierarchy
+from pages._shared import architecture_controls, cached_profile, cached_summary, memory_note
+
+config = architecture_controls()
+result = cached_profile(config.query)
+previous = st.session_state.get("build.previous")
+if previous is None or previous.query != result.query:
+    st.session_state["build.previous"], previous = result, previous or result
+
+st.title(f"{config.title}: {config.query}")
+st.caption(
+    "Every view is a link: this page's URL holds the configuration. MACs are multiply-adds at batch 1 "
+    "(convolutions, linear layers and deformable sampling; BN, activations and pooling count zero)."
+)
+flops = st.toggle("Show FLOPs (2 × MACs) instead of MACs", key="build.flops")
+work_label, work = ("FLOPs", result.flops) if flops else ("MACs", result.macs)
+previous_work = previous.flops if flops else previous.macs
+
+columns = st.columns(5)
+columns[0].metric(
+    "Parameters",
+    f"{result.params:,}",
+    delta=f"{result.params - previous.params:+,}" or None,
+    help="Sum of every parameter tensor's elements",
+)
+columns[1].metric(
+    work_label,
+    human_count(work),
+    delta=human_count(work - previous_work) if work != previous_work else None,
+    help=f"{work:,} at batch 1",
+)
+columns[2].metric("Weights", human_bytes(result.weight_bytes), help="float32, 4 bytes per parameter")
+columns[3].metric(
+    "Activations",
+    human_bytes(result.activation_bytes),
+    help="Bytes of all layer outputs of one forward pass at batch 1 (float32)",
+)
+columns[4].metric(
+    "Input",
+    f"{result.resolution}×{result.resolution}×{result.in_channels}",
+    help=f"{max((r.depth or 0) for r in result.layers)} conv/linear layers",
+)
+fits, note = memory_note(result)
+(st.caption if fits else st.warning)(note)
+
+metric_names = {
+    "params": "Parameters",
+    ("flops" if flops else "macs"): work_label,
+    "activation_bytes": "Activation memory",
+}
+breakdown, layers, summary = st.tabs(["Breakdown", "Layers", "torchinfo summary"], key="build.tab", on_change="rerun")
+if breakdown.open:
+    with breakdown:
+        metric = st.radio(
+            "Measure", list(metric_names), format_func=metric_names.get, horizontal=True, key="build.metric"
+        )
+        left, right = st.columns(2)
+        left.plotly_chart(group_bar(result.grouped("stage"), "stage", metric), key="build.by_stage")
+        right.plotly_chart(group_bar(result.grouped("type"), "type", metric), key="build.by_type")
+        shape = st.radio("Hierarchy as", ["treemap", "sunburst"], horizontal=True, key="build.shape")
+        st.plotly_chart(hierarchy(result, metric, shape), key="build.hierarchy")
+        st.dataframe(group_frame(result, "stage", flops), hide_index=True)
+if layers.open:
+    with layers:
+        table = layer_frame(result, flops)
+        st.dataframe(table, hide_index=True, height=480)
+        st.download_button("Download layers as CSV", table.to_csv(index=False), file_name="layers.csv", mime="text/csv")
+if summary.open:
+    with summary, st.spinner("Summarising…"):
+        st.code(cached_summary(config.query), language=None)
