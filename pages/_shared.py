@@ -59,7 +59,8 @@ def memory_note(result: Profile) -> tuple[bool, str]:
     verdict = "fits" if fits else "does NOT fit"
     return (
         fits,
-        f"A forward pass at batch 1 needs about {need / 1e6:,.0f} MB: {verdict} the {budget / 1e9:.1f} GB budget on {device.type}.",
+        f"A forward pass at batch 1 needs about {need / 1e6:,.0f} MB: {verdict} the "
+        f"{budget / 1e9:.1f} GB budget on {device.type}.",
     )
 
 
