@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+    except Exception as exc:  # the contract is one line, never a traceback
         print(f"error: internal error ({type(exc).__name__}): {_one_line(exc)}", file=sys.stderr)
         return 1
 
