@@ -196,12 +196,13 @@ class ModelConfig:
                 value = tuple(value)
                 object.__setattr__(self, name, value)
             spec.check(name, value)
+        # Cross-key checks first: a family's min_resolution may read keys only validate() vouches for.
+        self.validate()
         if self.input_resolution < self.min_resolution:
             raise ConfigError(
                 f"resolution={self.input_resolution} is too small for {self.title}: "
                 f"it needs at least {self.min_resolution} px"
             )
-        self.validate()
 
     def validate(self) -> None:
         """Cross-key checks; raise ConfigError with the reason."""
