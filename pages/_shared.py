@@ -166,8 +166,11 @@ def architecture_controls() -> ModelConfig:
     sidebar.selectbox("Preset", presets, key=f"preset.{config.family}", on_change=_on_preset, args=(config.family,))
 
     values: dict[str, Any] = {}
-    io = sidebar.expander("Input and output", expanded=False)
-    for control in controls_for(config):
+    controls = controls_for(config)
+    io = None
+    for control in sorted(controls, key=lambda c: c.key in IO_KEYS):  # architecture first, then I/O
+        if control.key in IO_KEYS and io is None:
+            io = sidebar.expander("Input and output", expanded=False)
         container = io if control.key in IO_KEYS else sidebar
         values[control.key] = _render(control, config.family, container)
         explicit_override = getattr(type(config)(), control.key) is None and getattr(config, control.key) is not None

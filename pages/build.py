@@ -23,10 +23,11 @@ work_label, work = ("FLOPs", result.flops) if flops else ("MACs", result.macs)
 previous_work = previous.flops if flops else previous.macs
 
 columns = st.columns(5)
+param_change = result.params - previous.params
 columns[0].metric(
     "Parameters",
     f"{result.params:,}",
-    delta=f"{result.params - previous.params:+,}" or None,
+    delta=f"{param_change:+,}" if param_change else None,
     help="Sum of every parameter tensor's elements",
 )
 columns[1].metric(
