@@ -49,7 +49,7 @@ def test_moving_depth_changes_numbers_and_url():
     assert not at.exception
     assert metric(at, "Parameters") == f"{REFERENCE['resnet34']['params']:,}"
     assert dict(at.query_params) == {"preset": "resnet34"}
-    delta = [m.delta for m in at.metric if m.label == "Parameters"][0]
+    delta = next(m.delta for m in at.metric if m.label == "Parameters")
     assert delta == f"+{REFERENCE['resnet34']['params'] - REFERENCE['resnet18']['params']:,}"
 
 
