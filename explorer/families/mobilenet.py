@@ -127,14 +127,17 @@ def _first_stride(block: nn.Module) -> int:
     return 1
 
 
-def _mobile_stages(features: nn.Sequential) -> tuple[Stage, ...]:
-    """V2/V3 layout: features[0] is the stem, features[-1] the final 1x1 conv of the head."""
+def _mobile_stages(model: nn.Module) -> tuple[Stage, ...]:
+    """V2/V3 layout: features[0] is the stem, features[-1] the final 1x1 conv of the head.
+    (V2 pools with a function, so only V3 has an ``avgpool`` module to list.)"""
+    features = model.features
     last = len(features) - 1
     strides = [_first_stride(features[i]) for i in range(1, last)]
+    head = (f"features.{last}", *(name for name in ("avgpool", "classifier") if hasattr(model, name)))
     return (
         Stage("stem", ("features.0",)),
         *_stages_by_stride(features, strides),
-        Stage("head", (f"features.{last}", "avgpool", "classifier")),
+        Stage("head", head),
     )
 
 
@@ -165,7 +168,7 @@ def _stages_by_stride_all(features: nn.Sequential, strides: list[int]) -> list[S
 def build_mobilenet_v2(cfg: MobileNetV2Config) -> BuiltModel:  # type: ignore[override]
     model = MobileNetV2(num_classes=cfg.classes, width_mult=cfg.alpha)
     replace_first_conv_in_channels(model, cfg.in_channels)
-    return BuiltModel(cfg, model, _mobile_stages(model.features))
+    return BuiltModel(cfg, model, _mobile_stages(model))
 
 
 @register_builder(MobileNetV3Config)
@@ -173,7 +176,7 @@ def build_mobilenet_v3(cfg: MobileNetV3Config) -> BuiltModel:  # type: ignore[ov
     setting, last_channel = _mobilenet_v3_conf(f"mobilenet_v3_{cfg.size}", width_mult=cfg.alpha)
     model = MobileNetV3(setting, last_channel, num_classes=cfg.classes)
     replace_first_conv_in_channels(model, cfg.in_channels)
-    return BuiltModel(cfg, model, _mobile_stages(model.features))
+    return BuiltModel(cfg, model, _mobile_stages(model))
 
 
 register_preset("mobilenet_v1", "family=mobilenet_v1")
