@@ -4,6 +4,7 @@ what the controls are and how values become a config is decided in ``explorer.co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -69,8 +70,33 @@ def _widget_key(family: str, control: Control) -> str:
     return f"knob.{family}.{control.state_key}"
 
 
+def _page_params() -> dict[str, str]:
+    """The URL parameters that belong to the current page (declared by its ``page_keys``)."""
+    keys = st.session_state.get("_page_keys", ())
+    return {k: v for k, v in st.query_params.to_dict().items() if k in keys}
+
+
+def _config_params() -> dict[str, str]:
+    keys = st.session_state.get("_page_keys", ())
+    return {k: v for k, v in st.query_params.to_dict().items() if k not in keys}
+
+
 def _set_url(config: ModelConfig) -> None:
-    st.query_params.from_dict(query_to_dict(config.query))
+    st.query_params.from_dict(query_to_dict(config.query) | _page_params())
+
+
+def page_param(key: str, default: str | None = None) -> str | None:
+    """A page's own URL parameter (one of the ``page_keys`` it passed to ``architecture_controls``)."""
+    return st.query_params.get(key, default)
+
+
+def set_page_param(key: str, value: str | None) -> None:
+    """Set (or, with None, remove) a page's own URL parameter; the config's keys stay as they are."""
+    if value is None:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = value
 
 
 def _sync_widgets(config: ModelConfig) -> None:
@@ -100,7 +126,7 @@ def _explicit(config: ModelConfig) -> dict[str, Any]:
 
 
 def _url_config() -> ModelConfig | None:
-    params = st.query_params.to_dict()
+    params = _config_params()
     if not params:
         return None
     try:
@@ -146,13 +172,16 @@ def _render(control: Control, family: str, container: Any) -> Any:
     return value
 
 
-def architecture_controls() -> ModelConfig:
+def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     """The sidebar's family, preset and knob widgets; returns the config they describe.
 
     The URL is the source of truth: a link (or a preset or family choice) rewrites the widgets;
-    a moved widget rewrites the URL to the config's canonical query string.
+    a moved widget rewrites the URL to the config's canonical query string. ``page_keys`` are URL
+    parameters the page keeps for itself (e.g. pinned configs to compare); they are not config keys
+    and survive config changes (read and write them with ``page_param`` / ``set_page_param``).
     """
     state = st.session_state
+    state["_page_keys"] = tuple(page_keys)
     config = _url_config() or state.get("_config") or parse_query(DEFAULT_QUERY)
     if state.get("_synced") != config.query:
         _sync_widgets(config)
@@ -188,7 +217,7 @@ def architecture_controls() -> ModelConfig:
     except ConfigError as error:
         sidebar.error(f"{error}")
         new = config
-    if new.query != config.query or query_to_dict(new.query) != st.query_params.to_dict():
+    if new.query != config.query or query_to_dict(new.query) != _config_params():
         state["_synced"] = new.query
         _set_url(new)
     state["_config"] = new
