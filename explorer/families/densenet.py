@@ -130,7 +130,7 @@ class ExplorerDenseNet(nn.Module):
         self.features.add_module(f"norm{len(layout) + 1}", nn.BatchNorm2d(features))
         self.classifier = nn.Linear(features, cfg.classes)
         for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, nn.Conv2d) and m.weight.device.type != "meta":  # meta: no values (and slow)
                 nn.init.kaiming_normal_(m.weight)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)

@@ -307,7 +307,7 @@ class ExplorerResNet(ResNet):
         self.fc = nn.Linear(out_channels, cfg.classes)
 
         for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, nn.Conv2d) and m.weight.device.type != "meta":  # meta: no values (and slow)
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
                 nn.init.constant_(m.weight, 1)
