@@ -23,6 +23,7 @@ a ``repeat`` group, shown folded as "× N".
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Callable
@@ -415,7 +416,7 @@ def _hierarchy(builder: _Builder) -> tuple[GraphGroup, ...]:
     parent_of: dict[str, str] = {}
     for node in nodes:
         chain = [ROOT, *chains[node.id]]
-        for upper, lower in zip(chain, chain[1:], strict=False):
+        for upper, lower in itertools.pairwise(chain):
             if lower not in parent_of:
                 parent_of[lower] = upper
                 children[upper].append(lower)

@@ -161,10 +161,9 @@ def unfold(graph: LayerGraph, expanded: Iterable[str], group_id: str, repeats: b
     stack = [group_id]
     while stack:
         for child in graph.group(stack.pop()).children:
-            if graph.is_group(child):
-                if graph.group(child).kind != "repeat" or repeats:
-                    chosen.add(child)
-                    stack.append(child)
+            if graph.is_group(child) and (graph.group(child).kind != "repeat" or repeats):
+                chosen.add(child)
+                stack.append(child)
     return frozenset(chosen)
 
 
