@@ -8,6 +8,7 @@ st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/
 
 PAGES = [
     st.Page("pages/build.py", title="Build", icon=":material/construction:", default=True),
+    st.Page("pages/graph.py", title="Graph", icon=":material/account_tree:"),
 ]
 
 page = st.navigation(PAGES)

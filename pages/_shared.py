@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.analysis.graph_data import LayerGraph
 from explorer.analysis.profile import Profile, profile
 from explorer.config import (
     FAMILIES,
@@ -32,6 +33,13 @@ CUSTOM = "(custom)"
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_profile(query: str) -> Profile:
     return profile(parse_query(query))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_graph(query: str) -> LayerGraph:
+    from explorer.analysis.graph import layer_graph
+
+    return layer_graph(parse_query(query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
