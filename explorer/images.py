@@ -1,0 +1,110 @@
+"""Images in: one hardened decoder, and the preprocessing every model on the Saliency page sees.
+
+``decode_image`` is the only place an uploaded file is opened. It refuses decompression bombs
+(a pixel limit checked from the header, before decoding), applies the EXIF orientation, takes the
+first frame of animations, and converts every mode (L, LA, P, PA, RGBA, CMYK, I;16, I, F, ...) to
+RGB; anything Pillow cannot read becomes one :class:`ImageError` with a plain message.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Largest image accepted, in pixels (a 64-megapixel photo passes; bombs do not).
+MAX_PIXELS = 80_000_000
+#: Largest file accepted, in bytes.
+MAX_BYTES = 50_000_000
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImageError(ValueError):
+    """The file is not an image we can use; the message says why in plain words."""
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Image.Image:
+    """Bytes of a PNG/JPEG/WebP/GIF/BMP/TIFF/... file -> an RGB ``PIL.Image``."""
+    if not data:
+        raise ImageError("the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                    f"larger than the limit of {max_pixels / 1e6:.0f} megapixels"
+                )
+            if getattr(image, "is_animated", False):
+                image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+            return to_rgb(image)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+        raise ImageError(f"the image is larger than the limit of {limit / 1e6:.0f} megapixels") from None
+    except UnidentifiedImageError:
+        raise ImageError("this file is not an image format we can read (try PNG, JPEG, WebP or GIF)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(f"the image could not be read: it may be truncated or corrupt ({error})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparency is composited on white, high bit depths rescaled."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        scaled = (np.nan_to_num(values, nan=low) - low) / ((high - low) or 1.0) * 255.0
+        return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def preprocess(image: Image.Image, resolution: int, in_channels: int = 3, normalise: bool = True) -> torch.Tensor:
+    """RGB image -> ``(1, in_channels, resolution, resolution)`` float tensor.
+
+    Resize so the shorter side is ``resolution``, then centre-crop a square: a square image of
+    exactly ``resolution`` pixels enters unchanged apart from ImageNet normalisation (mean
+    0.485/0.456/0.406, std 0.229/0.224/0.225). One input channel means the image's luminance,
+    normalised with the channels' mean statistics.
+    """
+    image = to_rgb(image)
+    if image.size != (resolution, resolution):
+        image = ImageOps.fit(image, (resolution, resolution), method=Image.Resampling.BILINEAR)
+    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    if in_channels == 3:
+        tensor = (pixels - mean) / std if normalise else pixels
+    else:
+        grey = (0.299 * pixels[0] + 0.587 * pixels[1] + 0.114 * pixels[2]).unsqueeze(0)
+        if normalise:
+            grey = (grey - mean.mean()) / std.mean()
+        tensor = grey.expand(in_channels, -1, -1)
+    return tensor.unsqueeze(0).contiguous()
+
+
+def display_image(image: Image.Image, resolution: int) -> np.ndarray:
+    """The square crop the model sees, as ``(resolution, resolution, 3)`` uint8 for overlays."""
+    image = to_rgb(image)
+    if image.size != (resolution, resolution):
+        image = ImageOps.fit(image, (resolution, resolution), method=Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
