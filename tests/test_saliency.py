@@ -1,0 +1,78 @@
+"""Grad-CAM through captum: same numbers as captum called directly, model left as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import LayerAttribution, LayerGradCam
+
+from explorer.analysis.saliency import default_layer, grad_cam, grad_cam_strip, target_layers
+from explorer.config import parse_query
+from explorer.families import build
+
+
+@pytest.fixture(scope="module")
+def resnet20():
+    torch.manual_seed(0)
+    return build(parse_query("preset=resnet20"))
+
+
+def test_heatmap_matches_captum_called_directly(resnet20):
+    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    result = grad_cam(resnet20, image, layer="layer2", target=3)
+    model = resnet20.module.eval()
+    direct = LayerGradCam(model, model.layer2).attribute(image, target=3, relu_attributions=True)
+    upsampled = LayerAttribution.interpolate(direct, (32, 32), interpolate_mode="bilinear")
+    np.testing.assert_allclose(result.heatmap, upsampled[0, 0].detach().numpy(), rtol=1e-5, atol=1e-7)
+    assert result.raw.shape == (16, 16)
+    assert result.target == 3
+
+
+def test_default_target_is_the_top_prediction(resnet20):
+    image = torch.randn(1, 3, 32, 32)
+    result = grad_cam(resnet20, image)
+    with torch.no_grad():
+        top = int(resnet20.module.eval()(image).argmax())
+    assert result.target == top == result.top[0][0]
+    assert len(result.top) == 5
+    assert result.layer == default_layer(resnet20) == "layer3"
+
+
+def test_relu_off_keeps_negative_evidence(resnet20):
+    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with_relu = grad_cam(resnet20, image, target=0, relu=True)
+    without = grad_cam(resnet20, image, target=0, relu=False)
+    assert with_relu.heatmap.min() >= 0
+    assert without.heatmap.min() < 0
+
+
+def test_one_target_layer_per_stage_skipping_empty_ones(resnet20):
+    assert [(t.name, t.stage) for t in target_layers(resnet20)] == [
+        ("relu", "stem"),
+        ("layer1", "stage1"),
+        ("layer2", "stage2"),
+        ("layer3", "stage3"),
+    ]
+
+
+def test_strip_maps_sharpen_to_coarser_grids_with_depth(resnet20):
+    strip = grad_cam_strip(resnet20, torch.randn(1, 3, 32, 32))
+    assert [g.raw.shape for g in strip] == [(32, 32), (32, 32), (16, 16), (8, 8)]
+    assert len({g.target for g in strip}) == 1
+
+
+def test_model_comes_back_unchanged_even_after_an_error(resnet20):
+    model = resnet20.module.train()
+    with pytest.raises(ValueError, match="target class 99 is out of range; the model has 10 classes"):
+        grad_cam(resnet20, torch.randn(1, 3, 32, 32), target=99)
+    grad_cam(resnet20, torch.randn(1, 3, 32, 32))
+    assert model.training
+    for module in model.modules():
+        assert not module._forward_hooks and not module._backward_hooks and not module._forward_pre_hooks
+    model.eval()
+
+
+def test_unknown_layer_is_a_clear_error(resnet20):
+    with pytest.raises(ValueError, match="no layer 'layer9' in this model"):
+        grad_cam(resnet20, torch.randn(1, 3, 32, 32), layer="layer9")
