@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 ForwardHook = Callable[[nn.Module, tuple[Any, ...], Any], Any]
+#: Called with the gradient of the loss with respect to a module's output, during backward.
+OutputGradHook = Callable[[Tensor], None]
 
 
 @contextmanager
@@ -23,8 +25,14 @@ def hooked(
     forward: Mapping[str, ForwardHook] | None = None,
     full_backward: Mapping[str, Callable[..., Any]] | None = None,
     training: bool | None = None,
+    output_grad: Mapping[str, OutputGradHook] | None = None,
 ) -> Iterator[nn.Module]:
     """Attach forward / full-backward hooks to named submodules for the ``with`` body.
+
+    ``output_grad`` hooks get the gradient with respect to the named module's (first tensor)
+    output: each forward call puts a tensor hook on that output, registered before any in-place
+    op that follows, so it sees the gradient of the module's own output. The tensor hooks'
+    handles are kept and removed with the others.
 
     ``training`` sets train (True) or eval (False) mode inside the body; the mode of every
     submodule is put back afterwards, whatever happened inside.
@@ -37,6 +45,8 @@ def hooked(
             handles.append(modules[name].register_forward_hook(hook))
         for name, hook in (full_backward or {}).items():
             handles.append(modules[name].register_full_backward_hook(hook))
+        for name, hook in (output_grad or {}).items():
+            handles.append(modules[name].register_forward_hook(_output_grad_hook(hook, handles)))
         if training is not None:
             model.train(training)
         yield model
@@ -45,3 +55,12 @@ def hooked(
             handle.remove()
         for name, module in modules.items():
             module.training = modes[name]
+
+
+def _output_grad_hook(hook: OutputGradHook, handles: list[RemovableHandle]) -> ForwardHook:
+    def on_forward(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        tensor = output if isinstance(output, Tensor) else next((o for o in output if isinstance(o, Tensor)), None)
+        if tensor is not None and tensor.requires_grad:
+            handles.append(tensor.register_hook(hook))
+
+    return on_forward

@@ -1,0 +1,337 @@
+"""Signal flow: how big the activations and the gradients are at every depth of a network.
+
+For each conv/linear layer, in depth order (the ``depth`` of :mod:`explorer.analysis.profile`:
+1-based position among conv/linear layers in execution order), one forward and one backward pass
+over a small batch of generated shapes images (:mod:`explorer.data.shapes`) measure
+
+    activation_std    standard deviation of the layer's output over the whole batch
+    activation_mean   mean of that output
+    grad_norm         L2 norm of d(loss)/d(output), loss = mean cross-entropy over the batch
+    weight_grad_norm  L2 norm of d(loss)/d(weight) (only when asked for: it costs the weight grads)
+
+Conventions: inputs are the shapes images standardised as ``(x - 0.5) / 0.25``; labels are the
+shape classes (modulo ``classes``). By default the model runs in training mode, so batch norm
+normalises with the batch's statistics, as it does when the network learns (a fresh network in
+eval mode would use its initial running statistics: BN would be the identity). The model handed in
+comes back unchanged: hooks removed, train/eval mode restored, BN running statistics restored, no
+``.grad`` written (gradients come from ``torch.autograd.grad``). Two analyses of the same model
+object never run at once (a per-model lock), so concurrent sessions never mix their hooks.
+
+Values may be ``inf`` or ``nan`` (ResNet-1001 at a bad init, plain-1000): they are kept as such and
+:attr:`SignalResult.problems` names where they start, e.g. "activations overflow at layer 412".
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.analysis.profile import WEIGHTED_TYPES
+from explorer.config import ModelConfig, format_query
+from explorer.data.shapes import ShapesDataset
+from explorer.families import BuiltModel, build
+from explorer.hooks import hooked
+
+__all__ = [
+    "Problem",
+    "SignalPoint",
+    "SignalResult",
+    "build_seeded",
+    "model_lock",
+    "probe_batch",
+    "signal",
+    "weighted_layers",
+]
+
+INPUT_MEAN, INPUT_STD = 0.5, 0.25
+METRICS = ("activation_std", "grad_norm", "weight_grad_norm", "activation_mean")
+
+
+@dataclass(frozen=True)
+class SignalPoint:
+    depth: int
+    name: str
+    type: str
+    stage: str
+    block: str | None
+    activation_std: float
+    activation_mean: float
+    grad_norm: float
+    weight_grad_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Where a measure stops being a usable number: ``kind`` is overflow, nan or vanish."""
+
+    quantity: str  # "activations" or "gradients"
+    kind: str
+    depth: int
+    name: str
+
+    @property
+    def message(self) -> str:
+        where = f"layer {self.depth} ({self.name})"
+        if self.kind == "overflow":
+            return f"{self.quantity} overflow at {where}"
+        if self.kind == "nan":
+            return f"{self.quantity} become NaN at {where}"
+        side = "from" if self.quantity == "activations" else "below"
+        return f"{self.quantity} vanish (exactly zero) {side} {where}"
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    query: str
+    batch: int
+    seed: int
+    resolution: int
+    training: bool
+    loss: float
+    points: tuple[SignalPoint, ...] = field(repr=False)
+    #: (stage name, depth of its first point), in depth order.
+    stages: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return _problems(self.points, self.loss)
+
+    def series(self, metric: str) -> list[float | None]:
+        return [getattr(p, metric) for p in self.points]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stages"] = [{"name": name, "depth": depth} for name, depth in self.stages]
+        data["problems"] = [{**asdict(p), "message": p.message} for p in self.problems]
+        return json_safe(data)
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats as the strings "nan", "inf", "-inf" (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _first_bad(points: tuple[SignalPoint, ...], metric: str, reverse: bool = False) -> tuple[str, SignalPoint] | None:
+    ordered = reversed(points) if reverse else points
+    for point in ordered:
+        value = getattr(point, metric)
+        if value is None:
+            continue
+        if math.isnan(value):
+            return "nan", point
+        if math.isinf(value):
+            return "overflow", point
+    return None
+
+
+def _problems(points: tuple[SignalPoint, ...], loss: float) -> tuple[Problem, ...]:
+    found: list[Problem] = []
+    bad = _first_bad(points, "activation_std")
+    if bad is None:  # std overflows to inf before the mean does; the mean can show NaN first
+        bad = _first_bad(points, "activation_mean")
+    if bad is not None:
+        found.append(Problem("activations", bad[0], bad[1].depth, bad[1].name))
+    else:
+        zero = next((p for p in points if p.activation_std == 0.0 and p.activation_mean == 0.0), None)
+        if zero is not None:
+            found.append(Problem("activations", "vanish", zero.depth, zero.name))
+    if math.isfinite(loss):  # a non-finite loss makes every gradient non-finite: the activations said why
+        bad = _first_bad(points, "grad_norm", reverse=True)  # gradients flow from the top down
+        if bad is not None:
+            found.append(Problem("gradients", bad[0], bad[1].depth, bad[1].name))
+        else:
+            zero = next((p for p in reversed(points) if p.grad_norm == 0.0), None)
+            if zero is not None:
+                found.append(Problem("gradients", "vanish", zero.depth, zero.name))
+    return tuple(found)
+
+
+# -- building and locking ----------------------------------------------------------------------------
+_BUILD_LOCK = threading.Lock()
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def build_seeded(config: ModelConfig, seed: int = 0, device: str | torch.device | None = None) -> BuiltModel:
+    """Build ``config`` with weights drawn from ``seed`` (the global RNG is left as it was)."""
+    target = torch.device(device) if device is not None else torch.device("cpu")
+    devices = [target.index or 0] if target.type == "cuda" else []
+    with _BUILD_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return build(config, device=device)
+
+
+@contextmanager
+def model_lock(model: nn.Module) -> Iterator[None]:
+    """Exclusive use of ``model`` for an analysis (re-entrant in the same thread)."""
+    with _LOCKS_LOCK:
+        lock = _LOCKS.setdefault(model, threading.RLock())
+    with lock:
+        yield
+
+
+def weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The conv/linear layers (the ones with a ``depth``), by module path, in definition order."""
+    return {name: m for name, m in model.named_modules() if name and isinstance(m, WEIGHTED_TYPES)}
+
+
+def probe_batch(
+    batch: int, resolution: int, in_channels: int, classes: int, seed: int = 0, device: torch.device | None = None
+) -> tuple[Tensor, Tensor]:
+    """Standardised shapes images ``(batch, in_channels, resolution, resolution)`` and their labels."""
+    data = ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed).batch(range(batch))
+    x = (data.images - INPUT_MEAN) / INPUT_STD
+    return x.to(device), (data.labels % classes).to(device)
+
+
+# -- measuring -------------------------------------------------------------------------------------------
+@dataclass
+class Trace:
+    """What one hooked forward/backward recorded (tensors until :meth:`points`)."""
+
+    order: list[str] = field(default_factory=list)
+    stats: dict[str, Tensor] = field(default_factory=dict)  # name -> (std, mean)
+    grads: dict[str, Tensor] = field(default_factory=dict)
+    weight_grads: dict[str, Tensor] = field(default_factory=dict)
+
+    def points(self, built: BuiltModel, layers: dict[str, nn.Module]) -> tuple[SignalPoint, ...]:
+        if not self.order:
+            return ()
+        stats = torch.stack([self.stats[n] for n in self.order]).double().cpu().tolist()
+        nan = torch.tensor(math.nan)
+        grads = torch.stack([self.grads.get(n, nan).to(nan.device) for n in self.order]).double().tolist()
+        weight = (
+            torch.stack([self.weight_grads.get(n, nan).to(nan.device) for n in self.order]).double().tolist()
+            if self.weight_grads
+            else [None] * len(self.order)
+        )
+        return tuple(
+            SignalPoint(
+                depth=i + 1,
+                name=name,
+                type=type(layers[name]).__name__,
+                stage=built.stage_of(name).name,
+                block=built.block_of(name),
+                activation_std=std,
+                activation_mean=mean,
+                grad_norm=grad,
+                weight_grad_norm=w,
+            )
+            for i, (name, (std, mean), grad, w) in enumerate(zip(self.order, stats, grads, weight, strict=True))
+        )
+
+
+@contextmanager
+def tracing(model: nn.Module, layers: dict[str, nn.Module], training: bool | None) -> Iterator[Trace]:
+    """Hooks on ``layers`` (through :func:`explorer.hooks.hooked`) that fill a :class:`Trace`."""
+    trace = Trace()
+
+    def forward(name: str):
+        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            if name not in trace.stats and isinstance(output, Tensor):
+                trace.order.append(name)
+                values = output.detach()
+                std, mean = torch.std_mean(values.float()) if values.numel() > 1 else (values.new_zeros(()), values)
+                trace.stats[name] = torch.stack([std.reshape(()), mean.reshape(())])
+
+        return hook
+
+    def backward(name: str):
+        def hook(grad: Tensor) -> None:
+            trace.grads.setdefault(name, torch.linalg.vector_norm(grad.detach().float()))
+
+        return hook
+
+    with hooked(
+        model,
+        forward={n: forward(n) for n in layers},
+        output_grad={n: backward(n) for n in layers},
+        training=training,
+    ):
+        yield trace
+
+
+@contextmanager
+def preserved_buffers(model: nn.Module) -> Iterator[None]:
+    """Put every buffer (BN running statistics, batch counters) back as it was afterwards."""
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def signal(
+    config: ModelConfig,
+    built: BuiltModel | None = None,
+    *,
+    batch: int = 4,
+    seed: int = 0,
+    resolution: int | None = None,
+    training: bool = True,
+    weight_grads: bool = False,
+    device: str | torch.device | None = None,
+) -> SignalResult:
+    """Measure the signal flow of ``config`` (or of ``built``, a model of it, left unchanged).
+
+    ``resolution`` overrides the input side (the models here pool adaptively, so a smaller probe
+    gives the same picture faster); ``seed`` picks both the weights (when building) and the images.
+    """
+    if batch < 1:
+        raise ValueError(f"batch={batch}; allowed: 1 or more")
+    if training and batch < 2:
+        raise ValueError("batch=1 with batch norm in training mode has no batch statistics; use batch 2 or more")
+    built = built or build_seeded(config, seed, device)
+    model = built.module
+    first = next(model.parameters(), None)
+    target = first.device if first is not None else torch.device(device or "cpu")
+    if target.type == "meta":
+        raise ValueError("signal flow needs real weights, not a meta-device model")
+    side = resolution or config.input_resolution
+    x, y = probe_batch(batch, side, config.in_channels, config.classes, seed, target)
+    x.requires_grad_(True)  # the backward pass then reaches every layer without touching weights' .grad
+    layers = weighted_layers(model)
+    with model_lock(model), preserved_buffers(model), tracing(model, layers, training) as trace:
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        params = {n: layers[n].weight for n in trace.order} if weight_grads else {}
+        grads = torch.autograd.grad(loss, [x, *params.values()], allow_unused=True)
+        for name, grad in zip(params, grads[1:], strict=True):
+            if grad is not None:
+                trace.weight_grads[name] = torch.linalg.vector_norm(grad.float())
+        points = trace.points(built, layers)
+    return SignalResult(
+        query=format_query(config),
+        batch=batch,
+        seed=seed,
+        resolution=side,
+        training=training,
+        loss=float(loss.detach()),
+        points=points,
+        stages=stage_starts(points),
+    )
+
+
+def stage_starts(points: tuple[SignalPoint, ...]) -> tuple[tuple[str, int], ...]:
+    starts: list[tuple[str, int]] = []
+    for point in points:
+        if not starts or starts[-1][0] != point.stage:
+            starts.append((point.stage, point.depth))
+    return tuple(starts)

@@ -1,0 +1,264 @@
+"""A procedurally generated image data set: one coloured shape on a textured background.
+
+Nothing is downloaded: every image is drawn on the fly from ``(seed, index)``, so image ``i`` of a
+seed is the same whichever batch it is drawn in, on any machine (numpy's ``default_rng`` streams
+are stable across platforms). Used for the short training runs of the Signal Flow page, for
+Grad-CAM (each image's shape mask and bounding box are returned, so "the saliency lands on the
+shape" is testable) and for deformable convs (shapes at random scale and rotation).
+
+Conventions:
+    images  ``(N, C, H, W)`` float32 in [0, 1]; ``C`` is any number of channels (1: grey, 3: RGB;
+            colours are random points of [0, 1]^C, so other ``C`` work too).
+    labels  ``(N,)`` int64, an index into :data:`CLASSES` (or into the ``classes`` argument).
+    masks   ``(N, H, W)`` bool, True on the shape's pixels (at least half the pixel covered).
+    boxes   ``(N, 4)`` float32 ``(x0, y0, x1, y1)`` in pixels, the tight box of the mask, with
+            ``x1``/``y1`` exclusive (``masks[n, y0:y1, x0:x1]`` holds every True of image n).
+    scales  ``(N,)`` float32: the shape's circumscribed radius as a fraction of half the side.
+    angles  ``(N,)`` float32: rotation in degrees (counter-clockwise on screen).
+
+Shapes are drawn with 2x2 supersampling (anti-aliased edges), the background is a blend of two
+colours through a random texture (stripes, checks or smooth noise) plus a little pixel noise, and
+the shape's colour is kept at a clear distance from both background colours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["CLASSES", "ShapesBatch", "ShapesDataset", "batches", "generate"]
+
+#: The shape classes, in label order.
+CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")
+TEXTURES = ("stripes", "checks", "noise")
+SUPERSAMPLE = 2
+MIN_COLOUR_DISTANCE = 0.35
+
+
+@dataclass(frozen=True)
+class ShapesBatch:
+    """A batch of generated images with their labels and where the shape is (see module docs)."""
+
+    images: Tensor
+    labels: Tensor
+    masks: Tensor
+    boxes: Tensor
+    scales: Tensor
+    angles: Tensor
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def class_names(self) -> list[str]:
+        return [self.classes[int(i)] for i in self.labels]
+
+
+# -- shape outlines as polygons in unit coordinates (circumscribed radius 1) ------------------------
+def _regular(n: int, phase: float = 0.0) -> np.ndarray:
+    t = phase + 2 * math.pi * np.arange(n) / n
+    return np.stack([np.cos(t), np.sin(t)], axis=1)
+
+
+def _star(points: int = 5, inner: float = 0.45) -> np.ndarray:
+    t = math.pi / 2 + math.pi * np.arange(2 * points) / points
+    r = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
+    return np.stack([r * np.cos(t), r * np.sin(t)], axis=1)
+
+
+def _cross(arm: float = 0.33) -> np.ndarray:
+    a = arm
+    b = math.sqrt(1 - a * a)  # the arms' outer corners lie on the unit circle
+    return np.array(
+        [(a, b), (-a, b), (-a, a), (-b, a), (-b, -a), (-a, -a), (-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a)]
+    )
+
+
+POLYGONS: dict[str, np.ndarray] = {
+    "square": _regular(4, math.pi / 4),
+    "triangle": _regular(3, math.pi / 2),
+    "star": _star(),
+    "cross": _cross(),
+    "hexagon": _regular(6),
+    "diamond": np.array([(0.0, 1.0), (-0.6, 0.0), (0.0, -1.0), (0.6, 0.0)]),
+}
+
+
+def _inside(name: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which points (u, v) of the shape's own frame (radius 1, y up) lie inside the shape."""
+    if name == "circle":
+        return u * u + v * v <= 1.0
+    if name == "ring":
+        r2 = u * u + v * v
+        return (r2 <= 1.0) & (r2 >= 0.55**2)
+    polygon = POLYGONS[name]
+    inside = np.zeros(u.shape, dtype=bool)
+    x0, y0 = polygon[:, 0], polygon[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    for ax, ay, bx, by in zip(x0, y0, x1, y1, strict=True):  # even-odd ray casting
+        crosses = (ay > v) != (by > v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = ax + (v - ay) * (bx - ax) / (by - ay)
+        inside ^= crosses & (u < x_at)
+    return inside
+
+
+# -- backgrounds -------------------------------------------------------------------------------------
+def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A (size, size) pattern in [0, 1]."""
+    kind = TEXTURES[rng.integers(len(TEXTURES))]
+    y, x = np.mgrid[0:size, 0:size] / size
+    if kind == "stripes":
+        angle = rng.uniform(0, math.pi)
+        frequency = rng.uniform(2, 8)
+        phase = rng.uniform(0, 2 * math.pi)
+        return 0.5 + 0.5 * np.sin(2 * math.pi * frequency * (x * math.cos(angle) + y * math.sin(angle)) + phase)
+    if kind == "checks":
+        cells = int(rng.integers(2, 9))
+        return ((np.floor(x * cells) + np.floor(y * cells)) % 2).astype(np.float64)
+    grid = int(rng.integers(3, 7))  # smooth noise: bilinear upsampling of a coarse random grid
+    coarse = rng.uniform(0, 1, (grid + 1, grid + 1))
+    gx, gy = x * grid, y * grid
+    ix, iy = np.minimum(gx.astype(int), grid - 1), np.minimum(gy.astype(int), grid - 1)
+    fx, fy = gx - ix, gy - iy
+    top = coarse[iy, ix] * (1 - fx) + coarse[iy, ix + 1] * fx
+    bottom = coarse[iy + 1, ix] * (1 - fx) + coarse[iy + 1, ix + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _distinct_colour(rng: np.random.Generator, channels: int, avoid: Sequence[np.ndarray]) -> np.ndarray:
+    scale = math.sqrt(channels)  # distances relative to the diagonal of [0, 1]^C
+    colour = rng.uniform(0, 1, channels)
+    for _ in range(64):
+        if all(np.linalg.norm(colour - other) / scale >= MIN_COLOUR_DISTANCE for other in avoid):
+            return colour
+        colour = rng.uniform(0, 1, channels)
+    mean = np.mean(avoid, axis=0)  # give up sampling: the colour opposite the background's mean
+    return np.where(mean > 0.5, 0.0, 1.0)
+
+
+def _render(
+    rng: np.random.Generator,
+    label: int,
+    classes: Sequence[str],
+    resolution: int,
+    channels: int,
+    scale_range: tuple[float, float],
+    rotate: bool,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One image ``(C, H, W)`` and its mask ``(H, W)``, plus the scale and angle used."""
+    background = [rng.uniform(0, 1, channels), rng.uniform(0, 1, channels)]
+    # Keep the two background colours moderately close so the shape stays the thing to see.
+    background[1] = background[0] + 0.5 * (background[1] - background[0])
+    texture = _texture(rng, resolution)
+    image = background[0][:, None, None] + (background[1] - background[0])[:, None, None] * texture[None]
+
+    scale = float(rng.uniform(*scale_range))
+    angle = float(rng.uniform(0, 360)) if rotate else 0.0
+    radius = scale * resolution / 2
+    margin = min(radius + 0.5, resolution / 2)
+    cx, cy = rng.uniform(margin, resolution - margin, 2)
+    colour = _distinct_colour(rng, channels, background)
+
+    size = resolution * SUPERSAMPLE
+    offsets = (np.arange(size) + 0.5) / SUPERSAMPLE
+    py, px = np.meshgrid(offsets, offsets, indexing="ij")
+    theta = math.radians(angle)
+    dx, dy = (px - cx) / radius, (cy - py) / radius  # y up, so rotations read counter-clockwise
+    u = dx * math.cos(theta) + dy * math.sin(theta)
+    v = -dx * math.sin(theta) + dy * math.cos(theta)
+    fine = _inside(classes[label], u, v)
+    coverage = fine.reshape(resolution, SUPERSAMPLE, resolution, SUPERSAMPLE).mean(axis=(1, 3))
+
+    image = image * (1 - coverage[None]) + colour[:, None, None] * coverage[None]
+    image = image + rng.normal(0, 0.02, image.shape)
+    return np.clip(image, 0.0, 1.0), coverage >= 0.5, scale, angle
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return (0, 0, 0, 0)
+    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+@dataclass(frozen=True)
+class ShapesDataset:
+    """The endless, seeded data set: ``dataset[i]`` and ``dataset.batch(indices)`` are deterministic.
+
+    ``scale`` is the range of the shape's radius as a fraction of half the image side; ``rotate``
+    draws a uniform random rotation; ``classes`` picks and orders the shape classes (labels index it).
+    """
+
+    resolution: int = 32
+    in_channels: int = 3
+    seed: int = 0
+    scale: tuple[float, float] = (0.35, 0.8)
+    rotate: bool = True
+    classes: tuple[str, ...] = CLASSES
+
+    def __post_init__(self) -> None:
+        if self.resolution < 4:
+            raise ValueError(f"resolution={self.resolution} is too small for shapes; allowed: 4 or more")
+        if self.in_channels < 1:
+            raise ValueError(f"in_channels={self.in_channels}; allowed: 1 or more")
+        low, high = self.scale
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"scale={self.scale}; allowed: 0 < low <= high <= 1")
+        unknown = [c for c in self.classes if c not in CLASSES]
+        if unknown or not self.classes:
+            raise ValueError(f"unknown shape classes {unknown}; allowed: {', '.join(CLASSES)}")
+
+    def batch(self, indices: Sequence[int] | range) -> ShapesBatch:
+        images, labels, masks, boxes, scales, angles = [], [], [], [], [], []
+        for index in indices:
+            rng = np.random.default_rng([self.seed, int(index)])
+            label = int(rng.integers(len(self.classes)))
+            image, mask, scale, angle = _render(
+                rng, label, self.classes, self.resolution, self.in_channels, self.scale, self.rotate
+            )
+            images.append(image)
+            labels.append(label)
+            masks.append(mask)
+            boxes.append(_box(mask))
+            scales.append(scale)
+            angles.append(angle)
+        n, r = len(labels), self.resolution
+        return ShapesBatch(
+            images=torch.from_numpy(np.asarray(images, dtype=np.float32).reshape(n, self.in_channels, r, r)),
+            labels=torch.tensor(labels, dtype=torch.int64),
+            masks=torch.from_numpy(np.asarray(masks, dtype=bool).reshape(n, r, r)),
+            boxes=torch.tensor(boxes, dtype=torch.float32).reshape(n, 4),
+            scales=torch.tensor(scales, dtype=torch.float32),
+            angles=torch.tensor(angles, dtype=torch.float32),
+            classes=tuple(self.classes),
+        )
+
+    def __getitem__(self, index: int) -> ShapesBatch:
+        return self.batch([index])
+
+    def batches(self, batch_size: int, start: int = 0) -> Iterator[ShapesBatch]:
+        """Consecutive batches ``[start, start + batch_size)``, ``[start + batch_size, ...)``, ... forever."""
+        if batch_size < 1:
+            raise ValueError(f"batch size {batch_size}; allowed: 1 or more")
+        first = start
+        while True:
+            yield self.batch(range(first, first + batch_size))
+            first += batch_size
+
+
+def generate(n: int, resolution: int = 32, in_channels: int = 3, seed: int = 0, **options) -> ShapesBatch:
+    """``n`` images (indices 0..n-1) of the data set with this seed; ``options`` as :class:`ShapesDataset`."""
+    return ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed, **options).batch(range(n))
+
+
+def batches(
+    batch_size: int, resolution: int = 32, in_channels: int = 3, seed: int = 0, **options
+) -> Iterator[ShapesBatch]:
+    """Endless consecutive batches of the data set with this seed."""
+    return ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed, **options).batches(batch_size)
