@@ -9,6 +9,7 @@ st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/
 PAGES = [
     st.Page("pages/build.py", title="Build", icon=":material/construction:", default=True),
     st.Page("pages/graph.py", title="Graph", icon=":material/account_tree:"),
+    st.Page("pages/scaling.py", title="Scaling lab", icon=":material/straighten:"),
 ]
 
 page = st.navigation(PAGES)
