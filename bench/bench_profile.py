@@ -2,11 +2,12 @@
 
     python bench/bench_profile.py [--repeats 5]      (from the repository root, with the venv's python)
 
-For each case it times, after one warm-up call, ``--repeats`` calls and prints the medians:
+For each case it times, after one warm-up call each, ``--repeats`` calls of each (taking turns, so a
+change in load hits all alike) and prints the medians:
 
 * explorer: ``profile(parse_query("preset=..."))``: builds the model on the ``meta`` device and counts
   parameters, MACs and activation memory with ``FlopCounterMode``; no weights are allocated.
-* torchinfo: the peer's ordinary usage, ``torchinfo.summary(torchvision.models.<name>(), input_size=...,
+* torchinfo: what peer projects usually do, ``torchinfo.summary(torchvision.models.<name>(), input_size=...,
   verbose=0)``: builds the model with real (randomly initialised) weights and runs a forward pass on the
   CPU. Its summary call alone (on a model built beforehand) is timed too, so the build cost is visible.
 
@@ -50,14 +51,21 @@ def _load() -> str:
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def median_seconds(call: Callable[[], object], repeats: int) -> float:
-    call()  # warm-up: imports, allocator, registry
-    times = []
+def median_seconds(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each call after one warm-up each.
+
+    The calls take turns (a, b, c, a, b, c, ...) so that a change in the machine's load during the
+    run affects all of them alike and the ratios stay fair.
+    """
+    for call in calls.values():
+        call()  # warm-up: imports, allocator, caches
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,19 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         prebuilt = constructor()
         theirs = torchinfo.summary(prebuilt, input_size=input_size, verbose=0, device="cpu")
 
-        t_explorer = median_seconds(lambda config=config: profile(config), args.repeats)
-        t_torchinfo = median_seconds(
-            lambda constructor=constructor, input_size=input_size: torchinfo.summary(
-                constructor(), input_size=input_size, verbose=0, device="cpu"
-            ),
+        medians = median_seconds(
+            {
+                "explorer": lambda config=config: profile(config),
+                "torchinfo": lambda constructor=constructor, input_size=input_size: torchinfo.summary(
+                    constructor(), input_size=input_size, verbose=0, device="cpu"
+                ),
+                "summary": lambda model=prebuilt, input_size=input_size: torchinfo.summary(
+                    model, input_size=input_size, verbose=0, device="cpu"
+                ),
+            },
             args.repeats,
         )
-        t_summary = median_seconds(
-            lambda model=prebuilt, input_size=input_size: torchinfo.summary(
-                model, input_size=input_size, verbose=0, device="cpu"
-            ),
-            args.repeats,
-        )
+        t_explorer, t_torchinfo, t_summary = medians["explorer"], medians["torchinfo"], medians["summary"]
         del prebuilt
 
         same_params = ours.params == theirs.total_params
