@@ -10,6 +10,7 @@ PAGES = [
     st.Page("pages/build.py", title="Build", icon=":material/construction:", default=True),
     st.Page("pages/graph.py", title="Graph", icon=":material/account_tree:"),
     st.Page("pages/scaling.py", title="Scaling lab", icon=":material/straighten:"),
+    st.Page("pages/signal.py", title="Signal flow", icon=":material/show_chart:"),
 ]
 
 page = st.navigation(PAGES)

@@ -335,3 +335,62 @@ def stage_starts(points: tuple[SignalPoint, ...]) -> tuple[tuple[str, int], ...]
         if not starts or starts[-1][0] != point.stage:
             starts.append((point.stage, point.depth))
     return tuple(starts)
+
+
+# -- comparison variants ------------------------------------------------------------------------------
+#: Named one-knob changes of a config, for overlaying curves ("the same network with skips").
+VARIANTS: dict[str, str] = {
+    "skip": "flip skip connections",
+    "bn": "flip batch norm",
+    "init=default": "default init",
+    "init=kaiming": "Kaiming init",
+    "init=xavier": "Xavier init",
+    "init=orthogonal": "orthogonal init",
+    "depth*2": "twice as deep",
+    "depth/2": "half as deep",
+}
+
+
+def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
+    """``config`` with the change ``name`` of :data:`VARIANTS`, or None where it does not apply
+    (the family lacks the knob, the change gives an invalid config, or no change at all)."""
+    from explorer.config import ConfigError, knobs, replace
+
+    spec = knobs(type(config))
+    key, _, value = name.partition("=")
+    changes: dict[str, Any]
+    if name in ("skip", "bn"):
+        if name not in spec:
+            return None
+        changes = {name: not getattr(config, name)}
+    elif key == "init":
+        if "init" not in spec or value not in spec["init"].choices:
+            return None
+        changes = {"init": value}
+    elif name in ("depth*2", "depth/2"):
+        if "depth" not in spec or spec["depth"].kind != "int" or spec["depth"].choices:
+            return None
+        depth = config.depth * 2 if name == "depth*2" else config.depth // 2
+        changes = {"depth": depth}
+    else:
+        raise ValueError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")
+    try:
+        changed = replace(config, **changes)
+    except ConfigError:
+        return None
+    return None if changed == config else changed
+
+
+def changed_keys(config: ModelConfig, reference: ModelConfig) -> str:
+    """The keys where ``config`` differs from ``reference``, as ``key=value&...`` (a short label)."""
+    from explorer.config import knobs
+
+    if type(config) is not type(reference):
+        return format_query(config)
+    spec = knobs(type(config))
+    parts = [
+        f"{k}={spec[k].format(getattr(config, k))}"
+        for k in spec
+        if getattr(config, k) != getattr(reference, k) and getattr(config, k) is not None
+    ]
+    return "&".join(parts) or "same"

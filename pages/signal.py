@@ -1,0 +1,294 @@
+"""Signal flow: activation std and gradient norm against depth, live; overlay variants; train and watch."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from explorer.analysis.signal import VARIANTS, SignalResult, build_seeded, changed_keys, signal, variant_config
+from explorer.analysis.training import OPTIMIZERS, TrainSettings, train
+from explorer.config import ConfigError, ModelConfig, parse_query, query_to_dict
+from explorer.device import best_device
+from explorer.guard import TooLargeError, check_fits
+from explorer.plots_signal import METRIC_LABELS, loss_figure, ratio_text, signal_figure
+from pages._shared import architecture_controls, cached_profile
+
+EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
+PROBE_SIDES = (16, 32, 64, 112, 160, 224, 320, 448)
+LIVE_SIDE = 64  # default probe side: the curves look the same at a smaller input, and come faster
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
+
+
+# -- cached models and analyses (models keyed by the canonical query string) ----------------------------
+@st.cache_resource(max_entries=6, show_spinner=False)
+def cached_model(query: str, seed: int, device: str):
+    return build_seeded(parse_query(query), seed, device)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_signal(
+    query: str, seed: int, batch: int, resolution: int, training: bool, weight_grads: bool, device: str
+) -> SignalResult:
+    config = parse_query(query)
+    check_fits(cached_profile(query), best_device(device), batch=batch, training=True)
+    return signal(
+        config,
+        cached_model(query, seed, device),
+        batch=batch,
+        seed=seed,
+        resolution=resolution,
+        training=training,
+        weight_grads=weight_grads,
+    )
+
+
+# -- callbacks ------------------------------------------------------------------------------------------
+def _experiment() -> None:
+    st.query_params.from_dict(query_to_dict(EXPERIMENT))
+    st.session_state["signal.variants"] = ["skip"]
+    st.session_state["signal.metrics"] = ["activation_std", "grad_norm"]
+
+
+def _pin(query: str) -> None:
+    pins = st.session_state.setdefault("signal.pins", [])
+    if query not in pins:
+        pins.append(query)
+
+
+def _pin_typed() -> None:
+    text = st.session_state.get("signal.add", "").strip()
+    if not text:
+        return
+    try:
+        _pin(parse_query(text).query)
+        st.session_state["signal.add_error"] = None
+    except ConfigError as error:
+        st.session_state["signal.add_error"] = f"Not added: {error}"
+    st.session_state["signal.add"] = ""
+
+
+def _unpin(query: str) -> None:
+    st.session_state["signal.pins"] = [q for q in st.session_state.get("signal.pins", []) if q != query]
+
+
+# -- the page -------------------------------------------------------------------------------------------
+config = architecture_controls()
+st.session_state.setdefault("signal.metrics", ["activation_std", "grad_norm"])
+st.session_state.setdefault("signal.variants", [])
+device = best_device(st.session_state.get("device", "auto")).type
+
+st.title("Signal flow")
+st.caption(
+    "For every conv/linear layer, in depth order: the standard deviation of its output over a small batch of "
+    "generated shapes images, and the norm of the gradient of the loss with respect to that output. Without "
+    "skip connections both shrink (or explode) layer by layer; with them, the +I term is a gradient highway."
+)
+
+top = st.columns([3, 2])
+top[0].markdown(f"**Current:** `{config.query}`")
+top[1].button(
+    "Plain vs residual: depth 30, no BN, skip off and on",
+    on_click=_experiment,
+    icon=":material/science:",
+    key="signal.experiment",
+    help=f"Loads {EXPERIMENT} and overlays the same network with skip connections",
+)
+
+with st.expander("Probe and comparison", expanded=True):
+    left, middle, right = st.columns(3)
+    natural = config.input_resolution
+    sides = sorted({s for s in PROBE_SIDES if config.min_resolution <= s <= natural} | {natural})
+    if st.session_state.get("signal.resolution") not in sides:
+        st.session_state["signal.resolution"] = max((s for s in sides if s <= LIVE_SIDE), default=sides[0])
+    resolution = left.select_slider(
+        "Probe input side (px)",
+        sides,
+        key="signal.resolution",
+        help=f"The config's own is {natural} px; a smaller probe draws the same picture faster",
+    )
+    batch = left.select_slider("Probe batch", [2, 4, 8, 16], value=4, key="signal.batch")
+    seed = middle.number_input("Seed (weights and images)", 0, 9999, 0, key="signal.seed")
+    mode = middle.radio(
+        "Batch norm uses",
+        ["batch statistics (training mode)", "running statistics (eval mode)"],
+        key="signal.mode",
+        help="A freshly built network in eval mode normalises with its initial running statistics (mean 0, var 1)",
+    )
+    metrics = right.pills(
+        "Show",
+        list(METRIC_LABELS),
+        selection_mode="multi",
+        format_func=METRIC_LABELS.get,
+        key="signal.metrics",
+    )
+    variants = st.pills(
+        "Overlay the current config with",
+        list(VARIANTS),
+        selection_mode="multi",
+        format_func=VARIANTS.get,
+        key="signal.variants",
+        help="Each selected change of the current config adds a curve (changes the family lacks are skipped)",
+    )
+    add, pin = st.columns([3, 1], vertical_alignment="bottom")
+    add.text_input(
+        "Add a curve by query", key="signal.add", on_change=_pin_typed, placeholder="family=plain&depth=56&skip=on"
+    )
+    pin.button("Pin current curve", on_click=_pin, args=(config.query,), icon=":material/push_pin:")
+    if st.session_state.get("signal.add_error"):
+        st.error(st.session_state["signal.add_error"])
+    pins = st.session_state.get("signal.pins", [])
+    for query in pins:
+        row = st.columns([6, 1], vertical_alignment="center")
+        row[0].markdown(f":material/push_pin: `{query}`")
+        row[1].button("Remove", key=f"signal.unpin.{query}", on_click=_unpin, args=(query,), type="tertiary")
+
+training_mode = mode.startswith("batch")
+weight_grads = "weight_grad_norm" in (metrics or [])
+curves: list[tuple[str, ModelConfig]] = [("current", config)]
+skipped = []
+for name in variants or []:
+    other = variant_config(config, name)
+    if other is None:
+        skipped.append(VARIANTS[name])
+    elif all(other != c for _, c in curves):
+        curves.append((changed_keys(other, config), other))
+for query in pins:
+    pinned = parse_query(query)
+    if all(pinned != c for _, c in curves):
+        curves.append((query, pinned))
+if skipped:
+    st.caption("Not applicable to this config: " + ", ".join(skipped))
+
+results: list[tuple[str, SignalResult]] = []
+started = time.perf_counter()
+with st.spinner("Measuring the signal flow…"):
+    for label, curve_config in curves:
+        side = min(resolution, curve_config.input_resolution)
+        try:
+            result = cached_signal(curve_config.query, int(seed), int(batch), side, training_mode, weight_grads, device)
+        except (TooLargeError, ValueError) as error:
+            st.error(f"{label}: {error}")
+            continue
+        results.append((label, result))
+elapsed = time.perf_counter() - started
+
+for label, result in results:
+    for problem in result.problems:
+        st.warning(f"**{label}**: {problem.message}", icon=":material/warning:")
+
+if results and metrics:
+    columns = st.columns(min(2, len(metrics)))
+    for index, metric in enumerate(metrics):
+        columns[index % len(columns)].plotly_chart(signal_figure(results, metric), key=f"signal.chart.{metric}")
+    first = results[0][1]
+    st.caption(
+        f"{len(first.points)} conv/linear layers · batch {first.batch} at {first.resolution} px · loss "
+        f"{first.loss:.3g} · {elapsed * 1e3:,.0f} ms. Gradient norm at layer 1: "
+        + "; ".join(ratio_text(results, "grad_norm", 1))
+    )
+elif not metrics:
+    st.info("Pick at least one measure to show.")
+
+
+# -- training -------------------------------------------------------------------------------------------
+@st.fragment
+def training_panel(config: ModelConfig, device: str, resolution: int, seed: int) -> None:
+    st.subheader("Train and watch")
+    st.caption(
+        "A short run on the generated shapes data set (a private copy of the model: the curves above do not "
+        "change). The curves are measured on the training batch every few steps; stop at any time, then scrub."
+    )
+    cols = st.columns(5)
+    optimizer = cols[0].segmented_control("Optimizer", OPTIMIZERS, default="adam", key="train.optimizer")
+    lr = cols[1].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train.lr")
+    steps = cols[2].select_slider("Steps", [10, 20, 50, 100, 200, 500], value=50, key="train.steps")
+    batch = cols[3].select_slider("Batch", [4, 8, 16, 32, 64], value=16, key="train.batch")
+    every = cols[4].select_slider("Curves every", [1, 2, 5, 10, 25], value=5, key="train.every")
+    buttons = st.columns([1, 1, 6])
+    start = buttons[0].button("Train", type="primary", icon=":material/play_arrow:", key="train.start")
+    buttons[1].button("Stop", icon=":material/stop:", key="train.stop", help="Stops the run; what ran is kept")
+    side = min(resolution, config.input_resolution)
+    if start:
+        settings = TrainSettings(
+            optimizer=optimizer or "adam",
+            lr=lr,
+            steps=steps,
+            batch=batch,
+            seed=seed,
+            record_every=every,
+            resolution=side,
+        )
+        try:
+            check_fits(cached_profile(config.query), best_device(device), batch=batch, training=True)
+        except TooLargeError as error:
+            st.error(str(error))
+            return
+        run = {"query": config.query, "settings": settings, "records": [], "finished": False}
+        st.session_state["train.run"] = run
+        progress = st.progress(0.0, text="Starting…")
+        live_loss, live_curves = st.empty(), st.empty()
+        model = cached_model(config.query, seed, device)
+        for record in train(config, settings, model):
+            run["records"].append(record)
+            progress.progress(record.fraction, text=f"Step {record.step}/{steps} · loss {record.loss:.4g}")
+            if record.signal is not None or record.step == steps:
+                records = run["records"]
+                live_loss.plotly_chart(
+                    loss_figure([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records]),
+                    key=f"train.live_loss.{record.step}",
+                )
+                snapshots = [r for r in records if r.signal is not None]
+                shown = [(f"step {snapshots[0].step}", snapshots[0].signal)]
+                if len(snapshots) > 1:
+                    shown.append((f"step {snapshots[-1].step}", snapshots[-1].signal))
+                live_curves.plotly_chart(signal_figure(shown, "grad_norm"), key=f"train.live_curves.{record.step}")
+        run["finished"] = True
+        for placeholder in (progress, live_loss, live_curves):
+            placeholder.empty()
+
+    run = st.session_state.get("train.run")
+    if not run or not run["records"]:
+        return
+    records = run["records"]
+    last = records[-1]
+    if last.diverged:
+        st.error(f"The loss became {last.loss} at step {last.step}: training diverged (try a smaller learning rate).")
+    elif not run["finished"]:
+        st.info(f"Stopped at step {last.step} of {run['settings'].steps}.")
+    else:
+        st.success(
+            f"Trained {last.step} steps in {last.elapsed_s:.1f} s: loss {records[0].loss:.3g} → {last.loss:.3g}."
+        )
+    if run["query"] != config.query:
+        st.caption(f"This run trained `{run['query']}`.")
+    snapshots = [r for r in records if r.signal is not None]
+    st.plotly_chart(
+        loss_figure([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records]),
+        key="train.loss",
+    )
+    if not snapshots:
+        return
+    steps_recorded = [r.step for r in snapshots]
+    chosen = (
+        st.select_slider(
+            "Scrub through the recorded steps", steps_recorded, value=steps_recorded[-1], key="train.scrub"
+        )
+        if len(steps_recorded) > 1
+        else steps_recorded[0]
+    )
+    at = next(r for r in snapshots if r.step == chosen)
+    shown = [(f"step {snapshots[0].step}", snapshots[0].signal)]
+    if at.step != snapshots[0].step:
+        shown.append((f"step {at.step}", at.signal))
+    for problem in at.signal.problems:
+        st.warning(f"step {at.step}: {problem.message}")
+    columns = st.columns(2)
+    for index, metric in enumerate(("activation_std", "grad_norm", "weight_grad_norm")):
+        if metric == "weight_grad_norm":
+            st.plotly_chart(signal_figure(shown, metric, height=340), key="train.scrub.weight")
+        else:
+            columns[index].plotly_chart(signal_figure(shown, metric), key=f"train.scrub.{metric}")
+
+
+training_panel(config, device, int(resolution), int(seed))
