@@ -228,7 +228,7 @@ tabs = st.tabs(
         "Published & accuracy",
         "MobileNet grid",
         "Measured cost",
-        f"Compare ({len(pinned)})",
+        "Compare",
     ],
     key="scaling.tab",
     on_change="rerun",
