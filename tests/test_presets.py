@@ -16,6 +16,8 @@ from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 
 #: Too big to build twice with real weights on a small CI machine (VGG alone holds 120-140M parameters
