@@ -67,6 +67,8 @@ class SignalPoint:
     activation_mean: float
     grad_norm: float
     weight_grad_norm: float | None = None
+    #: The output holds +-inf values (checked only where the std is not finite).
+    activation_overflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,10 @@ def _first_bad(points: tuple[SignalPoint, ...], metric: str, reverse: bool = Fal
     ordered = reversed(points) if reverse else points
     for point in ordered:
         value = getattr(point, metric)
-        if value is None:
+        if value is None or math.isfinite(value):
             continue
-        if math.isnan(value):
-            return "nan", point
-        if math.isinf(value):
-            return "overflow", point
+        overflow = math.isinf(value) or (metric.startswith("activation") and point.activation_overflow)
+        return ("overflow" if overflow else "nan"), point
     return None
 
 
@@ -231,8 +231,11 @@ class Trace:
                 activation_mean=mean,
                 grad_norm=grad,
                 weight_grad_norm=w,
+                activation_overflow=bool(overflow),
             )
-            for i, (name, (std, mean), grad, w) in enumerate(zip(self.order, stats, grads, weight, strict=True))
+            for i, (name, (std, mean, overflow), grad, w) in enumerate(
+                zip(self.order, stats, grads, weight, strict=True)
+            )
         )
 
 
@@ -245,9 +248,12 @@ def tracing(model: nn.Module, layers: dict[str, nn.Module], training: bool | Non
         def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
             if name not in trace.stats and isinstance(output, Tensor):
                 trace.order.append(name)
-                values = output.detach()
-                std, mean = torch.std_mean(values.float()) if values.numel() > 1 else (values.new_zeros(()), values)
-                trace.stats[name] = torch.stack([std.reshape(()), mean.reshape(())])
+                values = output.detach().float()
+                std, mean = torch.std_mean(values) if values.numel() > 1 else (values.new_zeros(()), values)
+                std, mean = std.reshape(()), mean.reshape(())
+                # Only for a non-finite std (rare; the check syncs): does the output hold infinities?
+                overflow = values.isinf().any() if not bool(torch.isfinite(std)) else torch.zeros((), dtype=torch.bool)
+                trace.stats[name] = torch.stack([std, mean, overflow.to(std.dtype)])
 
         return hook
 

@@ -1,0 +1,89 @@
+"""Short training runs: streamed per step, reproducible, stoppable, never touching the model given."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.analysis.signal import build_seeded
+from explorer.analysis.training import StepRecord, TrainSettings, train
+from explorer.config import parse_query
+
+TINY = "family=plain&depth=6&width=4&resolution=16&classes=8"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_records_stream_with_signal_snapshots_at_record_steps():
+    config = parse_query(TINY)
+    records = list(train(config, TrainSettings(steps=7, batch=4, record_every=3, optimizer="adam", lr=1e-3)))
+    assert [r.step for r in records] == list(range(1, 8))
+    assert all(isinstance(r, StepRecord) and math.isfinite(r.loss) and 0 <= r.accuracy <= 1 for r in records)
+    assert [r.step for r in records if r.signal is not None] == [1, 3, 6, 7]
+    snapshot = records[2].signal
+    assert len(snapshot.points) == 7 and snapshot.loss == pytest.approx(records[2].loss)
+    assert all(p.weight_grad_norm is not None and p.weight_grad_norm > 0 for p in snapshot.points)
+    assert records[-1].fraction == 1.0 and records[0].elapsed_s <= records[-1].elapsed_s
+
+
+def test_training_never_touches_the_model_given_and_is_reproducible():
+    config = parse_query(TINY)
+    built = build_seeded(config, seed=0)
+    built.module.eval()
+    before = {k: v.clone() for k, v in built.module.state_dict().items()}
+    settings = TrainSettings(steps=4, batch=4, record_every=2, lr=0.05)
+    first = [r.loss for r in train(config, settings, built)]
+    second = [r.loss for r in train(config, settings, built)]
+    assert first == second
+    assert first[0] != first[-1]  # it did train (its copy)
+    after = built.module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not built.module.training and all(p.grad is None for p in built.module.parameters())
+    assert all(not m._forward_hooks for m in built.module.modules())
+
+
+def test_a_copy_trains_the_same_as_a_fresh_build():
+    config = parse_query(TINY)
+    settings = TrainSettings(steps=3, batch=4, seed=2)
+    fresh = [r.loss for r in train(config, settings)]
+    copied = [r.loss for r in train(config, settings, build_seeded(config, seed=2))]
+    assert fresh == copied
+
+
+def test_stopping_early_is_just_not_iterating():
+    config = parse_query(TINY)
+    run = train(config, TrainSettings(steps=1000, batch=4))
+    taken = list(itertools.islice(run, 2))
+    run.close()
+    assert [r.step for r in taken] == [1, 2] and taken[-1].fraction == 2 / 1000
+
+
+def test_divergence_stops_the_run_after_the_bad_step():
+    config = parse_query("family=plain&depth=6&width=4&resolution=16&classes=8&bn=off")
+    built = build_seeded(config)
+    with torch.no_grad():
+        for m in built.module.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.mul_(1e7)  # six layers of x1e7 gain: the logits overflow float32
+    records = list(train(config, TrainSettings(steps=20, batch=4), built))
+    assert records[-1].diverged and len(records) == 1
+    assert records[0].signal is not None and records[0].signal.problems
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"optimizer": "rmsprop"}, {"lr": 0.0}, {"lr": float("nan")}, {"steps": 0}, {"batch": 1}, {"record_every": 0}],
+)
+def test_bad_settings(options):
+    with pytest.raises(ValueError):
+        TrainSettings(**options)
