@@ -1,0 +1,97 @@
+"""The Signal Flow page through Streamlit's AppTest: curves drawn, the one-click experiment, overlays,
+pins, and a short training run that ends with the scrubber."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.config import parse_query
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TINY = {"family": "plain", "depth": "8", "width": "4", "resolution": "16"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def open_signal(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.switch_page("pages/signal.py")
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_page_draws_both_curves_for_the_linked_config():
+    at = open_signal(**TINY)
+    assert at.title[0].value == "Signal flow"
+    assert "`family=plain&depth=8&width=4&resolution=16`" in at.markdown[0].value
+    assert len(charts(at)) == 2  # activation std and gradient norm
+    assert "9 conv/linear layers" in captions(at)  # 8 convs + the classifier
+    assert not at.warning
+
+
+def test_one_click_experiment_overlays_skip_on_and_off():
+    at = open_signal(**TINY)
+    at.button(key="signal.experiment").click().run()
+    assert not at.exception, at.exception
+    assert at.query_params["family"] == "plain" and at.query_params["depth"] == "30" and at.query_params["bn"] == "off"
+    text = captions(at)
+    assert "31 conv/linear layers" in text and "skip=on:" in text
+    ratio = float(text.split("skip=on: ")[1].split("(")[1].split("×")[0])
+    assert ratio > 1e6  # the residual net's gradient at layer 1 is millions of times larger
+
+
+def test_pins_and_typed_curves_add_and_remove():
+    at = open_signal(**TINY)
+    typed = "family=plain&depth=8&width=4&resolution=16&skip=on"
+    canonical = parse_query(typed).query
+    at.text_input(key="signal.add").input(typed).run()
+    assert not at.exception, at.exception
+    assert f"{canonical}:" in captions(at)
+    at.text_input(key="signal.add").input("family=plain&depth=2").run()
+    assert any("Not added" in e.value for e in at.error)
+    at.button(key=f"signal.unpin.{canonical}").click().run()
+    assert "skip=on" not in captions(at)
+
+
+def test_weight_gradients_and_eval_mode():
+    at = open_signal(**TINY)
+    at.pills(key="signal.metrics").set_value(["grad_norm", "weight_grad_norm", "activation_mean"]).run()
+    at.radio(key="signal.mode").set_value("running statistics (eval mode)").run()
+    assert not at.exception, at.exception
+    assert len(charts(at)) == 3
+
+
+def test_short_training_run_ends_with_the_scrubber():
+    at = open_signal(**TINY)
+    at.select_slider(key="train.steps").set_value(10)
+    at.select_slider(key="train.batch").set_value(4)
+    at.button(key="train.start").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Trained 10 steps") for s in at.success)
+    scrub = at.select_slider(key="train.scrub")
+    assert list(scrub.options) == ["1", "5", "10"]
+    scrub.set_value(5).run()
+    assert not at.exception, at.exception
+    assert len(charts(at)) == 2 + 1 + 3  # the curves above, the loss, and the three scrubbed curves
