@@ -78,27 +78,31 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def preprocess(image: Image.Image, resolution: int, in_channels: int = 3, normalise: bool = True) -> torch.Tensor:
+def preprocess(
+    image: Image.Image,
+    resolution: int,
+    in_channels: int = 3,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> torch.Tensor:
     """RGB image -> ``(1, in_channels, resolution, resolution)`` float tensor.
 
     Resize so the shorter side is ``resolution``, then centre-crop a square: a square image of
-    exactly ``resolution`` pixels enters unchanged apart from ImageNet normalisation (mean
-    0.485/0.456/0.406, std 0.229/0.224/0.225). One input channel means the image's luminance,
-    normalised with the channels' mean statistics.
+    exactly ``resolution`` pixels enters unchanged apart from normalisation, by default ImageNet's
+    (mean 0.485/0.456/0.406, std 0.229/0.224/0.225); one value of ``mean``/``std`` serves every
+    channel. One input channel means the image's luminance, normalised with the mean statistics.
     """
     image = to_rgb(image)
     if image.size != (resolution, resolution):
         image = ImageOps.fit(image, (resolution, resolution), method=Image.Resampling.BILINEAR)
     pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1).expand(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1).expand(3, 1, 1)
     if in_channels == 3:
-        tensor = (pixels - mean) / std if normalise else pixels
+        tensor = (pixels - mean_t) / std_t
     else:
         grey = (0.299 * pixels[0] + 0.587 * pixels[1] + 0.114 * pixels[2]).unsqueeze(0)
-        if normalise:
-            grey = (grey - mean.mean()) / std.mean()
-        tensor = grey.expand(in_channels, -1, -1)
+        tensor = ((grey - mean_t.mean()) / std_t.mean()).expand(in_channels, -1, -1)
     return tensor.unsqueeze(0).contiguous()
 
 

@@ -1,0 +1,73 @@
+"""``python -m explorer gradcam QUERY --image PATH --out FILE.npy``: Grad-CAM from the command line.
+
+Weights, in order: ``--checkpoint``; torchvision's ImageNet weights when QUERY is one of its models
+(from the torch cache, downloaded unless ``--no-download``); otherwise a short training run on the
+shapes data set (``--train-seconds``). The heatmap (2-D float32 at the model's input resolution)
+goes to ``--out``; ``--json`` prints the predictions, the layer and the weights used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.cli import UsageError, command, print_json
+from explorer.config import parse_query
+from explorer.explain import explain, with_checkpoint, with_imagenet_weights, with_shapes_training
+from explorer.images import decode_image
+from explorer.weights import pretrained_info
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", metavar="QUERY", help="e.g. preset=resnet50")
+    parser.add_argument("--image", required=True, help="PNG, JPEG, WebP, GIF, ...")
+    parser.add_argument("--out", required=True, help="where to write the heatmap (.npy)")
+    parser.add_argument("--checkpoint", help="a .pt/.pth state dict to load (weights_only)")
+    parser.add_argument("--layer", help="module name as in named_modules(), e.g. layer4 (default: last conv stage)")
+    parser.add_argument("--target", type=int, help="class index to explain (default: the top prediction)")
+    parser.add_argument("--no-relu", action="store_true", help="keep negative evidence (no ReLU on the map)")
+    parser.add_argument("--no-download", action="store_true", help="never download ImageNet weights")
+    parser.add_argument("--train-seconds", type=float, default=30.0, help="shapes training budget without weights")
+    parser.add_argument("--json", action="store_true", help="print predictions and the layer used as JSON")
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {what} '{path}': {error.strerror or error}") from None
+
+
+@command("gradcam", "Grad-CAM heatmap of an image (writes .npy)", _arguments)
+def run(args: argparse.Namespace, device: torch.device) -> int:
+    config = parse_query(args.query)
+    if not args.out.endswith(".npy"):
+        raise UsageError("--out must name a .npy file")
+    image = decode_image(_read(args.image, "image"))
+    if args.checkpoint:
+        model = with_checkpoint(config, _read(args.checkpoint, "checkpoint"), Path(args.checkpoint).name, device)
+    elif pretrained_info(config) is not None:
+        model = with_imagenet_weights(config, device, download=not args.no_download)
+    else:
+        model = with_shapes_training(config, device, args.train_seconds)
+    result = explain(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
+    np.save(args.out, result.cam.heatmap.astype(np.float32))
+    if args.json:
+        print_json(
+            {
+                "query": config.query,
+                "weights": model.weights,
+                "layer": result.cam.layer,
+                "target": result.cam.target,
+                "target_name": model.class_name(result.cam.target),
+                "top": [{"index": i, "name": model.class_name(i), "probability": p} for i, p in result.cam.top],
+                "heatmap_shape": list(result.cam.heatmap.shape),
+                "peak": list(result.cam.peak()),
+                "accuracy": model.accuracy,
+                "out": args.out,
+            }
+        )
+    return 0
