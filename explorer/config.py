@@ -145,7 +145,7 @@ class Knob:
                         f"for '{key}'; allowed: {self.describe_range()}"
                     )
                 continue
-            if isinstance(item, bool) or not isinstance(item, (int, float)):
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
             if self.kind in ("int", "ints", "stages") and not float(item).is_integer():
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
@@ -196,6 +196,12 @@ class ModelConfig:
                 value = tuple(value)
                 object.__setattr__(self, name, value)
             spec.check(name, value)
+            if spec.kind in ("int", "ints", "stages") and value is not None:  # normalise as a query would:
+                if spec.kind == "int":  # 32.0 -> 32
+                    value = int(value)
+                else:  # stages are a sorted set: [4, 2, 4] -> (2, 4)
+                    value = tuple(sorted({int(v) for v in value}) if spec.kind == "stages" else map(int, value))
+                object.__setattr__(self, name, value)
         # Cross-key checks first: a family's min_resolution may read keys only validate() vouches for.
         self.validate()
         if self.input_resolution < self.min_resolution:

@@ -74,7 +74,10 @@ def test_canonical_queries_round_trip(query: str) -> None:
         ("preset=resnet18&skip=off", "family=resnet&skip=off"),
         ("family=resnet&deform=none", "preset=resnet18"),
         # Keys come out in declaration order, whatever order they went in.
-        ("family=resnet&stem=cifar&preact=on&depth=29&block=bottleneck", "preset=preact_resnet164&depth=29&classes=1000"),
+        (
+            "family=resnet&stem=cifar&preact=on&depth=29&block=bottleneck",
+            "preset=preact_resnet164&depth=29&classes=1000",
+        ),
     ],
 )
 def test_canonical_form(query: str, canonical: str) -> None:
@@ -163,6 +166,29 @@ def test_python_lists_become_tuples() -> None:
     hash(config)
 
 
+def test_python_values_are_normalised_like_query_values() -> None:
+    # Regressions: whole floats used to be stored as floats ("width=32.0" did not parse back and the
+    # builder crashed), and unsorted stage lists formatted to a query that parsed to another config.
+    config = ResNetConfig(width=32.0, deform=[4, 2, 4])  # type: ignore[arg-type]
+    assert config.width == 32 and type(config.width) is int
+    assert config.deform == (2, 4)
+    assert format_query(config) == "family=resnet&width=32&deform=2,4"
+    assert parse_query(format_query(config)) == config
+    assert DenseNetConfig(blocks=(2.0, 3.0), stem="cifar").blocks == (2, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_python_floats_are_rejected(value: float) -> None:
+    # Regression: NaN passed every range comparison and built an unformattable config.
+    from explorer.families.efficientnet import EfficientNetConfig
+
+    for key in ("phi", "alpha", "width_mult"):
+        with pytest.raises(ConfigError, match=f"invalid value '{value}' for '{key}'"):
+            EfficientNetConfig(**{key: value})
+    with pytest.raises(ConfigError, match="for 'compression'"):
+        DenseNetConfig(compression=value)
+
+
 def test_replace_revalidates() -> None:
     config = parse_query("preset=resnet50")
     with pytest.raises(ConfigError, match="depth=51"):
@@ -196,7 +222,10 @@ def test_config_error_is_value_error() -> None:
     [
         ("family=resnet&depth=abc", "invalid value 'abc' for 'depth'; allowed: a number from 8 to 1202"),
         ("family=resnet&depth=50.5", "invalid value '50.5' for 'depth'"),
-        ("family=resnet&depth=5000", "depth=5000 is out of range; allowed: a number from 8 to 1202 (whole numbers only)"),
+        (
+            "family=resnet&depth=5000",
+            "depth=5000 is out of range; allowed: a number from 8 to 1202 (whole numbers only)",
+        ),
         ("family=resnet&depth=4", "depth=4 is out of range"),
         ("family=resnet&depth=", "key 'depth' has no value"),
         ("family=resnet&skip=maybe", "invalid value 'maybe' for 'skip'; allowed: on or off"),

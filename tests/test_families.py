@@ -135,7 +135,11 @@ def test_skip_off_removes_imagenet_projections() -> None:
     projections = sum(c_in * c_out + 2 * c_out for c_in, c_out in ((64, 128), (128, 256), (256, 512)))
     assert projections == 173_824
     assert n_params(with_skip) - n_params(plain) == projections
-    assert all(type(b) is PlainBasicBlock and b.downsample is None for s in (1, 2, 3, 4) for b in plain.get_submodule(f"layer{s}"))
+    assert all(
+        type(b) is PlainBasicBlock and b.downsample is None
+        for s in (1, 2, 3, 4)
+        for b in plain.get_submodule(f"layer{s}")
+    )
     plain50 = build(parse_query("preset=resnet50&skip=off"), device="meta").module
     assert all(type(b) is PlainBottleneck and b.downsample is None for b in plain50.layer1)
     assert not [name for name, _ in plain50.named_modules() if ".downsample" in name]
