@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/graph.py", title="Graph", icon=":material/account_tree:"),
     st.Page("pages/scaling.py", title="Scaling lab", icon=":material/straighten:"),
     st.Page("pages/signal.py", title="Signal flow", icon=":material/show_chart:"),
+    st.Page("pages/saliency.py", title="Saliency", icon=":material/visibility:"),
 ]
 
 page = st.navigation(PAGES)

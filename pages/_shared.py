@@ -59,6 +59,11 @@ def device_sidebar() -> str:
     return device.type
 
 
+def current_device() -> str:
+    """The device the sidebar's picker resolves to (``cpu``, ``cuda`` or ``mps``)."""
+    return best_device(st.session_state.get("device", "auto")).type
+
+
 def memory_note(result: Profile) -> tuple[bool, str]:
     """Whether a forward pass fits the device budget, and a sentence saying so."""
     device = best_device(st.session_state.get("device", "auto"))

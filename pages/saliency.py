@@ -1,0 +1,163 @@
+"""Saliency: Grad-CAM on an uploaded, sampled, photographed or generated image, always saying whose weights."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from explorer.analysis.saliency import default_layer, target_layers
+from explorer.config import ConfigError
+from explorer.explain import (
+    ExplainableModel,
+    explain,
+    explain_every_stage,
+    shape_image,
+    with_checkpoint,
+    with_imagenet_weights,
+    with_shapes_training,
+)
+from explorer.images import ImageError, decode_image
+from explorer.overlay import COLORMAPS, colorize, overlay, png_bytes
+from explorer.samples import CREDITS, SAMPLES, load_sample
+from explorer.weights import WeightsError, pretrained_info
+from pages._shared import architecture_controls, current_device
+
+IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def imagenet_model(query: str, device: str) -> ExplainableModel:
+    from explorer.config import parse_query
+
+    return with_imagenet_weights(parse_query(query), device, download=False)
+
+
+def image_controls():
+    source = st.radio(
+        "Image from", ["Sample", "Upload", "Camera", "Generated shape"], horizontal=True, key="saliency.image_source"
+    )
+    try:
+        if source == "Sample":
+            name = st.selectbox("Sample", list(SAMPLES), key="saliency.sample")
+            st.caption(f"{name}: {CREDITS[name]}")
+            return load_sample(name)
+        if source == "Generated shape":
+            seed = st.number_input("Shape seed", 0, 10_000, 7, key="saliency.seed")
+            return shape_image(int(seed), 128)
+        upload = (
+            st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key="saliency.upload")
+            if source == "Upload"
+            else st.camera_input("Take a picture", key="saliency.camera")
+        )
+        return decode_image(upload.getvalue()) if upload is not None else None
+    except ImageError as error:
+        st.error(f"This image cannot be used: {error}.")
+        return None
+
+
+def weights_controls(config) -> ExplainableModel | None:
+    has_imagenet = pretrained_info(config) is not None
+    choices = ([IMAGENET] if has_imagenet else []) + [CHECKPOINT, TRAINED]
+    source = st.radio("Weights", choices, key=f"saliency.weights.{has_imagenet}")
+    if not has_imagenet:
+        st.caption("ImageNet weights exist for torchvision's own models: pick one of their presets to use them.")
+    device = current_device()
+    try:
+        if source == IMAGENET:
+            info = pretrained_info(config)
+            if not info.cached and st.button(f"Download {info.model_name} weights", key="saliency.download"):
+                bar = st.progress(0.0, text="Downloading…")
+                with_imagenet_weights(config, device, download=True, progress=lambda f: bar.progress(f))
+            return imagenet_model(config.query, device)
+        if source == CHECKPOINT:
+            upload = st.file_uploader("State dict (.pt, .pth)", type=["pt", "pth"], key="saliency.checkpoint")
+            if upload is None:
+                return None
+            data = upload.getvalue()
+            key = ("checkpoint", config.query, hashlib.sha256(data).hexdigest())
+            if st.session_state.get("saliency.model_key") != key:
+                st.session_state["saliency.model"] = with_checkpoint(config, data, upload.name, device)
+                st.session_state["saliency.model_key"] = key
+            return st.session_state["saliency.model"]
+        key = ("trained", config.query)
+        seconds = st.slider("Training time budget (s)", 10, 120, 45, 5, key="saliency.budget")
+        if st.button("Train on shapes", key="saliency.train", type="primary"):
+            bar = st.progress(0.0, text="Training…")
+            st.session_state["saliency.model"] = with_shapes_training(
+                config, device, seconds, progress=lambda f, text: bar.progress(f, text=text)
+            )
+            st.session_state["saliency.model_key"] = key
+        if st.session_state.get("saliency.model_key") == key:
+            return st.session_state["saliency.model"]
+        st.info("Press **Train on shapes**: the model learns the shapes data set, then Grad-CAM shows where it looks.")
+        return None
+    except (WeightsError, ConfigError, ValueError) as error:
+        st.error(str(error))
+        return None
+
+
+config = architecture_controls()
+st.title(f"Saliency: {config.query}")
+st.caption("Grad-CAM (captum's LayerGradCam): which parts of the image raised the chosen class's score at a layer.")
+
+controls, results = st.columns([1, 2], gap="large")
+with controls:
+    st.subheader("Image")
+    image = image_controls()
+    st.subheader("Weights")
+    model = weights_controls(config)
+
+if image is None or model is None:
+    with results:
+        st.info("Choose an image and weights on the left to see the saliency map.")
+    st.stop()
+
+with controls:
+    st.subheader("Grad-CAM")
+    layers = target_layers(model.built)
+    names = [layer.name for layer in layers]
+    layer = st.selectbox(
+        "Layer",
+        names,
+        index=names.index(default_layer(model.built)),
+        format_func=lambda n: f"{n} ({next(t.stage for t in layers if t.name == n)})",
+        key=f"saliency.layer.{config.query}",
+    )
+    relu = st.toggle("ReLU on the map (positive evidence only)", value=True, key="saliency.relu")
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="saliency.opacity")
+    colormap = st.selectbox("Colour map", COLORMAPS, key="saliency.colormap")
+
+with results:
+    st.caption(f"Weights: {model.weights}")
+    first = explain(model, image, layer=layer, relu=relu)
+    options = [index for index, _ in first.cam.top]
+    target = st.selectbox(
+        "Explain class",
+        options,
+        format_func=lambda i: f"{model.class_name(i)} (#{i})",
+        key=f"saliency.target.{config.query}",
+        help="Default: the top prediction",
+    )
+    result = first if target == first.cam.target else explain(model, image, layer=layer, target=target, relu=relu)
+    heat = result.cam.normalised()
+    picture = overlay(result.image, heat, opacity, colormap)
+    columns = st.columns(3)
+    columns[0].image(result.image, caption="What the model sees", width="stretch")
+    columns[1].image(colorize(heat, colormap), caption=f"Grad-CAM at {result.cam.layer}", width="stretch")
+    columns[2].image(picture, caption=f"Overlay: {model.class_name(result.cam.target)}", width="stretch")
+    downloads = st.columns(2)
+    downloads[0].download_button("Heatmap PNG", png_bytes(colorize(heat, colormap)), "gradcam.png", "image/png")
+    downloads[1].download_button("Overlay PNG", png_bytes(picture), "gradcam-overlay.png", "image/png")
+    st.dataframe(
+        {"class": [n for n, _ in result.top], "probability": [round(p, 4) for _, p in result.top]}, hide_index=True
+    )
+    if st.toggle("Grad-CAM at every stage", key="saliency.strip"):
+        strip = explain_every_stage(model, image, target=result.cam.target, relu=relu)
+        cells = st.columns(len(strip))
+        for cell, cam in zip(cells, strip, strict=True):
+            cell.image(
+                overlay(result.image, cam.normalised(), opacity, colormap),
+                caption=f"{cam.layer} ({cam.raw.shape[0]}×{cam.raw.shape[1]})",
+                width="stretch",
+            )
