@@ -194,20 +194,13 @@ elif not metrics:
 # -- training -------------------------------------------------------------------------------------------
 @st.fragment
 def training_panel(config: ModelConfig, device: str, resolution: int, seed: int) -> None:
-    st.subheader("Train and watch")
-    st.caption(
-        "A short run on the generated shapes data set (a private copy of the model: the curves above do not "
-        "change). The curves are measured on the training batch every few steps; stop at any time, then scrub."
-    )
     cols = st.columns(5)
     optimizer = cols[0].segmented_control("Optimizer", OPTIMIZERS, default="adam", key="train.optimizer")
     lr = cols[1].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train.lr")
     steps = cols[2].select_slider("Steps", [10, 20, 50, 100, 200, 500], value=50, key="train.steps")
     batch = cols[3].select_slider("Batch", [4, 8, 16, 32, 64], value=16, key="train.batch")
     every = cols[4].select_slider("Curves every", [1, 2, 5, 10, 25], value=5, key="train.every")
-    buttons = st.columns([1, 1, 6])
-    start = buttons[0].button("Train", type="primary", icon=":material/play_arrow:", key="train.start")
-    buttons[1].button("Stop", icon=":material/stop:", key="train.stop", help="Stops the run; what ran is kept")
+    start = st.button("Train", type="primary", icon=":material/play_arrow:", key="train.start")
     side = min(resolution, config.input_resolution)
     if start:
         settings = TrainSettings(
@@ -291,4 +284,13 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
             columns[index].plotly_chart(signal_figure(shown, metric), key=f"train.scrub.{metric}")
 
 
+heading, stop = st.columns([5, 1], vertical_alignment="bottom")
+heading.subheader("Train and watch")
+# Outside the fragment on purpose: a click inside a running fragment waits for it to finish, while a
+# click out here reruns the page, which interrupts the run (the steps so far are kept).
+stop.button("Stop training", icon=":material/stop:", key="train.stop", help="Stops the run; what ran is kept")
+st.caption(
+    "A short run on the generated shapes data set (a private copy of the model: the curves above do not "
+    "change). The curves are measured on the training batch every few steps; stop at any time, then scrub."
+)
 training_panel(config, device, int(resolution), int(seed))
