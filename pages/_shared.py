@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from explorer.analysis.graph_data import LayerGraph
 from explorer.analysis.profile import Profile, profile
@@ -185,6 +186,14 @@ def _render(control: Control, family: str, container: Any) -> Any:
     return value
 
 
+def _ensure_router() -> None:
+    """A page's URL opened on a fresh server runs that file alone (Streamlit's legacy pages/ mode)
+    until some session has run app.py's st.navigation; leave that mode and rerun through app.py."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     """The sidebar's family, preset and knob widgets; returns the config they describe.
 
@@ -193,6 +202,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     parameters the page keeps for itself (e.g. pinned configs to compare); they are not config keys
     and survive config changes (read and write them with ``page_param`` / ``set_page_param``).
     """
+    _ensure_router()
     state = st.session_state
     state["_page_keys"] = tuple(page_keys)
     config = _url_config() or state.get("_config") or parse_query(DEFAULT_QUERY)
