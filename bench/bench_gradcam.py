@@ -1,0 +1,57 @@
+"""Grad-CAM cost against one plain forward + backward of the same model and image.
+
+Grad-CAM needs one forward pass (for the predictions), one forward + backward for captum's
+LayerGradCam, and an upsampling, so about 1.3-1.5x a bare forward + backward is the expected
+ratio; the script measures it, in one run, for a few models (median of 5 after one warm-up).
+
+    python bench/bench_gradcam.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from explorer.analysis.saliency import grad_cam  # noqa: E402
+from explorer.config import parse_query  # noqa: E402
+from explorer.models import instantiate  # noqa: E402
+
+QUERIES = ["preset=resnet20", "preset=resnet18", "preset=mobilenet_v2", "preset=resnet50"]
+REPEATS = 5
+
+
+def median_time(function) -> float:
+    function()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    print(f"{'model':<22} {'fwd+bwd':>10} {'Grad-CAM':>10} {'ratio':>7}")
+    for query in QUERIES:
+        built = instantiate(parse_query(query), "cpu")
+        side = built.config.input_resolution
+        image = torch.randn(1, built.config.in_channels, side, side)
+        model = built.module.eval()
+
+        def bare() -> None:
+            model.zero_grad(set_to_none=True)
+            model(image.requires_grad_(True)).max().backward()
+
+        bare_s = median_time(bare)
+        cam_s = median_time(lambda: grad_cam(built, image.detach()))  # noqa: B023
+        print(f"{query:<22} {bare_s * 1000:8.0f} ms {cam_s * 1000:8.0f} ms {cam_s / bare_s:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
