@@ -5,7 +5,8 @@ import streamlit as st
 from explorer.analysis.tables import group_frame, layer_frame
 from explorer.formatting import human_bytes, human_count
 from explorer.plots import group_bar, hierarchy
-from pages._shared import architecture_controls, cached_profile, cached_summary, memory_note
+from explorer.plots_graph import overview_figure
+from pages._shared import architecture_controls, cached_graph, cached_profile, cached_summary, memory_note
 
 config = architecture_controls()
 result = cached_profile(config.query)
@@ -55,7 +56,9 @@ metric_names = {
     ("flops" if flops else "macs"): work_label,
     "activation_bytes": "Activation memory",
 }
-breakdown, layers, summary = st.tabs(["Breakdown", "Layers", "torchinfo summary"], key="build.tab", on_change="rerun")
+breakdown, layers, graph, summary = st.tabs(
+    ["Breakdown", "Layers", "Layer graph", "torchinfo summary"], key="build.tab", on_change="rerun"
+)
 if breakdown.open:
     with breakdown:
         metric = st.radio(
@@ -72,6 +75,10 @@ if layers.open:
         table = layer_frame(result, flops)
         st.dataframe(table, hide_index=True, height=480)
         st.download_button("Download layers as CSV", table.to_csv(index=False), file_name="layers.csv", mime="text/csv")
+if graph.open:
+    with graph, st.spinner("Tracing the model…"):
+        st.caption("Folded to a readable size; the Graph page folds, unfolds, compares and exports.")
+        st.plotly_chart(overview_figure(cached_graph(config.query), metric="params", budget=60), key="build.graph")
 if summary.open:
     with summary, st.spinner("Summarising…"):
         st.code(cached_summary(config.query), language=None)

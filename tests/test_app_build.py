@@ -125,3 +125,11 @@ def test_every_family_renders(family: str):
     assert at.sidebar.selectbox(key="family").value == family
     assert int(metric(at, "Parameters").replace(",", "")) > 0
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_layer_graph_tab_draws_the_folded_graph():
+    at = open_build(preset="resnet50")
+    at.session_state["build.tab"] = "Layer graph"
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1
