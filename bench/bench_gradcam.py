@@ -12,21 +12,23 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.analysis.saliency import grad_cam  # noqa: E402
-from explorer.config import parse_query  # noqa: E402
-from explorer.models import instantiate  # noqa: E402
+from explorer.analysis.saliency import grad_cam
+from explorer.config import parse_query
+from explorer.models import instantiate
 
 QUERIES = ["preset=resnet20", "preset=resnet18", "preset=mobilenet_v2", "preset=resnet50"]
 REPEATS = 5
 
 
-def median_time(function) -> float:
+def median_time(function: Callable[[], object]) -> float:
     function()
     times = []
     for _ in range(REPEATS):
@@ -36,6 +38,11 @@ def median_time(function) -> float:
     return statistics.median(times)
 
 
+def forward_backward(model: torch.nn.Module, image: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    model(image).max().backward()
+
+
 def main() -> None:
     print(f"{'model':<22} {'fwd+bwd':>10} {'Grad-CAM':>10} {'ratio':>7}")
     for query in QUERIES:
@@ -43,13 +50,8 @@ def main() -> None:
         side = built.config.input_resolution
         image = torch.randn(1, built.config.in_channels, side, side)
         model = built.module.eval()
-
-        def bare() -> None:
-            model.zero_grad(set_to_none=True)
-            model(image.requires_grad_(True)).max().backward()
-
-        bare_s = median_time(bare)
-        cam_s = median_time(lambda: grad_cam(built, image.detach()))  # noqa: B023
+        bare_s = median_time(partial(forward_backward, model, image))
+        cam_s = median_time(partial(grad_cam, built, image))
         print(f"{query:<22} {bare_s * 1000:8.0f} ms {cam_s * 1000:8.0f} ms {cam_s / bare_s:6.2f}x")
 
 
