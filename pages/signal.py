@@ -68,6 +68,11 @@ def _pin_typed() -> None:
     st.session_state["signal.add"] = ""
 
 
+def _request_training() -> None:
+    # A flag set by the click's callback survives a rerun before the script sees the click.
+    st.session_state["train.requested"] = True
+
+
 def _unpin(query: str) -> None:
     st.session_state["signal.pins"] = [q for q in st.session_state.get("signal.pins", []) if q != query]
 
@@ -200,7 +205,8 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
     steps = cols[2].select_slider("Steps", [10, 20, 50, 100, 200, 500], value=50, key="train.steps")
     batch = cols[3].select_slider("Batch", [4, 8, 16, 32, 64], value=16, key="train.batch")
     every = cols[4].select_slider("Curves every", [1, 2, 5, 10, 25], value=5, key="train.every")
-    start = st.button("Train", type="primary", icon=":material/play_arrow:", key="train.start")
+    st.button("Train", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_request_training)
+    start = st.session_state.pop("train.requested", False)
     side = min(resolution, config.input_resolution)
     if start:
         settings = TrainSettings(

@@ -33,7 +33,7 @@ def test_shapes_dtypes_and_ranges(resolution, channels):
     batch = generate(5, resolution=resolution, in_channels=channels, seed=7)
     assert batch.images.shape == (5, channels, resolution, resolution)
     assert batch.images.dtype == torch.float32
-    assert 0.0 <= float(batch.images.min()) and float(batch.images.max()) <= 1.0
+    assert float(batch.images.min()) >= 0.0 and float(batch.images.max()) <= 1.0
     assert batch.labels.dtype == torch.int64 and batch.labels.shape == (5,)
     assert batch.masks.shape == (5, resolution, resolution) and batch.masks.dtype == torch.bool
     assert batch.boxes.shape == (5, 4)
