@@ -21,7 +21,6 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").rea
 #: the other error cases below call ``main()`` in-process, which is the same code path.
 RUNS: dict[str, list[str]] = {
     "json": ["profile", "preset=resnet18", "preset=mobilenet_v2", "--json"],
-    "table": ["profile", "family=resnet&depth=18"],
     "keys": ["keys", "--markdown"],
     "unknown key": ["profile", "preset=resnet18&foo=1"],
     "bad value": ["profile", "family=resnet&depth=abc"],
@@ -90,11 +89,9 @@ def test_profile_json(results: dict[str, subprocess.CompletedProcess[str]]) -> N
     assert proc.stderr == ""
 
 
-@pytest.mark.slow
-def test_profile_table(results: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    proc = results["table"]
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_profile_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "family=resnet&depth=18"]) == 0  # in-process: the same code as the subprocess
+    out = capsys.readouterr().out
     assert out.startswith("preset=resnet18  (resnet, 224 px)")
     assert "11,689,512" in out
     assert "1,814,073,344" in out
