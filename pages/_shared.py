@@ -188,10 +188,16 @@ def _render(control: Control, family: str, container: Any) -> Any:
 
 def _ensure_router() -> None:
     """A page's URL opened on a fresh server runs that file alone (Streamlit's legacy pages/ mode)
-    until some session has run app.py's st.navigation; leave that mode and rerun through app.py."""
+    until some session has run app.py's st.navigation; leave that mode and rerun through app.py.
+
+    Only on a session's first run, where no click can be pending that a rerun would drop (AppTest
+    turns the legacy mode back on before every run; its later runs render the page alone)."""
+    first_run = "_session_started" not in st.session_state
+    st.session_state["_session_started"] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if first_run:
+            st.rerun()
 
 
 def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
