@@ -1,0 +1,97 @@
+"""``python -m explorer deform QUERY --image PATH --out FILE.npz``: a deformable layer's offsets.
+
+The model of QUERY is trained on the shapes data set for ``--train-steps`` steps (Adam, from
+``--seed``; 0 steps: untrained, so every offset is zero and the points are the regular grid), then
+``--image`` goes through it. The ``.npz`` holds, for layer ``--layer`` (default: the last deformable
+layer):
+
+    offsets          (2*k*k, H_out, W_out) float32, torchvision's layout: (dy, dx) of tap t at
+                     channels (2t, 2t+1), taps row-major, in input-feature-map pixels
+    sampling_points  (H_out, W_out, k*k, 2) float32: absolute (y, x) of every sample in the layer's
+                     input feature map (p0 + pn + offset)
+    image_points     the same points in image pixels of the model's input (x input_stride)
+    mask             (k*k, H_out, W_out) float32, only for DCNv2 (modulated) layers
+    input_stride, output_stride   image pixels per input / output feature-map pixel
+
+``--json`` prints the layer, its shapes and offset statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.analysis.deform import offset_fields, train_offsets
+from explorer.cli import UsageError, command, print_json
+from explorer.config import parse_query
+from explorer.images import decode_image
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "query", metavar="QUERY", help="e.g. 'family=plain&deform=on&depth=8' or preset=resnet50&deform=4"
+    )
+    parser.add_argument("--image", required=True, help="PNG, JPEG, WebP, GIF, ...")
+    parser.add_argument("--out", required=True, help="where to write the offsets (.npz)")
+    parser.add_argument("--train-steps", type=int, default=50, help="shapes training steps first (0: untrained)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the training data")
+    parser.add_argument("--layer", help="deformable layer as in named_modules() (default: the last one)")
+    parser.add_argument("--json", action="store_true", help="print the layer, shapes and offset statistics")
+
+
+@command("deform", "offsets and sampling points of a deformable layer on an image (writes .npz)", _arguments)
+def run(args: argparse.Namespace, device: torch.device) -> int:
+    config = parse_query(args.query)
+    if not args.out.endswith(".npz"):
+        raise UsageError("--out must name a .npz file")
+    if args.train_steps < 0:
+        raise UsageError(f"--train-steps {args.train_steps}; allowed: 0 or more")
+    try:
+        data = Path(args.image).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read image '{args.image}': {error.strerror or error}") from None
+    image = decode_image(data)
+    pair = train_offsets(config, args.train_steps, device, seed=args.seed, held_out=0)
+    model = pair.after
+    view = offset_fields(model.built, image, model.mean, model.std)
+    name = args.layer or view.names[-1]
+    if name not in view.fields:
+        raise ValueError(
+            f"--layer '{name}' is not a deformable layer of {config.query}; allowed: {', '.join(view.names)}"
+        )
+    field = view.fields[name]
+    arrays = {
+        "offsets": field.offsets.astype(np.float32),
+        "sampling_points": field.points().astype(np.float32),
+        "image_points": (field.points() * field.input_stride).astype(np.float32),
+        "input_stride": np.float32(field.input_stride),
+        "output_stride": np.float32(field.output_stride),
+    }
+    if field.mask is not None:
+        arrays["mask"] = field.mask.astype(np.float32)
+    np.savez(args.out, **arrays)
+    if args.json:
+        magnitude = field.magnitude()
+        print_json(
+            {
+                "query": config.query,
+                "trained_query": model.config.query,
+                "weights": model.weights,
+                "train_steps": pair.steps,
+                "layer": name,
+                "layers": view.names,
+                "kernel": list(field.layer.kernel),
+                "modulated": field.layer.modulated,
+                "offsets_shape": list(field.offsets.shape),
+                "input_size": list(field.input_size),
+                "input_stride": field.input_stride,
+                "output_stride": field.output_stride,
+                "mean_offset_px": float(magnitude.mean()),
+                "max_offset_px": float(magnitude.max()),
+                "out": args.out,
+            }
+        )
+    return 0
