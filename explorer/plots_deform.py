@@ -121,8 +121,8 @@ def sampling_figure(
     )
     fig.add_trace(
         go.Scatter(
-            x=regular[:, 1],
-            y=regular[:, 0],
+            x=regular[:, 1].tolist(),
+            y=regular[:, 0].tolist(),
             mode="markers",
             marker={"size": 13, "color": "rgba(0,0,0,0)", "line": {"color": REGULAR, "width": 3}},
             name="regular grid p0 + pn",
@@ -138,8 +138,8 @@ def sampling_figure(
         text = [f"{s}, mask {m:.2f}" for s, m in zip(text, mask, strict=True)]
     fig.add_trace(
         go.Scatter(
-            x=deformed[:, 1],
-            y=deformed[:, 0],
+            x=deformed[:, 1].tolist(),
+            y=deformed[:, 0].tolist(),
             mode="markers",
             marker={"size": sizes, "color": DEFORMED, "line": {"color": OUTLINE, "width": 1.5}},
             text=text,
@@ -176,8 +176,8 @@ def stacked_figure(
         name = layer_names[depth] if depth < len(layer_names) else f"level {depth}"
         fig.add_trace(
             go.Scatter(
-                x=points[:, 1],
-                y=points[:, 0],
+                x=points[:, 1].tolist(),
+                y=points[:, 0].tolist(),
                 mode="markers",
                 marker={
                     "size": max(4.0, 13.0 - 3.5 * depth),

@@ -1,0 +1,280 @@
+"""Deformable: where a deformable conv samples, before and after its offsets are learned."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from explorer.analysis.deform import (
+    DEFAULT_QUERY,
+    config_deformable_layers,
+    generated_shape,
+    offset_fields,
+    stacked_points,
+    train_offsets,
+    untrained_copy,
+)
+from explorer.config import ConfigError, query_to_dict
+from explorer.data.shapes import CLASSES
+from explorer.explain import ExplainableModel, with_checkpoint
+from explorer.images import ImageError, decode_image
+from explorer.plots_deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
+from explorer.samples import CREDITS, SAMPLES, load_sample
+from explorer.weights import WeightsError
+from pages._shared import architecture_controls, current_device
+
+TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def deformable_names(query: str) -> list[str]:
+    from explorer.config import parse_query
+
+    return [layer.name for layer in config_deformable_layers(parse_query(query))]
+
+
+def _use_default() -> None:
+    st.query_params.from_dict(query_to_dict(DEFAULT_QUERY))
+
+
+if not st.query_params.to_dict() and "_config" not in st.session_state:
+    _use_default()  # a first visit starts on a config that has deformable layers
+config = architecture_controls()
+st.title(f"Deformable convolution: {config.query}")
+st.caption(
+    "A deformable conv predicts an offset (dy, dx) for each of its k×k taps at every output location "
+    "(its own zero-initialised offset conv), then samples the input at p0 + pn + Δpn by bilinear interpolation. "
+    "Untrained, the offsets are zero: the regular grid. Train on rotated, rescaled shapes and watch the grid bend."
+)
+if not deformable_names(config.query):
+    st.warning(f"{config.query} has no deformable layers.")
+    st.button(f"Use {DEFAULT_QUERY}", key="deform.use_default", on_click=_use_default, type="primary")
+    st.caption("Or turn on **deform** in the sidebar (ResNets: the stages whose 3×3 convs become deformable).")
+    st.stop()
+
+
+def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
+    """(before, after): the same network with zero offsets and with learned ones."""
+    saliency = st.session_state.get("saliency.model")
+    usable = saliency is not None and deformable_names(saliency.config.query)
+    source = st.radio("Weights", [TRAINED, CHECKPOINT] + ([SALIENCY] if usable else []), key="deform.weights")
+    device = current_device()
+    try:
+        if source == SALIENCY:
+            st.caption(f"{saliency.config.query}: {saliency.weights}")
+            before = ExplainableModel(
+                untrained_copy(saliency.built), "the same model with zero offsets", mean=saliency.mean, std=saliency.std
+            )
+            return before, saliency
+        if source == CHECKPOINT:
+            upload = st.file_uploader("State dict (.pt, .pth)", type=["pt", "pth"], key="deform.checkpoint")
+            if upload is None:
+                return None
+            data = upload.getvalue()
+            key = ("checkpoint", config.query, hashlib.sha256(data).hexdigest())
+            if st.session_state.get("deform.model_key") != key:
+                after = with_checkpoint(config, data, upload.name, device)
+                before = ExplainableModel(untrained_copy(after.built), "the same model with zero offsets")
+                st.session_state["deform.models"] = (before, after)
+                st.session_state["deform.model_key"] = key
+            return st.session_state["deform.models"]
+        steps = st.slider("Training steps", 1, 300, 30, key="deform.steps", help="Adam, batch 16, shapes at ≤32 px")
+        seed = st.number_input("Seed (weights and data)", 0, 10_000, 0, key="deform.seed")
+        if st.button("Train on shapes", key="deform.train", type="primary"):
+            bar = st.progress(0.0, text="Training…")
+            pair = train_offsets(
+                config,
+                steps,
+                device,
+                seed=int(seed),
+                progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
+            )
+            st.session_state["deform.models"] = (pair.before, pair.after)
+            st.session_state["deform.model_key"] = ("trained", config.query)
+        if st.session_state.get("deform.model_key") == ("trained", config.query):
+            return st.session_state["deform.models"]
+        untrained = train_offsets(config, 0, device, seed=int(seed)).before
+        st.info("Untrained: every offset is zero. Press **Train on shapes** to learn them.")
+        return untrained, untrained
+    except (WeightsError, ConfigError, ValueError) as error:
+        st.error(str(error))
+        return None
+
+
+def image_controls(resolution: int):
+    source = st.radio("Image from", ["Generated shape", "Sample", "Upload"], horizontal=True, key="deform.source")
+    try:
+        if source == "Generated shape":
+            left, right = st.columns(2)
+            shape = left.selectbox("Shape", CLASSES, index=CLASSES.index("square"), key="deform.shape")
+            seed = right.number_input("Shape seed", 0, 10_000, 3, key="deform.shape_seed")
+            return generated_shape(int(seed), resolution, shape)[0]
+        if source == "Sample":
+            name = st.selectbox("Sample", list(SAMPLES), key="deform.sample")
+            st.caption(f"{name}: {CREDITS[name]}")
+            return load_sample(name)
+        upload = st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key="deform.upload")
+        return decode_image(upload.getvalue()) if upload is not None else None
+    except ImageError as error:
+        st.error(f"This image cannot be used: {error}.")
+        return None
+
+
+controls, results = st.columns([1, 2], gap="large")
+with controls:
+    st.subheader("Weights")
+    models = weights_controls()
+if models is None:
+    with results:
+        st.info("Choose weights on the left to see the sampling points.")
+    st.stop()
+before_model, after_model = models
+with controls:
+    st.subheader("Image")
+    image = image_controls(after_model.config.input_resolution)
+if image is None:
+    with results:
+        st.info("Choose an image on the left.")
+    st.stop()
+
+before = offset_fields(before_model.built, image, before_model.mean, before_model.std)
+after = offset_fields(after_model.built, image, after_model.mean, after_model.std)
+
+with controls:
+    st.subheader("Location")
+    names = after.names
+    layer = st.selectbox(
+        "Layer",
+        names,
+        index=len(names) - 1,
+        format_func=lambda n: (
+            f"{n} ({after.fields[n].out_size[0]}×{after.fields[n].out_size[1]}, "
+            f"stride {after.fields[n].input_stride:g}→{after.fields[n].output_stride:g})"
+        ),
+        key=f"deform.layer.{after_model.config.query}",
+    )
+    field = after.fields[layer]
+    h, w = field.out_size
+    row_key, col_key = f"deform.row.{layer}.{h}", f"deform.col.{layer}.{w}"
+    st.session_state.setdefault(row_key, h // 2)
+    st.session_state.setdefault(col_key, w // 2)
+    i = st.slider("Output row", 0, h - 1, key=row_key)
+    j = st.slider("Output column", 0, w - 1, key=col_key)
+    st.caption("Or click a location on the right-hand picture.")
+
+
+def _clicked(chart_key: str) -> None:
+    points = st.session_state[chart_key].selection.points
+    picked = [p.get("customdata") for p in points if p.get("customdata")]
+    if picked:
+        st.session_state[row_key], st.session_state[col_key] = int(picked[0][0]), int(picked[0][1])
+
+
+def sampling_pictures(view, title: str, clickable: bool) -> None:
+    f = view.fields[layer]
+    grid = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), axis=-1).reshape(-1, 2)
+    figure = sampling_figure(
+        view.image,
+        f.image_points(i, j, deformed=False),
+        f.image_points(i, j),
+        f.location_pixel(i, j),
+        f.layer.kernel,
+        offsets=f.tap_offsets(i, j),
+        mask=f.mask_at(i, j),
+        candidates=grid * f.output_stride if clickable else None,
+        candidate_ids=[tuple(map(int, c)) for c in grid] if clickable else None,
+        title=title,
+    )
+    if clickable:
+        key = "deform.chart"
+        st.plotly_chart(figure, key=key, on_select=lambda: _clicked(key), selection_mode="points")
+    else:
+        st.plotly_chart(figure, key="deform.chart_before")
+
+
+with results:
+    st.caption(f"Weights: {after_model.weights}")
+    tabs = st.tabs(["Sampling points", "Points of points", "Offset field", "Mask (DCNv2)", "Per layer"])
+    with tabs[0]:
+        left, right = st.columns(2)
+        with left:
+            sampling_pictures(before, f"Before training: {layer} at ({i}, {j})", clickable=False)
+        with right:
+            sampling_pictures(after, f"After: {layer} at ({i}, {j})", clickable=True)
+        taps = field.tap_offsets(i, j) * field.input_stride
+        table = {
+            "tap": list(range(len(taps))),
+            "dy (image px)": taps[:, 0].round(3),
+            "dx (image px)": taps[:, 1].round(3),
+        }
+        if field.mask is not None:
+            table["mask"] = field.mask_at(i, j).round(3)
+        st.dataframe(table, hide_index=True)
+    with tabs[1]:
+        chain = after.chain(layer)
+        deepest = min(3, len(chain))
+        levels = (
+            st.slider("Layers down the chain", 1, deepest, deepest, key=f"deform.levels.{deepest}")
+            if deepest > 1
+            else 1
+        )
+        st.caption(
+            f"Each of {layer}'s sampling points is a location of the previous deformable layer, which samples "
+            f"its own {field.layer.taps} points there, and so on: {field.layer.taps**levels} points "
+            "for this location. Chain: " + " → ".join(chain[::-1][:levels])
+        )
+        labels = chain[::-1][:levels]
+        left, right = st.columns(2)
+        for column, view, title in ((left, before, "Before"), (right, after, "After")):
+            column.plotly_chart(
+                stacked_figure(
+                    view.image,
+                    stacked_points(view, layer, i, j, levels),
+                    field.location_pixel(i, j),
+                    labels,
+                    f"{title}: {field.layer.taps**levels} points of points",
+                ),
+                key=f"deform.stacked.{title}",
+            )
+    with tabs[2]:
+        taps_choice = st.selectbox(
+            "Arrows show",
+            [None, *range(field.layer.taps)],
+            format_func=lambda t: "the mean offset of the taps" if t is None else f"tap {t}'s offset",
+            key="deform.quiver_tap",
+        )
+        scale = st.slider("Arrow scale", 1.0, 10.0, 2.0, 0.5, key="deform.scale")
+        origins, vectors = field.quiver(tap=taps_choice)
+        left, right = st.columns(2)
+        left.plotly_chart(
+            quiver_figure(after.image, origins, vectors, scale, f"Offsets of {layer} (×{scale:g})"), key="deform.quiver"
+        )
+        magnitude = field.magnitude() * field.input_stride
+        right.plotly_chart(
+            map_heatmap(after.image, magnitude, field.output_stride, f"Mean |offset| of {layer}", "image px"),
+            key="deform.magnitude",
+        )
+    with tabs[3]:
+        if field.mask is None:
+            st.info("This layer has no modulation mask (DCNv2): its samples all weigh 1.")
+        else:
+            st.plotly_chart(
+                map_heatmap(
+                    after.image, field.mask.mean(axis=0), field.output_stride, f"Mean mask of {layer}", "mask", 0, 1
+                ),
+                key="deform.mask",
+            )
+    with tabs[4]:
+        rows_before, rows_after = before.summary(), after.summary()
+        key = "mean |offset| (image px)"
+        st.plotly_chart(
+            magnitude_bars(
+                after.names,
+                {"before": [r[key] for r in rows_before], "after": [r[key] for r in rows_after]},
+                "Mean offset length per deformable layer",
+            ),
+            key="deform.bars",
+        )
+        st.dataframe(rows_after, hide_index=True)
