@@ -29,8 +29,8 @@ def _image_layout(fig: go.Figure, side: tuple[int, int], title: str, height: int
     fig.update_layout(
         title={"text": title, "font": {"size": 15}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0, "font": {"size": 13}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 90},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "left", "x": 0, "font": {"size": 13}},
         dragmode="pan",
         plot_bgcolor="black",
         clickmode="event+select",
