@@ -23,7 +23,7 @@ HELD_OUT_SEEDS = range(1000, 1040)
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(single_thread):
     """ResNet-20 trained for 150 Adam steps (batch 32) on 32 px shapes: deterministic from its seeds."""
     return with_shapes_training(parse_query("preset=resnet20"), "cpu", seconds=1e9, max_steps=150)
 
