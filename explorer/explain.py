@@ -164,20 +164,15 @@ def explain_every_stage(
     return grad_cam_strip(model.built, tensor, target=target, relu=relu)
 
 
-def shape_image(seed: int, resolution: int = 128) -> Image.Image:
-    """One image of the shapes data set (index 0 of ``seed``) as an RGB picture."""
-    return Image.fromarray(_shape_pixels(seed, resolution)[0])
+def shape_image(seed: int, resolution: int = 128, shape: str | None = None) -> Image.Image:
+    """One image of the shapes data set (index 0 of ``seed``; only ``shape``, if given) as RGB."""
+    from explorer.data.shapes import picture
+
+    return Image.fromarray(picture(seed, resolution, shape)[0])
 
 
-def shape_box(seed: int, resolution: int = 128) -> tuple[int, int, int, int]:
+def shape_box(seed: int, resolution: int = 128, shape: str | None = None) -> tuple[int, int, int, int]:
     """The shape's bounding box ``(x0, y0, x1, y1)`` in :func:`shape_image`'s pixels (x1, y1 exclusive)."""
-    return _shape_pixels(seed, resolution)[1]
+    from explorer.data.shapes import picture
 
-
-def _shape_pixels(seed: int, resolution: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    from explorer.data.shapes import generate
-
-    batch = generate(1, resolution=resolution, in_channels=3, seed=seed)
-    pixels = (batch.images[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-    x0, y0, x1, y1 = (int(v) for v in batch.boxes[0].tolist())
-    return pixels, (x0, y0, x1, y1)
+    return picture(seed, resolution, shape)[2]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
+from PIL import Image
 from streamlit.runtime.pages_manager import PagesManager
 
 from explorer.analysis.graph_data import LayerGraph
@@ -23,8 +24,12 @@ from explorer.config import (
     query_to_dict,
 )
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
+from explorer.data.shapes import CLASSES
 from explorer.device import available_devices, best_device, describe
+from explorer.explain import shape_image
 from explorer.guard import budget_bytes, estimate
+from explorer.images import ImageError, decode_image
+from explorer.samples import CREDITS, SAMPLES, load_sample
 
 DEFAULT_QUERY = "preset=resnet18"
 CUSTOM = "(custom)"
@@ -251,3 +256,32 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
         _set_url(new)
     state["_config"] = new
     return new
+
+
+# -- images ------------------------------------------------------------------------------------
+def image_picker(
+    prefix: str, sources: Sequence[str], shape_resolution: int, default_shape: str | None = None, default_seed: int = 7
+) -> Image.Image | None:
+    """The image to analyse from one of ``sources`` (Sample, Upload, Camera, Generated shape); None,
+    with the reason shown, while there is none. Uploads go through the one hardened decoder."""
+    source = st.radio("Image from", list(sources), horizontal=True, key=f"{prefix}.image_source")
+    try:
+        if source == "Generated shape":
+            left, right = st.columns(2)
+            shapes = ["any", *CLASSES]
+            shape = left.selectbox("Shape", shapes, index=shapes.index(default_shape or "any"), key=f"{prefix}.shape")
+            seed = right.number_input("Shape seed", 0, 10_000, default_seed, key=f"{prefix}.shape_seed")
+            return shape_image(int(seed), shape_resolution, None if shape == "any" else shape)
+        if source == "Sample":
+            name = st.selectbox("Sample", list(SAMPLES), key=f"{prefix}.sample")
+            st.caption(f"{name}: {CREDITS[name]}")
+            return load_sample(name)
+        upload = (
+            st.camera_input("Take a picture", key=f"{prefix}.camera")
+            if source == "Camera"
+            else st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key=f"{prefix}.upload")
+        )
+        return decode_image(upload.getvalue()) if upload is not None else None
+    except ImageError as error:
+        st.error(f"This image cannot be used: {error}.")
+        return None

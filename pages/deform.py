@@ -10,20 +10,16 @@ import streamlit as st
 from explorer.analysis.deform import (
     DEFAULT_QUERY,
     config_deformable_layers,
-    generated_shape,
     offset_fields,
     stacked_points,
     train_offsets,
     untrained_copy,
 )
 from explorer.config import ConfigError, query_to_dict
-from explorer.data.shapes import CLASSES
 from explorer.explain import ExplainableModel, with_checkpoint
-from explorer.images import ImageError, decode_image
 from explorer.plots_deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
-from explorer.samples import CREDITS, SAMPLES, load_sample
 from explorer.weights import WeightsError
-from pages._shared import architecture_controls, current_device
+from pages._shared import architecture_controls, current_device, image_picker
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
 
@@ -103,25 +99,6 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
         return None
 
 
-def image_controls(resolution: int):
-    source = st.radio("Image from", ["Generated shape", "Sample", "Upload"], horizontal=True, key="deform.source")
-    try:
-        if source == "Generated shape":
-            left, right = st.columns(2)
-            shape = left.selectbox("Shape", CLASSES, index=CLASSES.index("square"), key="deform.shape")
-            seed = right.number_input("Shape seed", 0, 10_000, 3, key="deform.shape_seed")
-            return generated_shape(int(seed), resolution, shape)[0]
-        if source == "Sample":
-            name = st.selectbox("Sample", list(SAMPLES), key="deform.sample")
-            st.caption(f"{name}: {CREDITS[name]}")
-            return load_sample(name)
-        upload = st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key="deform.upload")
-        return decode_image(upload.getvalue()) if upload is not None else None
-    except ImageError as error:
-        st.error(f"This image cannot be used: {error}.")
-        return None
-
-
 controls, results = st.columns([1, 2], gap="large")
 with controls:
     st.subheader("Weights")
@@ -133,7 +110,9 @@ if models is None:
 before_model, after_model = models
 with controls:
     st.subheader("Image")
-    image = image_controls(after_model.config.input_resolution)
+    image = image_picker(
+        "deform", ["Generated shape", "Sample", "Upload"], after_model.config.input_resolution, "square", 3
+    )
 if image is None:
     with results:
         st.info("Choose an image on the left.")

@@ -12,16 +12,13 @@ from explorer.explain import (
     ExplainableModel,
     explain,
     explain_every_stage,
-    shape_image,
     with_checkpoint,
     with_imagenet_weights,
     with_shapes_training,
 )
-from explorer.images import ImageError, decode_image
 from explorer.overlay import COLORMAPS, colorize, overlay, png_bytes
-from explorer.samples import CREDITS, SAMPLES, load_sample
 from explorer.weights import WeightsError, pretrained_info
-from pages._shared import architecture_controls, current_device
+from pages._shared import architecture_controls, current_device, image_picker
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 
@@ -31,29 +28,6 @@ def imagenet_model(query: str, device: str) -> ExplainableModel:
     from explorer.config import parse_query
 
     return with_imagenet_weights(parse_query(query), device, download=False)
-
-
-def image_controls():
-    source = st.radio(
-        "Image from", ["Sample", "Upload", "Camera", "Generated shape"], horizontal=True, key="saliency.image_source"
-    )
-    try:
-        if source == "Sample":
-            name = st.selectbox("Sample", list(SAMPLES), key="saliency.sample")
-            st.caption(f"{name}: {CREDITS[name]}")
-            return load_sample(name)
-        if source == "Generated shape":
-            seed = st.number_input("Shape seed", 0, 10_000, 7, key="saliency.seed")
-            return shape_image(int(seed), 128)
-        upload = (
-            st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key="saliency.upload")
-            if source == "Upload"
-            else st.camera_input("Take a picture", key="saliency.camera")
-        )
-        return decode_image(upload.getvalue()) if upload is not None else None
-    except ImageError as error:
-        st.error(f"This image cannot be used: {error}.")
-        return None
 
 
 def weights_controls(config) -> ExplainableModel | None:
@@ -104,7 +78,7 @@ st.caption("Grad-CAM (captum's LayerGradCam): which parts of the image raised th
 controls, results = st.columns([1, 2], gap="large")
 with controls:
     st.subheader("Image")
-    image = image_controls()
+    image = image_picker("saliency", ["Sample", "Upload", "Camera", "Generated shape"], 128)
     st.subheader("Weights")
     model = weights_controls(config)
 

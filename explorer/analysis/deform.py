@@ -414,12 +414,10 @@ def stacked_points(view: DeformView, name: str, i: int, j: int, levels: int = 3)
 def generated_shape(seed: int, resolution: int = 32, shape: str | None = None) -> tuple[Image.Image, np.ndarray]:
     """Image 0 of the shapes data set with ``seed`` (only ``shape``s, if given, at a random scale and
     rotation), as an RGB picture, with its mask ``(R, R)`` bool."""
-    from explorer.data.shapes import generate
+    from explorer.data.shapes import picture
 
-    options = {"classes": (shape,)} if shape else {}
-    batch = generate(1, resolution=resolution, in_channels=3, seed=seed, **options)
-    pixels = (batch.images[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-    return Image.fromarray(pixels), batch.masks[0].numpy()
+    pixels, mask, _box = picture(seed, resolution, shape)
+    return Image.fromarray(pixels), mask
 
 
 # -- learning the offsets -------------------------------------------------------------------------

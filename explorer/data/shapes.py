@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["CLASSES", "ShapesBatch", "ShapesDataset", "batches", "generate"]
+__all__ = ["CLASSES", "ShapesBatch", "ShapesDataset", "batches", "generate", "picture"]
 
 #: The shape classes, in label order.
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")
@@ -262,3 +262,15 @@ def batches(
 ) -> Iterator[ShapesBatch]:
     """Endless consecutive batches of the data set with this seed."""
     return ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed, **options).batches(batch_size)
+
+
+def picture(
+    seed: int, resolution: int = 128, shape: str | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Image 0 of the data set with ``seed`` (only ``shape`` drawn, if given) for showing a person:
+    ``(R, R, 3)`` uint8 RGB pixels, its ``(R, R)`` bool mask and its box ``(x0, y0, x1, y1)``."""
+    options = {"classes": (shape,)} if shape else {}
+    batch = generate(1, resolution=resolution, in_channels=3, seed=seed, **options)
+    pixels = (batch.images[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in batch.boxes[0].tolist())
+    return pixels, batch.masks[0].numpy(), (x0, y0, x1, y1)
