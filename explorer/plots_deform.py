@@ -147,17 +147,20 @@ def sampling_figure(
             hovertemplate="%{text}<br>(y %{y:.2f}, x %{x:.2f})<extra></extra>",
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[location[1]],
-            y=[location[0]],
-            mode="markers",
-            marker={"symbol": "star", "size": 18, "color": LOCATION, "line": {"color": OUTLINE, "width": 1.5}},
-            name="output location",
-            hovertemplate="output at (y %{y:.1f}, x %{x:.1f})<extra></extra>",
-        )
-    )
+    fig.add_trace(_location_trace(location))
     return _image_layout(fig, np.asarray(image).shape[:2], title, height)
+
+
+def _location_trace(location: tuple[float, float]) -> go.Scatter:
+    """The star marking the output location whose sampling points are drawn."""
+    return go.Scatter(
+        x=[location[1]],
+        y=[location[0]],
+        mode="markers",
+        marker={"symbol": "star", "size": 18, "color": LOCATION, "line": {"color": OUTLINE, "width": 1.5}},
+        name="output location",
+        hovertemplate="output at (y %{y:.1f}, x %{x:.1f})<extra></extra>",
+    )
 
 
 def stacked_figure(
@@ -189,15 +192,7 @@ def stacked_figure(
                 hovertemplate=f"{name}<br>(y %{{y:.2f}}, x %{{x:.2f}})<extra></extra>",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[location[1]],
-            y=[location[0]],
-            mode="markers",
-            marker={"symbol": "star", "size": 18, "color": LOCATION, "line": {"color": OUTLINE, "width": 1.5}},
-            name="output location",
-        )
-    )
+    fig.add_trace(_location_trace(location))
     return _image_layout(fig, np.asarray(image).shape[:2], title, height)
 
 
