@@ -28,7 +28,8 @@ def _layout(fig: go.Figure, title: str, height: int = 400) -> go.Figure:
         title=title,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=height,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        # Below the plot: above it, a multi-row legend covers the title.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
     )
     return fig
 
