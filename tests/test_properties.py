@@ -78,6 +78,7 @@ def resnet(draw: st.DrawFn) -> dict[str, Any]:
         "preact": draw(st.booleans()),
         "bn": draw(st.booleans()),
         "deform": tuple(sorted(deform)),
+        "modulated": bool(deform) and draw(st.booleans()),
     }
     return values
 
@@ -148,7 +149,8 @@ def plain(draw: st.DrawFn) -> dict[str, Any]:
         "bn": draw(st.booleans()),
         "skip": draw(st.booleans()),
         "init": draw(st.sampled_from(["default", "kaiming", "xavier", "orthogonal"])),
-        "deform": draw(st.booleans()),
+        "deform": (deform := draw(st.booleans())),
+        "modulated": deform and draw(st.booleans()),
     } | common(draw, 8, 48)
 
 

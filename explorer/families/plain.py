@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from explorer.config import ModelConfig, knob, register_family
+from explorer.config import ConfigError, ModelConfig, knob, register_family
 from explorer.families.base import BuiltModel, Stage, register_builder
 from explorer.families.deformable import DeformableConv2d
 from explorer.families.resnet import PadShortcut
@@ -38,6 +38,11 @@ class PlainConfig(ModelConfig):
     skip: bool = knob(False, "onoff", "identity shortcut around every pair of convs")
     init: str = knob("default", "choice", "weight initialisation of convs and the classifier", choices=INITS)
     deform: bool = knob(False, "onoff", "deformable 3x3 convs after the stem")
+    modulated: bool = knob(False, "onoff", "DCNv2: the deformable convs also predict a modulation mask (needs deform)")
+
+    def validate(self) -> None:
+        if self.modulated and not self.deform:
+            raise ConfigError("modulated=on needs deform=on")
 
     @property
     def stage_convs(self) -> tuple[int, int, int]:
@@ -50,10 +55,14 @@ class ConvBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, convs: int, cfg: PlainConfig) -> None:
         super().__init__()
-        conv_type = DeformableConv2d if cfg.deform else nn.Conv2d
         channels = in_channels
         for index in range(1, convs + 1):
-            conv = conv_type(channels, out_channels, 3, stride if index == 1 else 1, 1, bias=not cfg.bn)
+            geometry = (channels, out_channels, 3, stride if index == 1 else 1, 1)
+            conv = (
+                DeformableConv2d(*geometry, bias=not cfg.bn, modulated=cfg.modulated)
+                if cfg.deform
+                else nn.Conv2d(*geometry, bias=not cfg.bn)
+            )
             self.add_module(f"conv{index}", conv)
             self.add_module(f"bn{index}", nn.BatchNorm2d(out_channels) if cfg.bn else nn.Identity())
             channels = out_channels

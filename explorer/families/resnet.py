@@ -80,6 +80,7 @@ class ResNetConfig(ModelConfig):
     deform: tuple[int, ...] = knob(
         (), "stages", "stages whose 3x3 convs are deformable, e.g. 4 or 3,4", choices=(1, 2, 3, 4)
     )
+    modulated: bool = knob(False, "onoff", "DCNv2: the deformable convs also predict a modulation mask (needs deform)")
 
     @property
     def num_stages(self) -> int:
@@ -153,6 +154,8 @@ class ResNetConfig(ModelConfig):
             raise ConfigError(
                 f"width_per_group={self.width_per_group} leaves the first stage's bottleneck with no channels"
             )
+        if self.modulated and not self.deform:
+            raise ConfigError("modulated=on needs deformable stages (e.g. deform=4)")
         too_high = [s for s in self.deform if s > self.num_stages]
         if too_high:
             raise ConfigError(f"deform={','.join(map(str, too_high))}: stem={self.stem} has stages 1-{self.num_stages}")
@@ -315,7 +318,7 @@ class ExplorerResNet(ResNet):
 
         self._adjust_shortcuts(cfg)
         for stage in cfg.deform:
-            _make_deformable(getattr(self, f"layer{stage}"))
+            _make_deformable(getattr(self, f"layer{stage}"), cfg.modulated)
         replace_first_conv_in_channels(self, cfg.in_channels)
 
     def _adjust_shortcuts(self, cfg: ResNetConfig) -> None:
@@ -335,12 +338,12 @@ class ExplorerResNet(ResNet):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _make_deformable(layer: nn.Module) -> None:
+def _make_deformable(layer: nn.Module, modulated: bool = False) -> None:
     """Swap every 3x3 conv inside ``layer`` for a DeformableConv2d with the same weights."""
     for parent in list(layer.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Conv2d and child.kernel_size == (3, 3):
-                setattr(parent, name, DeformableConv2d.from_conv(child))
+                setattr(parent, name, DeformableConv2d.from_conv(child, modulated))
 
 
 @register_builder(ResNetConfig)
