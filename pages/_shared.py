@@ -4,6 +4,7 @@ what the controls are and how values become a config is decided in ``explorer.co
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from explorer.config import (
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
 from explorer.data.shapes import CLASSES
 from explorer.device import available_devices, best_device, describe
-from explorer.explain import shape_image
+from explorer.explain import ExplainableModel, shape_image, with_checkpoint
 from explorer.guard import budget_bytes, estimate
 from explorer.images import ImageError, decode_image
 from explorer.samples import CREDITS, SAMPLES, load_sample
@@ -285,3 +286,18 @@ def image_picker(
     except ImageError as error:
         st.error(f"This image cannot be used: {error}.")
         return None
+
+
+def uploaded_checkpoint(prefix: str, config: ModelConfig) -> ExplainableModel | None:
+    """A state dict uploaded on this page, loaded into ``config``'s model once per file and config
+    (kept in the session: another user's upload is never seen)."""
+    upload = st.file_uploader("State dict (.pt, .pth)", type=["pt", "pth"], key=f"{prefix}.checkpoint")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    key = (config.query, hashlib.sha256(data).hexdigest())
+    cached = st.session_state.get(f"{prefix}.checkpoint_model")
+    if cached is None or cached[0] != key:
+        cached = (key, with_checkpoint(config, data, upload.name, current_device()))
+        st.session_state[f"{prefix}.checkpoint_model"] = cached
+    return cached[1]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
@@ -16,10 +14,10 @@ from explorer.analysis.deform import (
     untrained_copy,
 )
 from explorer.config import ConfigError, query_to_dict
-from explorer.explain import ExplainableModel, with_checkpoint
+from explorer.explain import ExplainableModel
 from explorer.plots_deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
 from explorer.weights import WeightsError
-from pages._shared import architecture_controls, current_device, image_picker
+from pages._shared import architecture_controls, current_device, image_picker, uploaded_checkpoint
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
 
@@ -51,6 +49,18 @@ if not deformable_names(config.query):
     st.stop()
 
 
+def with_zero_offsets(after: ExplainableModel) -> tuple[ExplainableModel, ExplainableModel]:
+    """(before, after): ``after`` and a copy of it whose offset convs are zero, made once per model."""
+    key = ("zeroed", id(after))
+    if st.session_state.get("deform.model_key") != key:
+        before = ExplainableModel(
+            untrained_copy(after.built), "the same model with zero offsets", mean=after.mean, std=after.std
+        )
+        st.session_state["deform.models"] = (before, after)
+        st.session_state["deform.model_key"] = key
+    return st.session_state["deform.models"]
+
+
 def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
     """(before, after): the same network with zero offsets and with learned ones."""
     saliency = st.session_state.get("saliency.model")
@@ -60,22 +70,10 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
     try:
         if source == SALIENCY:
             st.caption(f"{saliency.config.query}: {saliency.weights}")
-            before = ExplainableModel(
-                untrained_copy(saliency.built), "the same model with zero offsets", mean=saliency.mean, std=saliency.std
-            )
-            return before, saliency
+            return with_zero_offsets(saliency)
         if source == CHECKPOINT:
-            upload = st.file_uploader("State dict (.pt, .pth)", type=["pt", "pth"], key="deform.checkpoint")
-            if upload is None:
-                return None
-            data = upload.getvalue()
-            key = ("checkpoint", config.query, hashlib.sha256(data).hexdigest())
-            if st.session_state.get("deform.model_key") != key:
-                after = with_checkpoint(config, data, upload.name, device)
-                before = ExplainableModel(untrained_copy(after.built), "the same model with zero offsets")
-                st.session_state["deform.models"] = (before, after)
-                st.session_state["deform.model_key"] = key
-            return st.session_state["deform.models"]
+            after = uploaded_checkpoint("deform", config)
+            return None if after is None else with_zero_offsets(after)
         steps = st.slider("Training steps", 1, 300, 30, key="deform.steps", help="Adam, batch 16, shapes at ≤32 px")
         seed = st.number_input("Seed (weights and data)", 0, 10_000, 0, key="deform.seed")
         if st.button("Train on shapes", key="deform.train", type="primary"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from explorer.analysis.saliency import default_layer, target_layers
@@ -12,13 +10,12 @@ from explorer.explain import (
     ExplainableModel,
     explain,
     explain_every_stage,
-    with_checkpoint,
     with_imagenet_weights,
     with_shapes_training,
 )
 from explorer.overlay import COLORMAPS, colorize, overlay, png_bytes
 from explorer.weights import WeightsError, pretrained_info
-from pages._shared import architecture_controls, current_device, image_picker
+from pages._shared import architecture_controls, current_device, image_picker, uploaded_checkpoint
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 
@@ -45,15 +42,11 @@ def weights_controls(config) -> ExplainableModel | None:
                 with_imagenet_weights(config, device, download=True, progress=lambda f: bar.progress(f))
             return imagenet_model(config.query, device)
         if source == CHECKPOINT:
-            upload = st.file_uploader("State dict (.pt, .pth)", type=["pt", "pth"], key="saliency.checkpoint")
-            if upload is None:
-                return None
-            data = upload.getvalue()
-            key = ("checkpoint", config.query, hashlib.sha256(data).hexdigest())
-            if st.session_state.get("saliency.model_key") != key:
-                st.session_state["saliency.model"] = with_checkpoint(config, data, upload.name, device)
-                st.session_state["saliency.model_key"] = key
-            return st.session_state["saliency.model"]
+            model = uploaded_checkpoint("saliency", config)
+            if model is not None:  # the Deformable page may reuse the model in use here
+                st.session_state["saliency.model"] = model
+                st.session_state["saliency.model_key"] = ("checkpoint", config.query)
+            return model
         key = ("trained", config.query)
         seconds = st.slider("Training time budget (s)", 10, 120, 45, 5, key="saliency.budget")
         if st.button("Train on shapes", key="saliency.train", type="primary"):
