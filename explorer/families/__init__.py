@@ -11,13 +11,35 @@ from contextlib import nullcontext
 import torch
 
 from explorer.config import FAMILIES, ModelConfig
-from explorer.families import densenet, efficientnet, mobilenet, plain, resnet, vgg  # noqa: F401
+from explorer.families import (  # noqa: F401
+    alexnet,
+    densenet,
+    efficientnet,
+    googlenet,
+    inception,
+    mobilenet,
+    plain,
+    resnet,
+    vgg,
+)
 from explorer.families.base import BUILDERS, BuiltModel, Stage
 
 __all__ = ["BuiltModel", "Stage", "build"]
 
 #: The order families are offered in (registration follows import order, which is alphabetical).
-FAMILY_ORDER = ("resnet", "densenet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "efficientnet", "vgg", "plain")
+FAMILY_ORDER = (
+    "resnet",
+    "densenet",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "efficientnet",
+    "vgg",
+    "alexnet",
+    "googlenet",
+    "inception_v3",
+    "plain",
+)
 _registered = dict(FAMILIES)
 FAMILIES.clear()
 FAMILIES.update({name: _registered[name] for name in FAMILY_ORDER})

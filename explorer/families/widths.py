@@ -1,0 +1,40 @@
+"""Width multipliers for torchvision's hand-written networks (AlexNet, GoogLeNet, Inception-v3).
+
+Their constructors hard-code every channel count, but GoogLeNet and Inception-v3 build all their
+convs through one ``conv_block(in_channels, out_channels, **kwargs)`` callable. Passing a factory
+that multiplies *both* counts by the width scales the whole network while keeping torchvision's
+classes and module names. Concatenations stay consistent only if scaling is exact (a x w + b x w =
+(a + b) x w), so widths are quarters and every channel count of these networks is a multiple of 8:
+scaled counts are whole numbers, never rounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+#: The widths offered: quarters, so that every channel count of these networks scales exactly.
+QUARTER_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+#: The input channels torchvision writes into the first conv of these networks.
+IMAGE_CHANNELS = 3
+
+
+def scale(channels: int, width: float) -> int:
+    """``channels x width``, which must be a whole number (see the module docstring)."""
+    scaled = channels * width
+    if not float(scaled).is_integer():
+        raise ValueError(f"{channels} channels x width {width} is not a whole number")
+    return int(scaled)
+
+
+def scaled_conv_block(block: Callable[..., nn.Module], width: float, in_channels: int) -> Callable[..., nn.Module]:
+    """A ``conv_block`` that builds ``block`` with both channel counts x ``width``; the image input
+    (torchvision's 3) becomes ``in_channels``. Only the first conv of these networks reads the image."""
+
+    def make(c_in: int, c_out: int, **kwargs: Any) -> nn.Module:
+        actual_in = in_channels if c_in == IMAGE_CHANNELS else scale(c_in, width)
+        return block(actual_in, scale(c_out, width), **kwargs)
+
+    return make
