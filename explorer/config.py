@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
@@ -46,8 +46,9 @@ class Knob:
     """How one config key is read, written, checked and shown.
 
     kind: ``int``, ``float``, ``choice`` (a string from ``choices``), ``onoff`` (bool written
-    ``on``/``off``), ``ints`` (a tuple of ints written ``6-12-24-16``) or ``stages`` (a sorted set
-    of stage numbers written ``3,4``).
+    ``on``/``off``), ``ints`` (a tuple of ints written ``6-12-24-16``), ``stages`` (a sorted set
+    of stage numbers written ``3,4``) or ``text`` (a string in a small language of its own, such as
+    the block composer's ``conv32.s2,mb16.e1``: ``codec`` checks it and returns its canonical form).
     """
 
     kind: str
@@ -59,11 +60,17 @@ class Knob:
     label: str | None = None
     #: For knobs whose default is None: the words shown for "derived from the other knobs".
     derived: str | None = None
+    #: For ``text`` knobs: ``codec(key, text)`` returns the canonical text or raises ConfigError.
+    codec: Callable[[str, str], str] | None = None
+    #: For ``text`` knobs: what values are allowed, in words.
+    syntax: str | None = None
 
     def describe_range(self) -> str:
         """Plain words for what values are allowed (used in error messages and the README)."""
         if self.kind == "onoff":
             return "on or off"
+        if self.kind == "text":
+            return self.syntax or "text"
         if self.choices:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.kind in ("ints", "stages"):
@@ -78,12 +85,18 @@ class Knob:
         text = text.strip()
         if text == "":
             raise ConfigError(f"key '{key}' has no value; allowed: {self.describe_range()}")
+        if self.kind == "text":
+            return self.canonical(key, text)
         try:
             value = self._parse(text)
         except (ValueError, TypeError):
             raise ConfigError(f"invalid value '{text}' for '{key}'; allowed: {self.describe_range()}") from None
         self.check(key, value)
         return value
+
+    def canonical(self, key: str, text: str) -> str:
+        """A ``text`` knob's value in canonical form (ConfigError, naming ``key``, if it is not valid)."""
+        return self.codec(key, text) if self.codec is not None else text
 
     def _parse(self, text: str) -> Any:
         if self.kind == "int":
@@ -129,6 +142,11 @@ class Knob:
         if value is None:
             if self.derived is None:
                 raise ConfigError(f"'{key}' needs a value; allowed: {self.describe_range()}")
+            return
+        if self.kind == "text":
+            if not isinstance(value, str):
+                raise ConfigError(f"invalid value '{value}' for '{key}'; allowed: {self.describe_range()}")
+            self.canonical(key, value)
             return
         items = value if self.kind in ("ints", "stages") else (value,)
         if self.kind in ("ints", "stages") and (not isinstance(value, tuple) or (self.kind == "ints" and not value)):
@@ -196,6 +214,8 @@ class ModelConfig:
                 value = tuple(value)
                 object.__setattr__(self, name, value)
             spec.check(name, value)
+            if spec.kind == "text":  # canonical form: equal configs have equal strings
+                object.__setattr__(self, name, spec.canonical(name, value))
             if spec.kind in ("int", "ints", "stages") and value is not None:  # normalise as a query would:
                 if spec.kind == "int":  # 32.0 -> 32
                     value = int(value)

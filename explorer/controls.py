@@ -48,7 +48,7 @@ def _widget_kind(name: str, spec: Knob, options: tuple[Any, ...] | None) -> str:
         return "radio" if len(spec.choices) + (spec.derived is not None) <= 4 else "select"
     if spec.kind == "stages":
         return "multiselect"
-    if spec.kind == "ints":
+    if spec.kind in ("ints", "text"):
         return "text"
     if options:
         return "select_slider"

@@ -13,6 +13,7 @@ import torch
 from explorer.config import FAMILIES, ModelConfig
 from explorer.families import (  # noqa: F401
     alexnet,
+    blocks,
     densenet,
     efficientnet,
     googlenet,
@@ -39,6 +40,7 @@ FAMILY_ORDER = (
     "googlenet",
     "inception_v3",
     "plain",
+    "blocks",
 )
 _registered = dict(FAMILIES)
 FAMILIES.clear()

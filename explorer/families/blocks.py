@@ -1,0 +1,320 @@
+"""Block composer family: any network written as a stem, a sequence of blocks and a head.
+
+The stem and the body are block lists in the language of :mod:`explorer.families.blockspec`
+(``conv32.s2,mb16.e1,mb24.s2``); the head is global average pooling, flatten, dropout and a linear
+classifier. Each block is the material's building block, built from torchvision's classes where
+they exist (``Conv2dNormActivation``, ``BasicBlock``, ``Bottleneck``, ``_DenseBlock``,
+``_Transition``, ``SqueezeExcitation``) and from :class:`DeformableConv2d`.
+
+Structure: the stem is the stage ``stem`` (module ``stem``); body block ``n`` is the stage
+``stage<n>`` (module ``stage<n>``), whose repeats are its blocks ``stage<n>.0``, ``stage<n>.1``, ...
+
+The two hybrid presets of the material are defined here, once, in this language.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.densenet import _DenseBlock, _Transition
+from torchvision.models.googlenet import BasicConv2d, Inception
+from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
+from torchvision.ops import SqueezeExcitation
+from torchvision.ops.misc import Conv2dNormActivation
+
+from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
+from explorer.families.base import BuiltModel, Stage, register_builder
+from explorer.families.blockspec import Block, canonical, describe_syntax, parse_blocks
+from explorer.families.deformable import DeformableConv2d
+
+#: The material's two hybrid models (issue 12), written once, in the composer's language.
+HYBRID_RESNET = {"stem": "conv64.k7.s2,max.k3.s2", "blocks": "res64,res128.s2,res256.s2"}
+HYBRID_EFFICIENT = {"stem": "conv32.s2.silu", "blocks": "mb16.e1,mb24.s2,mb40.k5.s2"}
+
+_ACTIVATIONS: dict[str, Any] = {"relu": nn.ReLU, "silu": nn.SiLU, "linear": None}
+
+
+def _blocks_knob(default: str, help: str) -> Any:
+    return knob(
+        default,
+        "text",
+        help + ". Blocks separated by ',', each KIND[CHANNELS][.OPTION...], x<N> repeats, i<N> checks "
+        "the input channels. Kinds: " + describe_syntax(),
+        codec=canonical,
+        syntax="a block list such as conv32.s2,mb16.e1,mb24.s2 (syntax in the meaning column)",
+    )
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One built block: where it sits, its text, input/output channels and map sides."""
+
+    key: str
+    index: int
+    repeat: int
+    block: Block
+    in_channels: int
+    out_channels: int
+    in_side: int
+    out_side: int
+    stride: int
+
+
+def _out_side(side: int, kernel: int, stride: int, padding: int) -> int:
+    return (side + 2 * padding - kernel) // stride + 1
+
+
+def _step(key: str, index: int, block: Block, c_in: int, side: int, first: bool) -> tuple[int, int, int]:
+    """(output channels, output side, stride) of one repeat of ``block``; ConfigError if impossible."""
+
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"{key}: block {index} '{block.text}': {reason}")
+
+    stride = int(block["s"] or 1) if first and "s" in dict(block.options) else 1
+    kind = block.kind
+    if kind in ("max", "avg"):
+        k = int(block["k"] or 1)
+        p = block["p"] if block["p"] is not None else (k - 1) // 2
+        stride = int(block["s"] or 1) if first else 1
+        out_side = _out_side(side, k, stride, int(p))
+        c_out = c_in
+    elif kind == "trans":
+        c_out = block.channels[0] if block.channels else max(1, c_in // 2)
+        out_side, stride = side // 2, 2
+    elif kind == "dense":
+        c_out, out_side = c_in + int(block["l"] or 0) * int(block["k"] or 0), side
+    elif kind == "incep":
+        a, _, c, _, e, f = block.channels
+        c_out, out_side = a + c + e + f, side
+    else:
+        c_out = block.channels[0]
+        k = int(block["k"] or 3) if "k" in dict(block.options) else 3
+        out_side = _out_side(side, k, stride, k // 2)
+    if kind == "conv":
+        g = int(block["g"] or 1)
+        if c_in % g or c_out % g:
+            raise fail(f"g={g} groups must divide the input channels ({c_in}) and the output channels ({c_out})")
+    if kind == "bottle":
+        if c_out % 4:
+            raise fail(f"a bottleneck's output is 4 x its width: {c_out} is not a multiple of 4")
+        if int(c_out // 4 * int(block["w"] or 64) / 64) < 1:
+            raise fail(f"w={block['w']} leaves the bottleneck with no channels")
+    if out_side < 1 or side < stride:  # a stride s needs s pixels: side / s < 1 is below one pixel
+        raise fail(
+            f"stride {stride} shrinks the {side} px map below 1 pixel; use a larger resolution or fewer strides"
+        )
+    return c_out, out_side, stride
+
+
+@lru_cache(maxsize=512)
+def trace(stem: str, body: str, in_channels: int, resolution: int) -> tuple[Trace, ...]:
+    """Every block repeat of stem and body with its channels and sides, checking that each fits."""
+    out: list[Trace] = []
+    channels, side = in_channels, resolution
+    for key, text in (("stem", stem), ("blocks", body)):
+        for index, block in enumerate(parse_blocks(key, text), start=1):
+            expected = block["i"]
+            if expected is not None and expected != channels:
+                source = f"in_channels={channels}" if not out else f"the block before gives {channels}"
+                raise ConfigError(
+                    f"{key}: block {index} '{block.text}' expects {expected} input channels, but {source}"
+                )
+            for repeat in range(block.repeats):
+                c_out, out_side, stride = _step(key, index, block, channels, side, repeat == 0)
+                out.append(Trace(key, index, repeat, block, channels, c_out, side, out_side, stride))
+                channels, side = c_out, out_side
+    return tuple(out)
+
+
+@register_family
+@dataclass(frozen=True, kw_only=True)
+class BlocksConfig(ModelConfig):
+    family: ClassVar[str] = "blocks"
+    title: ClassVar[str] = "Block composer"
+
+    stem: str = _blocks_knob(HYBRID_RESNET["stem"], "the stem's blocks (its own stage)")
+    blocks: str = _blocks_knob(HYBRID_RESNET["blocks"], "the body: each block (with its repeats) is a stage")
+    dropout: float = knob(0.2, "float", "dropout before the linear classifier", minimum=0.0, maximum=0.9)
+
+    @property
+    def min_resolution(self) -> int:  # type: ignore[override]
+        """The smallest input side every block accepts (the stride of the net, or what pools need)."""
+        return _min_resolution(self.stem, self.blocks, self.in_channels)
+
+    def validate(self) -> None:
+        trace(self.stem, self.blocks, self.in_channels, self.input_resolution)
+
+    @property
+    def layers(self) -> tuple[Trace, ...]:
+        return trace(self.stem, self.blocks, self.in_channels, self.input_resolution)
+
+    @property
+    def out_channels(self) -> int:
+        return self.layers[-1].out_channels
+
+
+@lru_cache(maxsize=256)
+def _min_resolution(stem: str, body: str, in_channels: int) -> int:
+    low, high = 1, 1024
+    try:
+        trace(stem, body, in_channels, high)
+    except ConfigError:
+        return high + 1  # nothing fits: validate() says which block and why
+    while low < high:  # sides only grow with the input, so bisect
+        mid = (low + high) // 2
+        try:
+            trace(stem, body, in_channels, mid)
+            high = mid
+        except ConfigError:
+            low = mid + 1
+    return low
+
+
+# -- the blocks' modules ----------------------------------------------------------------------
+
+
+class MBConv(nn.Module):
+    """The material's MBConv (it differs from torchvision's, and the counts follow it):
+
+    [1x1 expansion conv + BN, only when expansion != 1], SiLU (applied either way), k x k depthwise
+    conv (stride s, padding k//2) + BN + SiLU, squeeze-and-excitation (global mean, 1x1 conv with
+    bias to ``max(1, in_channels * se // 100)``: the block's *input* channels, SiLU, 1x1 conv with
+    bias back, sigmoid, multiply), 1x1 projection conv without bias + BN, no activation; residual
+    add only when stride is 1 and input and output channels are equal.
+    """
+
+    def __init__(self, c_in: int, c_out: int, expansion: int, kernel: int, stride: int, se_percent: int) -> None:
+        super().__init__()
+        hidden = c_in * expansion
+        self.expand = Conv2dNormActivation(c_in, hidden, 1, activation_layer=None) if expansion != 1 else None
+        self.expand_act = nn.SiLU()
+        self.depthwise = Conv2dNormActivation(
+            hidden, hidden, kernel, stride, padding=kernel // 2, groups=hidden, activation_layer=nn.SiLU
+        )
+        squeeze = max(1, c_in * se_percent // 100)
+        self.se = SqueezeExcitation(hidden, squeeze, activation=nn.SiLU) if se_percent > 0 else None
+        self.project = Conv2dNormActivation(hidden, c_out, 1, activation_layer=None)
+        self.use_residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.expand(x) if self.expand is not None else x
+        out = self.depthwise(self.expand_act(out))
+        if self.se is not None:
+            out = self.se(out)
+        out = self.project(out)
+        return out + x if self.use_residual else out
+
+
+class PaperInception(Inception):
+    """torchvision's GoogLeNet Inception module with the paper's 5x5 conv in its third branch
+    (torchvision keeps a 3x3 there for its weights' sake; the googlenet preset keeps that)."""
+
+    def __init__(self, c_in: int, c1: int, r3: int, c3: int, r5: int, c5: int, pool: int) -> None:
+        super().__init__(c_in, c1, r3, c3, r5, c5, pool)
+        self.branch3[1] = BasicConv2d(r5, c5, kernel_size=5, padding=2)
+
+
+class Separable(nn.Sequential):
+    """Depthwise separable conv (MobileNetV1's layer, any odd kernel): ``dw`` then ``pw``."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__(
+            OrderedDict(
+                dw=Conv2dNormActivation(c_in, c_in, kernel, stride, groups=c_in),
+                pw=Conv2dNormActivation(c_in, c_out, 1),
+            )
+        )
+
+
+def _projection(c_in: int, c_out: int, stride: int) -> nn.Module | None:
+    if stride == 1 and c_in == c_out:
+        return None
+    return nn.Sequential(conv1x1(c_in, c_out, stride), nn.BatchNorm2d(c_out))
+
+
+def make_block(t: Trace) -> nn.Module:
+    """The module of one block repeat (``t`` says its channels and stride)."""
+    b, c_in, c_out, s = t.block, t.in_channels, t.out_channels, t.stride
+    k = int(dict(b.options).get("k") or 3)
+    if b.kind == "conv":
+        bn = b.flag("bn") == "bn"
+        return Conv2dNormActivation(
+            c_in,
+            c_out,
+            k,
+            s,
+            groups=int(b["g"] or 1),
+            norm_layer=nn.BatchNorm2d if bn else None,
+            activation_layer=_ACTIVATIONS[b.flag("act")],
+        )
+    if b.kind == "res":
+        return BasicBlock(c_in, c_out, s, _projection(c_in, c_out, s))
+    if b.kind == "bottle":
+        return Bottleneck(c_in, c_out // 4, s, _projection(c_in, c_out, s), int(b["g"] or 1), int(b["w"] or 64))
+    if b.kind == "dense":
+        return _DenseBlock(int(b["l"] or 1), c_in, int(b["b"] or 4), int(b["k"] or 1), drop_rate=0.0)
+    if b.kind == "trans":
+        return _Transition(c_in, c_out)
+    if b.kind == "dw":
+        return Separable(c_in, c_out, k, s)
+    if b.kind == "mb":
+        return MBConv(c_in, c_out, int(b["e"] or 1), k, s, int(b["se"] or 0))
+    if b.kind == "deform":
+        conv = DeformableConv2d(c_in, c_out, k, s, k // 2, bias=False, modulated=b.flag("mask") == "mod")
+        return nn.Sequential(OrderedDict(conv=conv, bn=nn.BatchNorm2d(c_out), relu=nn.ReLU(inplace=True)))
+    if b.kind == "incep":
+        return PaperInception(c_in, *b.channels)
+    if b.kind in ("max", "avg"):
+        kernel = int(b["k"] or 1)
+        padding = b["p"] if b["p"] is not None else (kernel - 1) // 2
+        pool = nn.MaxPool2d if b.kind == "max" else nn.AvgPool2d
+        return pool(kernel, s, int(padding))
+    raise AssertionError(f"no module for block kind {b.kind}")  # blockspec.KINDS and this list disagree
+
+
+class ComposedNet(nn.Module):
+    """``stem`` (a Sequential), ``stage1``..``stageN`` (Sequentials of repeats), then the head:
+    ``avgpool``, flatten, ``dropout``, ``fc``."""
+
+    def __init__(self, cfg: BlocksConfig) -> None:
+        super().__init__()
+        layers = cfg.layers
+        self.stem = nn.Sequential(*(make_block(t) for t in layers if t.key == "stem"))
+        body = [t for t in layers if t.key == "blocks"]
+        self.num_stages = max(t.index for t in body)
+        for index in range(1, self.num_stages + 1):
+            self.add_module(f"stage{index}", nn.Sequential(*(make_block(t) for t in body if t.index == index)))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.fc = nn.Linear(cfg.out_channels, cfg.classes)
+        # Weights keep each module's own initialisation (PyTorch's defaults; offset convs at zero).
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for index in range(1, self.num_stages + 1):
+            x = getattr(self, f"stage{index}")(x)
+        return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+
+
+@register_builder(BlocksConfig)
+def build_blocks(cfg: BlocksConfig) -> BuiltModel:  # type: ignore[override]
+    model = ComposedNet(cfg)
+    stages = [Stage("stem", ("stem",))]
+    for index in range(1, model.num_stages + 1):
+        stage = getattr(model, f"stage{index}")
+        stages.append(Stage(f"stage{index}", (f"stage{index}",), tuple(f"stage{index}.{j}" for j in range(len(stage)))))
+    stages.append(Stage("head", ("avgpool", "dropout", "fc")))
+    return BuiltModel(cfg, model, tuple(stages))
+
+
+def hybrid_query(definition: dict[str, str]) -> str:
+    return "family=blocks&" + "&".join(f"{key}={value}" for key, value in definition.items())
+
+
+register_preset("hybrid_resnet", hybrid_query(HYBRID_RESNET))
+register_preset("hybrid_efficient", hybrid_query(HYBRID_EFFICIENT))
