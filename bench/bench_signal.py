@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.nn.functional as F
 
-from explorer.analysis.signal import build_seeded, probe_batch, signal
+from explorer.analysis.signal import probe_batch, signal
 from explorer.config import parse_query
+from explorer.models import build_seeded
 
 DEFAULT_CASES = (
     "preset=resnet50@112",

@@ -1,8 +1,13 @@
-"""Where models run: CUDA if present, else Apple MPS, else the CPU; and how much memory is free there."""
+"""Where models run: CUDA if present, else Apple MPS, else the CPU; how much memory is free there;
+and the float32 precision analyses compute in (full float32 on every device, see :func:`full_float32`)."""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -63,3 +68,73 @@ def describe(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU · {torch.get_num_threads()} threads"
+
+
+# -- precision -----------------------------------------------------------------------------------
+# Convolutions on CUDA default to TF32 (10-bit mantissa), which moves activation statistics by
+# percents; analyses run in full float32 so one link gives the same numbers on every device.
+_PRECISION_LOCK = threading.Lock()
+_PRECISION_USERS = 0
+_PRECISION_SAVED: dict[str, str] = {}
+
+
+def _precision_settings() -> dict[str, Any]:
+    """The float32 precision switches of this torch: name -> backend object with the attribute."""
+    backends = torch.backends
+    cudnn_conv = getattr(backends.cudnn, "conv", None)
+    if cudnn_conv is not None and hasattr(cudnn_conv, "fp32_precision"):  # torch >= 2.9
+        return {"matmul": backends.cuda.matmul, "conv": cudnn_conv}
+    return {}
+
+
+def float32_precision() -> dict[str, str]:
+    """What float32 matmuls and convolutions compute with now: "ieee" (full) or "tf32"."""
+    settings = _precision_settings()
+    if settings:
+        return {name: str(owner.fp32_precision) for name, owner in settings.items()}
+    return {
+        "matmul": "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee",
+        "conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee",
+    }
+
+
+def _set_float32_precision(values: dict[str, str]) -> None:
+    settings = _precision_settings()
+    if settings:
+        for name, owner in settings.items():
+            owner.fp32_precision = values[name]
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = values["matmul"] == "tf32"
+        torch.backends.cudnn.allow_tf32 = values["conv"] == "tf32"
+
+
+@contextmanager
+def full_float32() -> Iterator[None]:
+    """Run the body with TF32 off for matmuls and convolutions; restore the settings afterwards.
+
+    The switches are process-wide, so concurrent analyses share one reference count: TF32 stays
+    off while any of them runs and the saved settings come back when the last one leaves, even
+    when the body raises. On the CPU the switches change nothing (it always computes in float32).
+    """
+    global _PRECISION_USERS
+    with _PRECISION_LOCK:
+        if _PRECISION_USERS == 0:
+            _PRECISION_SAVED.clear()
+            _PRECISION_SAVED.update(float32_precision())
+            _set_float32_precision({"matmul": "ieee", "conv": "ieee"})
+        _PRECISION_USERS += 1
+    try:
+        yield
+    finally:
+        with _PRECISION_LOCK:
+            _PRECISION_USERS -= 1
+            if _PRECISION_USERS == 0:
+                _set_float32_precision(dict(_PRECISION_SAVED))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels (CUDA and MPS run asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

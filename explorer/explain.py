@@ -18,6 +18,7 @@ from PIL import Image
 from explorer.analysis.saliency import GradCam, grad_cam, grad_cam_strip
 from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
 from explorer.config import ModelConfig
+from explorer.device import full_float32
 from explorer.families import BuiltModel
 from explorer.hooks import hooked
 from explorer.images import IMAGENET_MEAN, IMAGENET_STD, display_image, preprocess
@@ -91,23 +92,30 @@ def with_shapes_training(
     resolution: int = TRAIN_RESOLUTION,
     seed: int = 0,
     max_steps: int = 100_000,
+    autocast: bool = False,
 ) -> ExplainableModel:
     """Train ``config``'s architecture (with one output per shape class, at ``resolution`` px at
     most) on the shapes data set for ``seconds`` (or ``max_steps``), then measure its accuracy on
     held-out images (another seed of the data set).
 
     Adam, learning rate 1e-3, batch 32 (:func:`explorer.analysis.training.train`); the model is
-    built fresh for the caller, so no shared model is touched.
+    built fresh for the caller, from ``seed`` (a forked RNG: the global seed is not touched), so
+    no shared model is touched. ``autocast`` trains under bfloat16 autocast (see ``TrainSettings``).
     """
     from explorer.analysis.training import TrainSettings, train
     from explorer.data.shapes import CLASSES
 
     side = max(config.min_resolution, min(config.input_resolution, resolution))
     small = dataclasses.replace(config, classes=len(CLASSES), resolution=side)
-    torch.manual_seed(seed)
-    built = instantiate(small, device, batch=TRAIN_BATCH, training=True)
+    built = instantiate(small, device, batch=TRAIN_BATCH, training=True, seed=seed)
     settings = TrainSettings(
-        optimizer="adam", lr=LEARNING_RATE, steps=max_steps, batch=TRAIN_BATCH, seed=seed, record_every=10**9
+        optimizer="adam",
+        lr=LEARNING_RATE,
+        steps=max_steps,
+        batch=TRAIN_BATCH,
+        seed=seed,
+        record_every=10**9,
+        autocast=autocast,
     )
     run = train(small, settings, built=built, device=device, private_copy=False)
     try:
@@ -124,8 +132,8 @@ def with_shapes_training(
     accuracy = shapes_accuracy(built, seed=seed + 1)
     return ExplainableModel(
         built,
-        f"trained here on generated shapes for {record.step} steps at {side} px "
-        f"({accuracy:.0%} accuracy on {HELD_OUT} held-out images)",
+        f"trained here on generated shapes for {record.step} steps at {side} px on {torch.device(device).type}"
+        f"{', bf16 autocast' if autocast else ''} ({accuracy:.0%} accuracy on {HELD_OUT} held-out images)",
         CLASSES,
         accuracy=accuracy,
         mean=(INPUT_MEAN,),
@@ -140,9 +148,9 @@ def shapes_accuracy(built: BuiltModel, seed: int = 1, n: int = 0) -> float:
     config = built.config
     batch = generate(n or HELD_OUT, resolution=config.input_resolution, in_channels=config.in_channels, seed=seed)
     device = next(built.module.parameters()).device
-    with hooked(built.module, training=False), torch.no_grad():
+    with full_float32(), hooked(built.module, training=False), torch.no_grad():
         logits = built.module(((batch.images - INPUT_MEAN) / INPUT_STD).to(device))
-    return float((logits.argmax(1).cpu() == batch.labels).float().mean())
+    return float((logits.argmax(1) == batch.labels.to(device)).float().mean())
 
 
 def explain(

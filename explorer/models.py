@@ -1,6 +1,13 @@
-"""Real models on a real device, only after the memory estimate says they fit."""
+"""Real models on a real device, only after the memory estimate says they fit.
+
+Weights are always drawn on the CPU and then moved: CUDA's random generator is not the CPU's, so a
+model built directly on a GPU would have other weights than the same config built on a laptop.
+Drawn on the CPU, the same config and seed give bit-identical weights on every device.
+"""
 
 from __future__ import annotations
+
+import threading
 
 import torch
 
@@ -9,17 +16,52 @@ from explorer.config import ModelConfig
 from explorer.families import BuiltModel, build
 from explorer.guard import check_fits
 
+__all__ = ["build_on", "build_seeded", "instantiate"]
+
+#: fork_rng and manual_seed touch the process-wide CPU generator: one seeded build at a time.
+_SEEDED_BUILD_LOCK = threading.Lock()
+
+
+def build_on(config: ModelConfig, device: str | torch.device | None = None, seed: int | None = None) -> BuiltModel:
+    """Build ``config`` with weights drawn on the CPU (from ``seed`` when given), then moved to ``device``.
+
+    With a seed the global RNG is left as it was (a forked generator), so a server shared
+    between sessions never has its seed set by one of them. ``device="meta"`` builds shapes only.
+    """
+    target = torch.device(device) if device is not None else torch.device("cpu")
+    if target.type == "meta":
+        return build(config, device="meta")
+    if seed is None:
+        built = build(config, device="cpu")
+    else:
+        with _SEEDED_BUILD_LOCK, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            built = build(config, device="cpu")
+    if target.type != "cpu":
+        built.module.to(target)
+    return built
+
+
+def build_seeded(config: ModelConfig, seed: int = 0, device: str | torch.device | None = None) -> BuiltModel:
+    """Build ``config`` with weights drawn from ``seed``: the same weights on every device."""
+    return build_on(config, device, seed)
+
 
 def instantiate(
-    config: ModelConfig, device: torch.device | str = "cpu", batch: int = 1, training: bool = False
+    config: ModelConfig,
+    device: torch.device | str = "cpu",
+    batch: int = 1,
+    training: bool = False,
+    seed: int | None = None,
 ) -> BuiltModel:
     """Build ``config`` with real weights on ``device``, in eval mode unless ``training``.
 
     Raises ``explorer.guard.TooLargeError`` (a ValueError naming the estimate) before allocating
     anything when weights + activations for ``batch`` would not fit the device's budget.
+    ``seed`` draws the weights reproducibly (see :func:`build_on`).
     """
     device = torch.device(device)
     check_fits(profile(config), device, batch=batch, training=training)
-    built = build(config, device=device)
+    built = build_on(config, device, seed)
     built.module.train(training)
     return built

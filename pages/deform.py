@@ -17,7 +17,7 @@ from explorer.config import ConfigError, query_to_dict
 from explorer.explain import ExplainableModel
 from explorer.plots_deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
 from explorer.weights import WeightsError
-from pages._shared import architecture_controls, current_device, image_picker, uploaded_checkpoint
+from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
 
@@ -76,6 +76,7 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
             return None if after is None else with_zero_offsets(after)
         steps = st.slider("Training steps", 1, 300, 30, key="deform.steps", help="Adam, batch 16, shapes at ≤32 px")
         seed = st.number_input("Seed (weights and data)", 0, 10_000, 0, key="deform.seed")
+        bf16 = bf16_toggle("deform")
         if st.button("Train on shapes", key="deform.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
             pair = train_offsets(
@@ -84,6 +85,7 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
                 device,
                 seed=int(seed),
                 progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
+                autocast=bf16,
             )
             st.session_state["deform.models"] = (pair.before, pair.after)
             st.session_state["deform.model_key"] = ("trained", config.query)

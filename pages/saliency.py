@@ -15,7 +15,7 @@ from explorer.explain import (
 )
 from explorer.overlay import COLORMAPS, colorize, overlay, png_bytes
 from explorer.weights import WeightsError, pretrained_info
-from pages._shared import architecture_controls, current_device, image_picker, uploaded_checkpoint
+from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 
@@ -49,10 +49,11 @@ def weights_controls(config) -> ExplainableModel | None:
             return model
         key = ("trained", config.query)
         seconds = st.slider("Training time budget (s)", 10, 120, 45, 5, key="saliency.budget")
+        bf16 = bf16_toggle("saliency")
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
             st.session_state["saliency.model"] = with_shapes_training(
-                config, device, seconds, progress=lambda f, text: bar.progress(f, text=text)
+                config, device, seconds, progress=lambda f, text: bar.progress(f, text=text), autocast=bf16
             )
             st.session_state["saliency.model_key"] = key
         if st.session_state.get("saliency.model_key") == key:

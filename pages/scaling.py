@@ -36,7 +36,6 @@ from explorer.analysis.scaling_tables import (
     timing_frame,
 )
 from explorer.config import PRESETS, ConfigError, parse_query, preset_config
-from explorer.device import best_device
 from explorer.families.efficientnet import EfficientNetConfig
 from explorer.formatting import human_bytes, human_count
 from explorer.plots_scaling import (
@@ -49,7 +48,7 @@ from explorer.plots_scaling import (
     mobilenet_heatmap,
     stage_lines,
 )
-from pages._shared import architecture_controls, cached_profile, page_param, set_page_param
+from pages._shared import architecture_controls, cached_profile, current_device, page_param, set_page_param
 
 RULE_KEYS = {"phi": ("scale_phi", 1.0, 0.0, 8.0), "alpha": ("scale_alpha", 1.2, 1.0, 2.0)}
 RULE_KEYS |= {"beta": ("scale_beta", 1.1, 1.0, 2.0), "gamma": ("scale_gamma", 1.15, 1.0, 2.0)}
@@ -331,7 +330,7 @@ if grid_tab.open:
 
 if latency_tab.open:
     with latency_tab:
-        device = best_device(st.session_state.get("device", "auto")).type
+        device = current_device()
         st.markdown(
             "MACs do not predict time: depthwise convolutions are cheap in MACs and slow per MAC. Timing method: "
             "warm-up runs, then each timed run on its own (device synchronised on GPU), median reported; peak "

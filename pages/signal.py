@@ -6,13 +6,14 @@ import time
 
 import streamlit as st
 
-from explorer.analysis.signal import VARIANTS, SignalResult, build_seeded, changed_keys, signal, variant_config
+from explorer.analysis.signal import VARIANTS, SignalResult, changed_keys, signal, variant_config
 from explorer.analysis.training import OPTIMIZERS, TrainSettings, train
 from explorer.config import ConfigError, ModelConfig, parse_query, query_to_dict
 from explorer.device import best_device
 from explorer.guard import TooLargeError, check_fits
+from explorer.models import build_seeded
 from explorer.plots_signal import METRIC_LABELS, loss_figure, ratio_text, signal_figure
-from pages._shared import architecture_controls, cached_profile
+from pages._shared import architecture_controls, bf16_toggle, cached_profile, current_device
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
 PROBE_SIDES = (16, 32, 64, 112, 160, 224, 320, 448)
@@ -81,7 +82,7 @@ def _unpin(query: str) -> None:
 config = architecture_controls()
 st.session_state.setdefault("signal.metrics", ["activation_std", "grad_norm"])
 st.session_state.setdefault("signal.variants", [])
-device = best_device(st.session_state.get("device", "auto")).type
+device = current_device()
 
 st.title("Signal flow")
 st.caption(
@@ -205,7 +206,10 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
     steps = cols[2].select_slider("Steps", [10, 20, 50, 100, 200, 500], value=50, key="train.steps")
     batch = cols[3].select_slider("Batch", [4, 8, 16, 32, 64], value=16, key="train.batch")
     every = cols[4].select_slider("Curves every", [1, 2, 5, 10, 25], value=5, key="train.every")
-    st.button("Train", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_request_training)
+    button, toggle = st.columns([1, 4], vertical_alignment="center")
+    button.button("Train", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_request_training)
+    with toggle:
+        bf16 = bf16_toggle("train")
     start = st.session_state.pop("train.requested", False)
     side = min(resolution, config.input_resolution)
     if start:
@@ -217,13 +221,14 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
             seed=seed,
             record_every=every,
             resolution=side,
+            autocast=bf16,
         )
         try:
             check_fits(cached_profile(config.query), best_device(device), batch=batch, training=True)
         except TooLargeError as error:
             st.error(str(error))
             return
-        run = {"query": config.query, "settings": settings, "records": [], "finished": False}
+        run = {"query": config.query, "settings": settings, "records": [], "finished": False, "device": device}
         st.session_state["train.run"] = run
         progress = st.progress(0.0, text="Starting…")
         live_loss, live_curves = st.empty(), st.empty()
@@ -257,7 +262,8 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
         st.info(f"Stopped at step {last.step} of {run['settings'].steps}.")
     else:
         st.success(
-            f"Trained {last.step} steps in {last.elapsed_s:.1f} s: loss {records[0].loss:.3g} → {last.loss:.3g}."
+            f"Trained {last.step} steps in {last.elapsed_s:.1f} s on {run.get('device', 'cpu')}"
+            f"{' (bf16 autocast)' if run['settings'].autocast else ''}: loss {records[0].loss:.3g} → {last.loss:.3g}."
         )
     if run["query"] != config.query:
         st.caption(f"This run trained `{run['query']}`.")

@@ -20,3 +20,16 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def _devices() -> list[str]:
+    from explorer.device import available_devices
+
+    return available_devices()
+
+
+@pytest.fixture(params=_devices())
+def device(request) -> str:
+    """Each device this machine has (``explorer.device.available_devices()``): the CPU on CI, and
+    CUDA (and MPS) too where they exist, so one ``python3 run.py test`` covers every device."""
+    return request.param

@@ -27,6 +27,7 @@ from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
+from explorer.models import build_on
 from explorer.plots_deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure
 
 SMALL = "family=plain&depth=4&width=4&deform=on&resolution=16"
@@ -81,9 +82,9 @@ def test_map_stride_follows_same_padding_halvings() -> None:
     assert map_stride(100, 7) == 16  # 100 -> 50 -> 25 -> 13 -> 7
 
 
-def test_offset_fields_read_the_offset_conv_and_map_to_image_pixels() -> None:
+def test_offset_fields_read_the_offset_conv_and_map_to_image_pixels(device) -> None:
     config = parse_query(SMALL)
-    built = build(config)
+    built = build_on(config, device)
     layers = deformable_layers(built)
     assert [lay.name for lay in layers] == ["stage1.0.conv1", "stage2.0.conv1", "stage3.0.conv1"]
     target = built.module.get_submodule("stage2.0.conv1")
@@ -136,10 +137,10 @@ def test_stacked_points_follow_the_lower_layers_offsets() -> None:
     np.testing.assert_allclose(moved[1] - fixed[1], np.tile([0.5, -1.0], (81, 1)), atol=1e-6)
 
 
-def test_training_moves_the_offsets_from_zero() -> None:
+def test_training_moves_the_offsets_from_zero(device) -> None:
     steps: list[int] = []
     pair = train_offsets(
-        parse_query(SMALL), 3, batch=4, held_out=0, lr=1e-2, progress=lambda k, n, loss: steps.append(k)
+        parse_query(SMALL), 3, device, batch=4, held_out=0, lr=1e-2, progress=lambda k, n, loss: steps.append(k)
     )
     assert steps == [1, 2, 3] and pair.steps == 3 and len(pair.losses) == 3
     image = generated_shape(3, 16, "square")[0]
@@ -152,6 +153,24 @@ def test_training_moves_the_offsets_from_zero() -> None:
     assert train_offsets(parse_query(SMALL), 0, held_out=0).steps == 0
     with pytest.raises(ValueError, match="no deformable layers"):
         train_offsets(parse_query("family=plain&depth=4&resolution=16"), 0)
+
+
+def test_offsets_agree_with_the_cpu_on_every_device(device) -> None:
+    """The same checkpoint gives the same offsets everywhere: within 1e-4 pixels (full float32)."""
+    config = parse_query(SMALL + "&modulated=on")
+    cpu = build_on(config, "cpu", seed=5)
+    with torch.no_grad():
+        for module in cpu.module.modules():
+            if isinstance(module, DeformableConv2d):
+                module.offset_conv.weight.normal_(0, 1.0, generator=torch.Generator().manual_seed(6))
+    here = build_on(config, device)
+    here.module.load_state_dict(cpu.module.state_dict())
+    image = generated_shape(3, 16, "square")[0]
+    expected, got = offset_fields(cpu, image), offset_fields(here, image)
+    for name, field in expected.fields.items():
+        assert np.abs(field.offsets).max() > 0.05
+        np.testing.assert_allclose(got.fields[name].offsets, field.offsets, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.fields[name].mask, field.mask, atol=1e-5, rtol=0)
 
 
 def test_the_pictures_points_equal_the_offsets() -> None:
@@ -214,11 +233,12 @@ def test_profile_counts_offset_convs_and_sampling_for_every_deformable_layer() -
     assert profile(deform).macs - profile(plain).macs == extra > 0
 
 
-def test_cli_writes_offsets_and_sampling_points(tmp_path, capsys) -> None:
+def test_cli_writes_offsets_and_sampling_points(tmp_path, capsys, device) -> None:
     image = tmp_path / "square.png"
     generated_shape(3, 16, "square")[0].save(image)
     out = tmp_path / "offsets.npz"
-    assert main(["deform", SMALL, "--image", str(image), "--train-steps", "0", "--out", str(out), "--json"]) == 0
+    argv = ["--device", device, "deform", SMALL, "--image", str(image), "--train-steps", "0", "--out", str(out)]
+    assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["layer"] == "stage3.0.conv1" and report["offsets_shape"] == [18, 4, 4]
     data = np.load(out)
@@ -226,7 +246,7 @@ def test_cli_writes_offsets_and_sampling_points(tmp_path, capsys) -> None:
     np.testing.assert_array_equal(data["sampling_points"], regular_grid((4, 4), stride=(2, 2)))
     np.testing.assert_array_equal(data["image_points"], data["sampling_points"] * 2)
 
-    assert main(["deform", SMALL, "--image", str(image), "--train-steps", "2", "--out", str(out),
+    assert main(["--device", device, "deform", SMALL, "--image", str(image), "--train-steps", "2", "--out", str(out),
                  "--layer", "stage1.0.conv1"]) == 0  # fmt: skip
     data = np.load(out)
     assert data["offsets"].shape == (18, 16, 16) and np.abs(data["offsets"]).max() > 0

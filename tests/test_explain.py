@@ -16,7 +16,7 @@ from PIL import Image
 from explorer.config import parse_query
 from explorer.data.shapes import CLASSES
 from explorer.explain import explain, shape_box, shape_image, with_checkpoint, with_shapes_training
-from explorer.families import build
+from explorer.models import build_seeded
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEEDS = range(1000, 1040)
@@ -48,12 +48,12 @@ def test_gradcam_peaks_inside_the_shape_on_most_held_out_images(trained):
     assert hits / len(HELD_OUT_SEEDS) >= 0.6
 
 
-def test_checkpoint_model_reports_and_explains():
-    torch.manual_seed(0)
-    source = build(parse_query("preset=resnet20"))
+def test_checkpoint_model_reports_and_explains(device):
+    source = build_seeded(parse_query("preset=resnet20"), seed=0)
     buffer = io.BytesIO()
     torch.save(source.module.state_dict(), buffer)
-    model = with_checkpoint(parse_query("preset=resnet20"), buffer.getvalue(), "r20.pt")
+    model = with_checkpoint(parse_query("preset=resnet20"), buffer.getvalue(), "r20.pt", device)
+    assert next(model.built.module.parameters()).device.type == device
     assert model.report.complete
     assert "uploaded checkpoint 'r20.pt' (loaded 116 tensors)" in model.weights
     result = explain(model, Image.new("RGB", (50, 40), (200, 30, 30)))
@@ -66,14 +66,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-def test_gradcam_cli_writes_the_heatmap_and_reports(tmp_path):
-    torch.manual_seed(0)
+def test_gradcam_cli_writes_the_heatmap_and_reports(tmp_path, device):
     checkpoint = tmp_path / "r20.pt"
-    torch.save(build(parse_query("preset=resnet20")).module.state_dict(), checkpoint)
+    torch.save(build_seeded(parse_query("preset=resnet20"), seed=0).module.state_dict(), checkpoint)
     image = tmp_path / "shape.png"
     shape_image(3, 64).save(image)
     out = tmp_path / "cam.npy"
     done = run_cli(
+        "--device",
+        device,
         "gradcam",
         "preset=resnet20",
         "--image",

@@ -19,7 +19,7 @@ TINY = "family=mobilenet_v1&alpha=0.25&resolution=32"
 def test_time_calls_warms_up_then_times_each_call_between_synchronisations(monkeypatch):
     events: list[str] = []
     ticks = itertools.count()
-    monkeypatch.setattr(latency, "_synchronize", lambda device: events.append("sync"))
+    monkeypatch.setattr(latency, "synchronize", lambda device: events.append("sync"))
 
     def fn():
         events.append("call")
@@ -44,16 +44,16 @@ def test_timing_reports_the_median_and_derived_rates():
     assert t.to_dict()["median_s"] == 0.3
 
 
-def test_measure_a_tiny_model_on_cpu():
+def test_measure_a_tiny_model_on_every_device(device):
     config = parse_query(TINY)
-    one = measure(config, "cpu", batch=1, warmup=1, repeats=3)
-    assert one.query == TINY and one.batch == 1 and len(one.times_s) == 3
+    one = measure(config, device, batch=1, warmup=1, repeats=3)
+    assert one.query == TINY and one.batch == 1 and len(one.times_s) == 3 and one.device == device
     assert all(t > 0 for t in one.times_s) and one.min_s <= one.median_s
     assert one.macs > 0 and one.params == 470_072
-    assert one.memory_method == "live tensors"
+    assert one.memory_method == ("cuda allocator" if device == "cuda" else "live tensors")
     weights = one.params * 4
     assert one.peak_memory_bytes > weights  # weights + input + at least one activation
-    four = measure(config, "cpu", batch=4, warmup=1, repeats=3)
+    four = measure(config, device, batch=4, warmup=1, repeats=3)
     assert four.peak_memory_bytes > one.peak_memory_bytes  # activations grow with the batch
 
 
@@ -71,7 +71,7 @@ def test_live_tensor_bytes_counts_storages_once_and_frees():
 def test_guard_refuses_before_allocating(monkeypatch):
     monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
     built = []
-    monkeypatch.setattr(latency, "build", lambda *a, **k: built.append(1))
+    monkeypatch.setattr(latency, "build_on", lambda *a, **k: built.append(1))
     with pytest.raises(TooLargeError, match="budget"):
         measure(parse_query("preset=resnet50"), "cpu", batch=8)
     assert built == []

@@ -9,22 +9,27 @@ from captum.attr import LayerAttribution, LayerGradCam
 
 from explorer.analysis.saliency import default_layer, grad_cam, grad_cam_strip, target_layers
 from explorer.config import parse_query
-from explorer.families import build
+from explorer.device import available_devices
+from explorer.models import build_seeded
 
 
-@pytest.fixture(scope="module")
-def resnet20():
-    torch.manual_seed(0)
-    return build(parse_query("preset=resnet20"))
+@pytest.fixture(scope="module", params=available_devices())
+def resnet20(request):
+    """ResNet-20 with seeded weights on each available device (see ``tests/conftest.py``)."""
+    return build_seeded(parse_query("preset=resnet20"), seed=0, device=request.param)
+
+
+def _device(built) -> torch.device:
+    return next(built.module.parameters()).device
 
 
 def test_heatmap_matches_captum_called_directly(resnet20):
-    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)).to(_device(resnet20))
     result = grad_cam(resnet20, image, layer="layer2", target=3)
     model = resnet20.module.eval()
     direct = LayerGradCam(model, model.layer2).attribute(image, target=3, relu_attributions=True)
     upsampled = LayerAttribution.interpolate(direct, (32, 32), interpolate_mode="bilinear")
-    np.testing.assert_allclose(result.heatmap, upsampled[0, 0].detach().numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.heatmap, upsampled[0, 0].detach().cpu().numpy(), rtol=1e-4, atol=1e-6)
     assert result.raw.shape == (16, 16)
     assert result.target == 3
 
@@ -33,10 +38,21 @@ def test_default_target_is_the_top_prediction(resnet20):
     image = torch.randn(1, 3, 32, 32)
     result = grad_cam(resnet20, image)
     with torch.no_grad():
-        top = int(resnet20.module.eval()(image).argmax())
+        top = int(resnet20.module.eval()(image.to(_device(resnet20))).argmax())
     assert result.target == top == result.top[0][0]
     assert len(result.top) == 5
     assert result.layer == default_layer(resnet20) == "layer3"
+
+
+def test_maps_agree_with_the_cpu_on_every_device(resnet20):
+    """The same weights give the same map everywhere (full float32): within 1e-3 of the map's peak."""
+    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    here = grad_cam(resnet20, image, layer="layer2", target=1, relu=False)
+    cpu = grad_cam(build_seeded(parse_query("preset=resnet20"), seed=0), image, layer="layer2", target=1, relu=False)
+    scale = float(np.abs(cpu.heatmap).max())
+    assert scale > 0
+    np.testing.assert_allclose(here.heatmap, cpu.heatmap, atol=1e-3 * scale, rtol=0)
+    assert [i for i, _ in here.top] == [i for i, _ in cpu.top]
 
 
 def test_relu_off_keeps_negative_evidence(resnet20):

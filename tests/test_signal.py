@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from explorer.analysis.profile import profile
-from explorer.analysis.signal import Problem, build_seeded, signal, variant_config
+from explorer.analysis.signal import Problem, signal, variant_config
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.models import build_seeded
 from explorer.plots_signal import signal_figure
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
@@ -88,9 +89,9 @@ def test_resnet_points_and_weight_grads():
     assert all(math.isfinite(p.grad_norm) and p.grad_norm > 0 for p in result.points)
 
 
-def test_model_comes_back_unchanged():
+def test_model_comes_back_unchanged(device):
     config = parse_query("family=plain&depth=8&width=4&bn=on")
-    built = build_seeded(config, seed=1)
+    built = build_seeded(config, seed=1, device=device)
     built.module.eval()
     built.module.stage2.train()  # a mixed mode must come back as it was
     before = _state(built.module)
@@ -99,13 +100,15 @@ def test_model_comes_back_unchanged():
     _assert_clean(built.module, before, modes)
 
 
-def test_hooks_are_gone_after_an_exception_inside_the_analysis():
+def test_hooks_are_gone_after_an_exception_inside_the_analysis(device):
     config = parse_query("family=plain&depth=8&width=4&classes=10")
-    broken = build_seeded(parse_query("family=plain&depth=8&width=4&classes=2"), seed=0)
+    broken = build_seeded(parse_query("family=plain&depth=8&width=4&classes=2"), seed=0, device=device)
     before = _state(broken.module)
     modes = {n: m.training for n, m in broken.module.named_modules()}
     with pytest.raises((IndexError, RuntimeError)):  # labels up to 9 for a 2-class head
         signal(config, broken, batch=16)
+        if device == "cuda":  # CUDA reports the bad label asynchronously
+            torch.cuda.synchronize()
     _assert_clean(broken.module, before, modes)
 
 
@@ -133,9 +136,9 @@ def test_two_analyses_of_one_model_at_once_do_not_mix():
     assert got == expected
 
 
-def _overflowing(depth_of_bad_layer: int):
+def _overflowing(depth_of_bad_layer: int, device: str = "cpu"):
     config = parse_query("family=plain&depth=10&width=4&bn=off")
-    built = build_seeded(config)
+    built = build_seeded(config, device=device)
     layers = [m for m in built.module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     with torch.no_grad():  # the layer before feeds exactly 1.0 everywhere; the bad layer sums 36 of 1e38 each
         layers[depth_of_bad_layer - 2].weight.zero_()
@@ -145,8 +148,8 @@ def _overflowing(depth_of_bad_layer: int):
     return config, built, names[id(layers[depth_of_bad_layer - 1])]
 
 
-def test_overflow_is_reported_at_the_layer_where_it_starts():
-    config, built, name = _overflowing(5)
+def test_overflow_is_reported_at_the_layer_where_it_starts(device):
+    config, built, name = _overflowing(5, device)
     result = signal(config, built, batch=2)
     assert all(math.isfinite(p.activation_std) for p in result.points[:4])
     assert not math.isfinite(result.points[4].activation_std)
@@ -162,9 +165,9 @@ def test_overflow_is_reported_at_the_layer_where_it_starts():
     assert figure.layout.yaxis.type == "log"
 
 
-def test_zeroed_layer_is_reported_as_vanishing():
+def test_zeroed_layer_is_reported_as_vanishing(device):
     config = parse_query("family=plain&depth=10&width=4&bn=off")
-    built = build_seeded(config)
+    built = build_seeded(config, device=device)
     conv = built.module.stage1[0].conv2
     with torch.no_grad():
         conv.weight.zero_()
@@ -198,8 +201,9 @@ def test_variants():
         variant_config(base, "width*2")
 
 
-def test_cli_json(capsys):
-    assert main(["signal", EXPERIMENT + "&width=4", "--json", "--batch", "2", "--seed", "1"]) == 0
+def test_cli_json(capsys, device):
+    argv = ["--device", device, "signal", EXPERIMENT + "&width=4", "--json", "--batch", "2", "--seed", "1"]
+    assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["points"]) >= 30
     assert [p["depth"] for p in data["points"]] == list(range(1, len(data["points"]) + 1))
@@ -207,10 +211,43 @@ def test_cli_json(capsys):
     assert data["seed"] == 1 and data["batch"] == 2
 
 
-def test_cli_training_steps(capsys):
-    assert main(["signal", "family=plain&depth=4&width=4&resolution=16", "--json", "--steps", "2"]) == 0
+@pytest.mark.parametrize("bf16", [False, True])
+def test_cli_training_steps(capsys, device, bf16):
+    argv = ["--device", device, "signal", "family=plain&depth=4&width=4&resolution=16", "--json", "--steps", "2"]
+    assert main(argv + (["--bf16"] if bf16 else [])) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["step"] for r in data["train"]] == [1, 2]
+    assert all(math.isfinite(r["loss"]) for r in data["train"])
+
+
+def test_curves_agree_with_the_cpu_on_every_device(device):
+    """The same link, the same numbers: weights drawn on the CPU, full float32 (1e-3 relative)."""
+    config = parse_query("family=resnet&stem=cifar&depth=20&width=8&classes=10")
+    here = signal(config, batch=8, seed=3, device=device, weight_grads=True)
+    cpu = signal(config, batch=8, seed=3, device="cpu", weight_grads=True)
+    assert [p.name for p in here.points] == [p.name for p in cpu.points]
+    for metric in ("activation_std", "grad_norm", "weight_grad_norm"):
+        assert here.series(metric) == pytest.approx(cpu.series(metric), rel=1e-3), metric
+    assert here.loss == pytest.approx(cpu.loss, rel=1e-4)
+
+
+def test_an_analysis_runs_in_full_float32_and_restores_the_switches(device):
+    from explorer.device import float32_precision, full_float32
+
+    config = parse_query("family=plain&depth=4&width=4&resolution=16")
+    built = build_seeded(config, device=device)
+    seen = []
+    handle = built.module.register_forward_hook(lambda *_: seen.append(float32_precision()))
+    before = float32_precision()
+    try:
+        signal(config, built, batch=2)
+    finally:
+        handle.remove()
+    assert seen == [{"matmul": "ieee", "conv": "ieee"}]
+    assert float32_precision() == before
+    with pytest.raises(RuntimeError), full_float32(), full_float32():  # nested, then an error
+        raise RuntimeError("boom")
+    assert float32_precision() == before
 
 
 @pytest.mark.parametrize(

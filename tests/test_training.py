@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.analysis.signal import build_seeded
 from explorer.analysis.training import StepRecord, TrainSettings, train
 from explorer.config import parse_query
+from explorer.models import build_seeded
 
 TINY = "family=plain&depth=6&width=4&resolution=16&classes=8"
 
@@ -50,6 +50,24 @@ def test_training_never_touches_the_model_given_and_is_reproducible():
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not built.module.training and all(p.grad is None for p in built.module.parameters())
     assert all(not m._forward_hooks for m in built.module.modules())
+
+
+def test_training_runs_on_the_device_and_matches_the_cpu(device):
+    config = parse_query(TINY)
+    settings = TrainSettings(steps=3, batch=4, seed=1, record_every=3, optimizer="adam", lr=1e-3)
+    records = list(train(config, settings, device=device))
+    cpu = list(train(config, settings, device="cpu"))
+    assert [r.loss for r in records] == pytest.approx([r.loss for r in cpu], rel=1e-4)
+    assert records[-1].signal is not None and len(records[-1].signal.points) == 7
+
+
+def test_bf16_autocast_trains_and_stays_finite(device):
+    config = parse_query(TINY)
+    settings = TrainSettings(steps=3, batch=4, optimizer="adam", lr=1e-3, autocast=True, record_every=2)
+    records = list(train(config, settings, device=device))
+    assert [r.step for r in records] == [1, 2, 3] and all(math.isfinite(r.loss) for r in records)
+    full = [r.loss for r in train(config, TrainSettings(steps=3, batch=4, optimizer="adam", lr=1e-3), device=device)]
+    assert records[0].loss == pytest.approx(full[0], rel=0.05)  # the same start, at bf16's precision
 
 
 def test_a_copy_trains_the_same_as_a_fresh_build():

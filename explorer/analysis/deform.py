@@ -41,6 +41,7 @@ from PIL import Image
 from torch import nn
 
 from explorer.config import ModelConfig
+from explorer.device import full_float32
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
 from explorer.hooks import hooked
@@ -359,7 +360,7 @@ def offset_fields(
     hooks = {conv: keep_raw(layer) for conv, layer in offset_convs.items()} | {n: keep_input(n) for n in spatial}
     device = next(model.parameters()).device
     x = preprocess(image, resolution, config.in_channels, tuple(mean), tuple(std)).to(device)
-    with model_lock(model), hooked(model, forward=hooks, training=False), torch.no_grad():
+    with full_float32(), model_lock(model), hooked(model, forward=hooks, training=False), torch.no_grad():
         model(x)
     fields: dict[str, OffsetField] = {}
     for name in order:
@@ -441,6 +442,7 @@ def train_offsets(
     lr: float = LEARNING_RATE,
     progress: Callable[[int, int, float], None] | None = None,
     held_out: int = 64,
+    autocast: bool = False,
 ) -> TrainedPair:
     """Fit ``config``'s architecture (one output per shape class, at ``resolution`` px at most) to
     the shapes data set (random scale and rotation) for ``steps`` Adam steps; return it with the
@@ -448,7 +450,7 @@ def train_offsets(
 
     Both models are built here, from ``seed``, so nothing shared is touched; ``progress(step,
     steps, loss)`` is called after every step. Accuracy is measured on ``held_out`` images of
-    another seed (0: not measured).
+    another seed (0: not measured). ``autocast``: train under bfloat16 autocast (see ``TrainSettings``).
     """
     from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
     from explorer.analysis.training import TrainSettings, train
@@ -460,9 +462,7 @@ def train_offsets(
         raise ValueError(f"train steps {steps}; allowed: 0 or more")
     side = max(config.min_resolution, min(config.input_resolution, resolution))
     small = dataclasses.replace(config, classes=len(CLASSES), resolution=side)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        before = instantiate(small, device, batch=batch, training=False)
+    before = instantiate(small, device, batch=batch, training=False, seed=seed)
     if not deformable_layers(before):
         raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
     norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
@@ -470,7 +470,9 @@ def train_offsets(
     if steps == 0:
         return TrainedPair(untrained, untrained, 0)
     after = BuiltModel(small, copy.deepcopy(before.module), before.stages)
-    settings = TrainSettings(optimizer="adam", lr=lr, steps=steps, batch=batch, seed=seed, record_every=10**9)
+    settings = TrainSettings(
+        optimizer="adam", lr=lr, steps=steps, batch=batch, seed=seed, record_every=10**9, autocast=autocast
+    )
     losses: list[float] = []
     run = train(small, settings, built=after, device=device, private_copy=False)
     try:
@@ -487,7 +489,8 @@ def train_offsets(
     measured = f", {accuracy:.0%} accuracy on {held_out} held-out images" if accuracy is not None else ""
     trained = ExplainableModel(
         after,
-        f"trained here on generated shapes for {len(losses)} steps at {side} px{measured}",
+        f"trained here on generated shapes for {len(losses)} steps at {side} px on {torch.device(device).type}"
+        f"{', bf16 autocast' if autocast else ''}{measured}",
         accuracy=accuracy,
         **norm,
     )

@@ -14,9 +14,11 @@ Timing method (:func:`measure`):
    of random floats (float32).
 3. Warm-up: ``warmup`` untimed forward passes (first calls pick kernels, fill allocator caches and,
    on CUDA, initialise cuDNN).
-4. ``repeats`` timed passes, each on its own: ``time.perf_counter()`` around one forward pass; on
-   CUDA (and MPS) the device is synchronised before starting the clock and before stopping it, since
-   kernels run asynchronously and a launch returns before the work is done.
+4. ``repeats`` timed passes, each on its own. On the CPU, ``time.perf_counter()`` around one forward
+   pass. On CUDA, a pair of CUDA events recorded on the stream around the pass and read after a
+   synchronise (the GPU's own clock: kernels run asynchronously and a launch returns before the
+   work is done, and events leave out the host's launch jitter). On MPS the device is synchronised
+   before starting the clock and before stopping it.
 5. Report the median (robust to a stray slow run from another process), the minimum and all runs;
    throughput = batch / median (images per second).
 6. Peak memory, in one further untimed pass (so that measuring it cannot slow the timed runs): on
@@ -43,8 +45,9 @@ from torch.utils._pytree import tree_leaves
 
 from explorer.analysis.profile import Profile, profile
 from explorer.config import ModelConfig, parse_query
-from explorer.families import build
+from explorer.device import synchronize
 from explorer.guard import check_fits
+from explorer.models import build_on
 
 __all__ = ["LiveTensorBytes", "Timing", "measure", "measure_many", "time_calls"]
 
@@ -106,30 +109,40 @@ class Timing:
         }
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def time_calls(
     fn: Callable[[], object], device: torch.device, warmup: int, repeats: int, clock: Callable[[], float] | None = None
 ) -> tuple[float, ...]:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed one by one (synchronising
-    the device before and after each timed call); return the seconds of the timed calls."""
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed one by one; return the
+    seconds of the timed calls (CUDA events on CUDA unless a ``clock`` is given; otherwise the clock
+    with the device synchronised before and after each call)."""
     if repeats < 1 or warmup < 0:
         raise ValueError("repeats must be at least 1 and warmup at least 0")
-    clock = clock or time.perf_counter
     for _ in range(warmup):
         fn()
+    if device.type == "cuda" and clock is None:
+        return _time_with_cuda_events(fn, device, repeats)
+    clock = clock or time.perf_counter
     times = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         start = clock()
         fn()
-        _synchronize(device)
+        synchronize(device)
         times.append(clock() - start)
+    return tuple(times)
+
+
+def _time_with_cuda_events(fn: Callable[[], object], device: torch.device, repeats: int) -> tuple[float, ...]:
+    times = []
+    with torch.cuda.device(device):
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize(device)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1000.0)  # milliseconds -> seconds
     return tuple(times)
 
 
@@ -188,7 +201,7 @@ def measure(
     device = torch.device(device)
     result = result or profile(config)
     check_fits(result, device, batch=batch)
-    model = build(config, device=device).module.eval()
+    model = build_on(config, device).module.eval()
     side = config.input_resolution
     x = torch.randn(batch, config.in_channels, side, side, device=device)
     with torch.inference_mode():

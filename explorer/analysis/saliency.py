@@ -2,7 +2,9 @@
 
 captum registers its hooks and removes them itself; the model's train/eval mode is set to eval
 and restored around the call by :func:`explorer.hooks.hooked`, so a cached model shared between
-sessions comes back as it was.
+sessions comes back as it was. The image is moved to the model's device and the map computed in
+full float32 (TF32 off, :func:`explorer.device.full_float32`); only the finished map leaves the
+device.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from explorer.device import full_float32
 from explorer.families import BuiltModel
 from explorer.hooks import hooked
 
@@ -91,7 +94,7 @@ def grad_cam(
     module = _module(model, layer)
     device = next(model.parameters()).device
     image = image.to(device)
-    with hooked(model, training=False):
+    with full_float32(), hooked(model, training=False):
         with torch.no_grad():
             probabilities = torch.softmax(model(image), dim=1)[0]
         if not torch.isfinite(probabilities).all():

@@ -38,14 +38,15 @@ from torch import Tensor, nn
 from explorer.analysis.profile import WEIGHTED_TYPES
 from explorer.config import ModelConfig, format_query
 from explorer.data.shapes import ShapesDataset
-from explorer.families import BuiltModel, build
+from explorer.device import full_float32
+from explorer.families import BuiltModel
 from explorer.hooks import hooked
+from explorer.models import build_seeded  # the one seeded builder (weights drawn on the CPU)
 
 __all__ = [
     "Problem",
     "SignalPoint",
     "SignalResult",
-    "build_seeded",
     "model_lock",
     "probe_batch",
     "signal",
@@ -161,19 +162,9 @@ def _problems(points: tuple[SignalPoint, ...], loss: float) -> tuple[Problem, ..
     return tuple(found)
 
 
-# -- building and locking ----------------------------------------------------------------------------
-_BUILD_LOCK = threading.Lock()
+# -- locking ---------------------------------------------------------------------------------------------
 _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
 _LOCKS_LOCK = threading.Lock()
-
-
-def build_seeded(config: ModelConfig, seed: int = 0, device: str | torch.device | None = None) -> BuiltModel:
-    """Build ``config`` with weights drawn from ``seed`` (the global RNG is left as it was)."""
-    target = torch.device(device) if device is not None else torch.device("cpu")
-    devices = [target.index or 0] if target.type == "cuda" else []
-    with _BUILD_LOCK, torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        return build(config, device=device)
 
 
 @contextmanager
@@ -212,11 +203,13 @@ class Trace:
     def points(self, built: BuiltModel, layers: dict[str, nn.Module]) -> tuple[SignalPoint, ...]:
         if not self.order:
             return ()
+        # One transfer per quantity: the numbers leave the device here, and only here.
         stats = torch.stack([self.stats[n] for n in self.order]).double().cpu().tolist()
-        nan = torch.tensor(math.nan)
-        grads = torch.stack([self.grads.get(n, nan).to(nan.device) for n in self.order]).double().tolist()
+        device = self.stats[self.order[0]].device
+        nan = torch.tensor(math.nan, device=device)
+        grads = torch.stack([self.grads.get(n, nan) for n in self.order]).double().cpu().tolist()
         weight = (
-            torch.stack([self.weight_grads.get(n, nan).to(nan.device) for n in self.order]).double().tolist()
+            torch.stack([self.weight_grads.get(n, nan) for n in self.order]).double().cpu().tolist()
             if self.weight_grads
             else [None] * len(self.order)
         )
@@ -251,8 +244,12 @@ def tracing(model: nn.Module, layers: dict[str, nn.Module], training: bool | Non
                 values = output.detach().float()
                 std, mean = torch.std_mean(values) if values.numel() > 1 else (values.new_zeros(()), values)
                 std, mean = std.reshape(()), mean.reshape(())
-                # Only for a non-finite std (rare; the check syncs): does the output hold infinities?
-                overflow = values.isinf().any() if not bool(torch.isfinite(std)) else torch.zeros((), dtype=torch.bool)
+                # Does the output hold infinities (looked at only where the std is not finite)?
+                if values.device.type == "cpu":  # reading the std is free here; on a GPU it would sync each layer
+                    finite = bool(torch.isfinite(std))
+                    overflow = std.new_zeros((), dtype=torch.bool) if finite else values.isinf().any()
+                else:
+                    overflow = values.isinf().any() & ~torch.isfinite(std)
                 trace.stats[name] = torch.stack([std, mean, overflow.to(std.dtype)])
 
         return hook
@@ -299,6 +296,9 @@ def signal(
 
     ``resolution`` overrides the input side (the models here pool adaptively, so a smaller probe
     gives the same picture faster); ``seed`` picks both the weights (when building) and the images.
+    Weights are drawn on the CPU and the analysis computes in full float32 (TF32 off, see
+    :func:`explorer.device.full_float32`), so the same config and seed give the same curves on
+    every device, within float32 rounding.
     """
     if batch < 1:
         raise ValueError(f"batch={batch}; allowed: 1 or more")
@@ -314,7 +314,7 @@ def signal(
     x, y = probe_batch(batch, side, config.in_channels, config.classes, seed, target)
     x.requires_grad_(True)  # the backward pass then reaches every layer without touching weights' .grad
     layers = weighted_layers(model)
-    with model_lock(model), preserved_buffers(model), tracing(model, layers, training) as trace:
+    with full_float32(), model_lock(model), preserved_buffers(model), tracing(model, layers, training) as trace:
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
         params = {n: layers[n].weight for n in trace.order} if weight_grads else {}

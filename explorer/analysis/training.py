@@ -22,6 +22,7 @@ import copy
 import math
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import torch
@@ -32,7 +33,6 @@ from explorer.analysis.signal import (
     INPUT_MEAN,
     INPUT_STD,
     SignalResult,
-    build_seeded,
     model_lock,
     stage_starts,
     tracing,
@@ -40,7 +40,9 @@ from explorer.analysis.signal import (
 )
 from explorer.config import ModelConfig, format_query
 from explorer.data.shapes import ShapesDataset
+from explorer.device import full_float32
 from explorer.families import BuiltModel
+from explorer.models import build_seeded
 
 __all__ = ["OPTIMIZERS", "StepRecord", "TrainSettings", "train"]
 
@@ -59,6 +61,9 @@ class TrainSettings:
     momentum: float = 0.9
     #: Input side for training (None: the config's resolution).
     resolution: int | None = None
+    #: Run forward passes under bfloat16 autocast (faster on recent GPUs; results then differ
+    #: between devices). Off: every step computes in full float32, TF32 off, on every device.
+    autocast: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -134,32 +139,9 @@ def train(
         y = (shapes.labels % config.classes).to(target)
         measure = step == 1 or step == settings.steps or step % settings.record_every == 0
         optimizer.zero_grad(set_to_none=True)
-        result = None
-        if measure:
-            x.requires_grad_(True)  # so the first layer's output gradient is seen as well
-            with tracing(model, layers, training=True) as trace:
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
-                loss.backward()
-                for name in trace.order:
-                    grad = layers[name].weight.grad
-                    if grad is not None:
-                        trace.weight_grads[name] = torch.linalg.vector_norm(grad.detach().float())
-                points = trace.points(built, layers)
-            result = SignalResult(
-                query=query,
-                batch=settings.batch,
-                seed=settings.seed,
-                resolution=side,
-                training=True,
-                loss=float(loss.detach()),
-                points=points,
-                stages=stage_starts(points),
-            )
-        else:
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            loss.backward()
+        # Entered per step, not around the generator: a suspended run must not hold the switches.
+        with _precision(settings, target):
+            logits, loss, result = _step(model, built, layers, x, y, measure, settings, query, side)
         loss_value = float(loss.detach())
         accuracy = float((logits.detach().argmax(1) == y).float().mean())
         if math.isfinite(loss_value):
@@ -167,3 +149,50 @@ def train(
         yield StepRecord(step, settings.steps, loss_value, accuracy, time.perf_counter() - start, result)
         if not math.isfinite(loss_value):
             return
+
+
+def _precision(settings: TrainSettings, device: torch.device) -> AbstractContextManager[object]:
+    if settings.autocast:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return full_float32()
+
+
+def _step(
+    model: nn.Module,
+    built: BuiltModel,
+    layers: dict[str, nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    measure: bool,
+    settings: TrainSettings,
+    query: str,
+    side: int,
+) -> tuple[torch.Tensor, torch.Tensor, SignalResult | None]:
+    """One forward and backward pass (under the signal hooks when ``measure``); no update."""
+    result = None
+    if measure:
+        x.requires_grad_(True)  # so the first layer's output gradient is seen as well
+        with tracing(model, layers, training=True) as trace:
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+            loss.backward()
+            for name in trace.order:
+                grad = layers[name].weight.grad
+                if grad is not None:
+                    trace.weight_grads[name] = torch.linalg.vector_norm(grad.detach().float())
+            points = trace.points(built, layers)
+        result = SignalResult(
+            query=query,
+            batch=settings.batch,
+            seed=settings.seed,
+            resolution=side,
+            training=True,
+            loss=float(loss.detach()),
+            points=points,
+            stages=stage_starts(points),
+        )
+    else:
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        loss.backward()
+    return logits, loss, result

@@ -32,6 +32,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", action="store_true", help="never download ImageNet weights")
     parser.add_argument("--train-seconds", type=float, default=30.0, help="shapes training budget without weights")
     parser.add_argument("--json", action="store_true", help="print predictions and the layer used as JSON")
+    parser.add_argument(
+        "--bf16", action="store_true", help="train under bfloat16 autocast (faster on recent GPUs; default: float32)"
+    )
 
 
 def _read(path: str, what: str) -> bytes:
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     elif pretrained_info(config) is not None:
         model = with_imagenet_weights(config, device, download=not args.no_download)
     else:
-        model = with_shapes_training(config, device, args.train_seconds)
+        model = with_shapes_training(config, device, args.train_seconds, autocast=args.bf16)
     result = explain(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
     np.save(args.out, result.cam.heatmap.astype(np.float32))
     if args.json:

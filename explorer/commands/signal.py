@@ -30,6 +30,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate for --steps (default 0.01)")
     parser.add_argument("--weight-grads", action="store_true", help="also the norm of each layer's weight gradient")
     parser.add_argument("--eval", action="store_true", help="eval mode (BN uses running statistics)")
+    parser.add_argument(
+        "--bf16", action="store_true", help="train (--steps) under bfloat16 autocast (default: float32)"
+    )
 
 
 def _number(value: float | None) -> str:
@@ -39,10 +42,11 @@ def _number(value: float | None) -> str:
 @command("signal", "activation std and gradient norm per conv/linear layer (signal flow)", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.profile import profile
-    from explorer.analysis.signal import build_seeded, signal
+    from explorer.analysis.signal import signal
     from explorer.analysis.training import TrainSettings, train
     from explorer.config import parse_query
     from explorer.guard import check_fits
+    from explorer.models import build_seeded
 
     if args.batch < 2:
         raise UsageError("--batch must be at least 2 (batch norm needs batch statistics)")
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             seed=args.seed,
             record_every=args.steps,
             resolution=args.resolution,
+            autocast=args.bf16,
         )
         for record in train(config, settings, built, private_copy=False):
             history.append({"step": record.step, "loss": record.loss, "accuracy": record.accuracy})
