@@ -23,8 +23,10 @@ a ``repeat`` group, shown folded as "× N".
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -96,6 +98,8 @@ def _freeze(value: Any) -> Any:
         return (type(value).__name__, tuple(_freeze(v) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, slice):  # x[:, 0] (GoogLeNet's input transform); slices hash only from Python 3.12
+        return ("slice", _freeze(value.start), _freeze(value.stop), _freeze(value.step))
     hash(value)
     return value
 
@@ -440,8 +444,86 @@ def _hierarchy(builder: _Builder) -> tuple[GraphGroup, ...]:
         groups[gid] = GraphGroup(
             gid, label, kind, parent_of.get(gid), tuple(children[gid]), tuple(nodes_in), module, type_name
         )
+    _branch_groups(groups, builder, preds, succs)
     _fold_repeats(groups, builder.nodes_by_id, builder.edges, preds, succs)
     return tuple(sorted(groups.values(), key=lambda g: (builder.nodes_by_id[g.nodes[0]].index, -len(g.nodes))))
+
+
+_BRANCH_SUFFIX = re.compile(r"_[0-9]+[a-z]?$")
+
+
+def _branch_groups(
+    groups: dict[str, GraphGroup], builder: _Builder, preds: dict[str, list[str]], succs: dict[str, list[str]]
+) -> None:
+    """Show an Inception module's parallel branches, each as one ``branch`` group, beside the
+    concatenation that joins them.
+
+    An Inception module is a module with two or more ``branch*`` children. GoogLeNet's branches are
+    modules already (``branch2`` = 1x1 then 3x3): their groups become kind ``branch``. Inception-v3
+    writes a branch as sibling modules (``branch5x5_1``, ``branch5x5_2``): those with one name but
+    for the ``_<n>`` suffix are gathered into a new group ``b:<module>.branch5x5``, together with the
+    functional ops that only feed or only consume that branch (the average pool before
+    ``branch_pool``, the inner concatenation of Inception-E's split 1x3/3x1 branches).
+    """
+    order = {n.id: n.index for n in builder.nodes}
+    owner = {child: g.id for g in groups.values() for child in g.children}
+    for path, module in builder.modules.items():
+        names = [name for name, _ in module.named_children() if name.startswith("branch")]
+        found = [f"g:{path}.{name}" if path else f"g:{name}" for name in names]
+        present = [gid for gid in found if gid in groups]
+        if len(names) < 2 or not present:
+            continue
+        container = groups[owner[present[0]]]
+        key_of = {gid: _BRANCH_SUFFIX.sub("", name) for gid, name in zip(found, names, strict=True)}
+        prefix = f"{path}." if path else ""
+        branch_of: dict[str, str] = {}  # child id -> branch name
+        for child in container.children:
+            if child in key_of:
+                branch_of[child] = key_of[child]
+            elif child not in groups and builder.nodes_by_id[child].name.startswith(prefix):
+                first = builder.nodes_by_id[child].name[len(prefix) :].split(".")[0]
+                if first in names:  # a one-layer branch whose group was not needed
+                    branch_of[child] = _BRANCH_SUFFIX.sub("", first)
+        members: dict[str, set[str]] = defaultdict(set)  # branch -> every node inside
+        for child, branch in branch_of.items():
+            members[branch] |= set(groups[child].nodes) if child in groups else {child}
+        changed = True
+        while changed:  # ops between branch layers join the branch they only feed or only consume
+            changed = False
+            for child in container.children:
+                if child in branch_of or child in groups:
+                    continue
+                for branch, inside in members.items():
+                    feeds = succs[child] and all(s in inside for s in succs[child])
+                    if all(p in inside for p in preds[child]) or feeds:
+                        branch_of[child], changed = branch, True
+                        inside.add(child)
+                        break
+        by_branch: dict[str, list[str]] = defaultdict(list)
+        for child in container.children:
+            if child in branch_of:
+                by_branch[branch_of[child]].append(child)
+        new_children: list[str] = []
+        for child in container.children:
+            branch = branch_of.get(child)
+            if branch is None:
+                new_children.append(child)
+                continue
+            parts = by_branch[branch]
+            if len(parts) == 1 and child in groups:  # already one module: just call it a branch
+                groups[child] = dataclasses.replace(groups[child], kind="branch")
+                new_children.append(child)
+            elif child == parts[0]:
+                bid = f"b:{prefix}{branch}"
+                inside = tuple(sorted(members[branch], key=order.__getitem__))
+                for part in parts:
+                    if part in groups:
+                        groups[part] = dataclasses.replace(groups[part], parent=bid)
+                groups[bid] = GraphGroup(
+                    bid, f"{prefix}{branch} · branch", "branch", container.id, tuple(parts), inside
+                )
+                new_children.append(bid)
+        groups[container.id] = dataclasses.replace(container, children=tuple(new_children))
 
 
 def _rank(child: str, stage_order: list[str], group_nodes: dict[str, list[str]], builder: _Builder) -> tuple:
