@@ -9,6 +9,10 @@ such as ``nn.Identity`` left out) and every module with parameters or multiply-a
 (a deformable conv holds its weight and calls the sampling op itself). Row parameters and MACs
 are the module's own, so rows sum exactly to the totals.
 
+Modules that hold parameters but do not run at inference (the auxiliary classifiers of GoogLeNet
+and Inception-v3, which run only in training) get rows too, with their parameters, no MACs, no
+output shape and no depth, placed after the module defined just before them.
+
 Activation memory: bytes of the tensors the rows' calls produce at batch 1 in float32; an output
 that is one of its inputs (in-place ReLU, identity) is new memory of zero bytes.
 """
@@ -107,6 +111,25 @@ def _tensors(value: Any) -> Iterable[Tensor]:
             yield from _tensors(item)
 
 
+def _with_unrun(order: list[str], unrun: set[str], defined: list[str]) -> list[str]:
+    """``order`` with each module of ``unrun`` placed after the last module defined before it that
+    ran (an auxiliary classifier follows the block it would read in training)."""
+    if not unrun:
+        return order
+    position = {name: i for i, name in enumerate(order)}
+    after: dict[int, list[str]] = defaultdict(list)
+    anchor = -1
+    for name in defined:
+        if name in position:
+            anchor = position[name]
+        elif name in unrun:
+            after[anchor].append(name)
+    merged = list(after[-1])
+    for i, name in enumerate(order):
+        merged += [name, *after[i]]
+    return merged
+
+
 def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
     """Profile ``config`` at batch 1 (see the module docstring for what is counted)."""
     built = built or build(config, device="meta")
@@ -158,13 +181,18 @@ def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
                 order.append(name)
                 shapes[name] = ()
 
+    # Modules with parameters that did not run at inference (auxiliary classifiers) get rows too,
+    # with no MACs and no output shape, so that rows still sum to the totals.
+    unrun = {name for name, module in candidates.items() if name not in shapes and _own_params(module) > 0}
+    order = _with_unrun(order, unrun, list(modules))
+    shapes |= {name: () for name in unrun}
     rows: list[LayerRow] = []
     depth = 0
     for name in order:
         module = candidates[name]
-        weighted = isinstance(module, WEIGHTED_TYPES)
-        depth += weighted
         shape = shapes[name]
+        weighted = isinstance(module, WEIGHTED_TYPES) and name not in unrun
+        depth += weighted
         rows.append(
             LayerRow(
                 name=name,
