@@ -25,10 +25,12 @@ from torchvision.models.inception import (
     InceptionE,
 )
 
-from explorer.config import ModelConfig, knob, register_family, register_preset
+from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder
 from explorer.families.googlenet import check_transform_input, inception_blocks, transform_input_knob
 from explorer.families.widths import QUARTER_WIDTHS, scale, scaled_conv_block
+
+AUX_MIN_RESOLUTION = 299
 
 
 @register_family
@@ -38,8 +40,6 @@ class InceptionV3Config(ModelConfig):
     title: ClassVar[str] = "Inception-v3"
     natural_resolution: ClassVar[int] = 299
     resolution_rule: ClassVar[str] = "299"
-    #: Five unpadded stride-2 steps (torchvision's min_size).
-    min_resolution: ClassVar[int] = 75
 
     aux: bool = knob(True, "onoff", "the auxiliary classifier after Mixed_6e (training only)")
     width: float = knob(1.0, "float", "channels of every conv x width", choices=QUARTER_WIDTHS)
@@ -53,8 +53,19 @@ class InceptionV3Config(ModelConfig):
     def derived_values(self) -> dict[str, Any]:
         return super().derived_values() | {"transform_input": self.uses_transform_input}
 
+    @property
+    def min_resolution(self) -> int:  # type: ignore[override]
+        """75 px: five unpadded stride-2 steps (torchvision's min_size); with the auxiliary classifier
+        299 px, since its 5x5 conv needs Mixed_6e's 17 px map (it runs whenever the net trains)."""
+        return AUX_MIN_RESOLUTION if self.aux else 75
+
     def validate(self) -> None:
         check_transform_input(self)
+        if self.aux and self.input_resolution < AUX_MIN_RESOLUTION:
+            raise ConfigError(
+                f"resolution={self.input_resolution} is too small for the auxiliary classifier (aux=on needs "
+                f"{AUX_MIN_RESOLUTION} px: its 5x5 conv reads Mixed_6e's 17 px map); use aux=off for smaller inputs"
+            )
 
 
 def _linear(in_features: int, out_features: int, stddev: float) -> nn.Linear:
