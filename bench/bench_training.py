@@ -1,22 +1,22 @@
 """Training steps per second on shapes: torchvision's deformable-conv op against the sampling path,
-and one intra-op thread against two.
+and one intra-op thread against two, measured in one run.
 
-    python bench/bench_training.py [--repeats N] [--batch B] [--threads-only | --no-threads]
+    python bench/bench_training.py [--repeats N] [--batch B] [CASE ...]
 
 A step is what ``explorer.analysis.training.train`` does between its measured steps: ``zero_grad``,
 forward, cross-entropy, backward, SGD step (lr 0.01, momentum 0.9), on a batch of shapes images
-(version 1, 32 px, standardised as the trainer does) drawn beforehand, so data generation is timed
-apart (printed once; the trainer pays it on top of every step).
+standardised as the trainer does, drawn beforehand (data generation is timed apart and printed; the
+trainer pays it on top of every step).
 
-Part 1, per config with deformable layers: after one warm-up step of each, steps alternate between
+A case is ``QUERY`` (shapes version 1 at the config's resolution, 32 px for these) or ``QUERY@v2``
+(shapes version 2 at its default side, 64 px, the query's resolution set to match). For a case with
+deformable layers, steps alternate round-robin between four settings on the same model:
 ``backend="torchvision"`` (``torchvision.ops.deform_conv2d``) and ``backend="sampling"``
-(``explorer.families.deformable.sampled_deform_conv2d``) on the same model, ``N`` times each (so a
-busy machine slows both alike); medians, steps/s and their ratio are printed. A config without
-deformable layers (``preset=resnet20``) runs once, as the yardstick.
-
-Part 2: the same alternation between ``torch.set_num_threads(1)`` and ``(2)`` for a few configs on
-the path the app uses by default (``backend="auto"``: sampling on the CPU). Only this script sets
-the thread count; the library leaves it alone.
+(``explorer.families.deformable.sampled_deform_conv2d``), each with ``torch.set_num_threads(1)`` and
+``(2)``; after one warm-up step of each, ``N`` steps each, so a busy machine slows all alike. The
+medians, steps/s and the ratios are printed. ``@v2`` cases and cases without deformable layers run
+``backend="auto"`` only (torchvision's op at 64 px would take minutes). Only this script sets the
+thread count; the library leaves it alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import platform
 import statistics
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,17 +36,18 @@ import torch.nn.functional as F
 import torchvision
 
 from explorer.config import parse_query
-from explorer.data.shapes import ShapesDataset
+from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset
 from explorer.families import build
 from explorer.families.deformable import set_backend
 
-BACKEND_CASES = (
+DEFAULT_CASES = (
     "family=plain&depth=8&deform=on",
     "family=plain&depth=8&deform=on&modulated=on",
     "preset=resnet20&deform=3",
     "preset=resnet20",
+    "family=plain&depth=8&deform=on@v2",
+    "preset=resnet20@v2",
 )
-THREAD_CASES = ("family=plain&depth=8&deform=on", "preset=resnet20&deform=3", "preset=resnet20")
 INPUT_MEAN, INPUT_STD = 0.5, 0.25  # the trainer's standardisation (explorer.analysis.signal)
 
 
@@ -59,20 +59,28 @@ def load() -> str:
 
 
 class Case:
-    """One model of ``query`` with its SGD optimiser and a fixed batch of shapes."""
+    """One model of ``case`` (see the module docs) with its SGD optimiser and a fixed batch of shapes."""
 
-    def __init__(self, query: str, batch: int) -> None:
+    def __init__(self, case: str, batch: int) -> None:
+        query, _, suffix = case.partition("@")
+        version = 2 if suffix == "v2" else 1
+        if suffix not in ("", "v2"):
+            raise SystemExit(f"error: case '{case}': the only suffix is @v2")
+        if version == 2:
+            query = f"{query}&resolution={DEFAULT_RESOLUTION[2]}"
         torch.manual_seed(0)
-        self.query = query
+        self.name = case
         self.config = parse_query(query)
         self.model = build(self.config).module.train()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        side = self.config.input_resolution
+        self.side = self.config.input_resolution
         start = time.perf_counter()
-        shapes = ShapesDataset(resolution=side, in_channels=self.config.in_channels, seed=0).batch(range(batch))
+        dataset = ShapesDataset(resolution=self.side, in_channels=self.config.in_channels, seed=0, version=version)
+        shapes = dataset.batch(range(batch))
         self.data_s = time.perf_counter() - start
         self.x = (shapes.images - INPUT_MEAN) / INPUT_STD
         self.y = shapes.labels % self.config.classes
+        self.deformable = set_backend(self.model, "auto") > 0 and version == 1
 
     def step(self) -> float:
         start = time.perf_counter()
@@ -82,75 +90,67 @@ class Case:
         self.optimizer.step()
         return time.perf_counter() - start
 
+    def set(self, backend: str, threads: int) -> None:
+        set_backend(self.model, backend)  # type: ignore[arg-type]
+        torch.set_num_threads(threads)
 
-def alternate(case: Case, settings: dict[str, object], apply, repeats: int) -> dict[str, float]:
-    """Median step seconds per setting, steps alternating between settings after one warm-up each."""
-    times: dict[str, list[float]] = {name: [] for name in settings}
-    for value in settings.values():
-        apply(value)
+
+def round_robin(case: Case, settings: list[tuple[str, int]], repeats: int) -> dict[tuple[str, int], float]:
+    """Median step seconds per (backend, threads), one warm-up step each, then ``repeats`` rounds."""
+    times: dict[tuple[str, int], list[float]] = {setting: [] for setting in settings}
+    for setting in settings:
+        case.set(*setting)
         case.step()
     for _ in range(repeats):
-        for name, value in settings.items():
-            apply(value)
-            times[name].append(case.step())
-    return {name: statistics.median(values) for name, values in times.items()}
+        for setting in settings:
+            case.set(*setting)
+            times[setting].append(case.step())
+    return {setting: statistics.median(values) for setting, values in times.items()}
 
 
-def backends(batch: int, repeats: int) -> None:
-    print(f"\n== deformable op: torchvision vs sampling (batch {batch}, 32 px, median of {repeats}) ==")
-    print(f"{'query':<46} {'torchvision':>16} {'sampling':>16} {'ratio':>7}  data/batch")
-    for query in BACKEND_CASES:
-        case = Case(query, batch)
-        if set_backend(case.model, "auto") == 0:
-            median = alternate(case, {"auto": None}, lambda _: None, repeats)["auto"]
-            print(
-                f"{query:<46} {'(no deformable layers)':>16} {median * 1000:7.0f} ms {1 / median:5.1f}/s"
-                f" {'':>7}  {case.data_s * 1000:.0f} ms"
-            )
-            continue
-        medians = alternate(
-            case, {"torchvision": "torchvision", "sampling": "sampling"}, partial(set_backend, case.model), repeats
-        )
-        tv, sampled = medians["torchvision"], medians["sampling"]
-        print(
-            f"{query:<46} {tv * 1000:7.0f} ms {1 / tv:5.2f}/s {sampled * 1000:7.0f} ms {1 / sampled:5.1f}/s"
-            f" {tv / sampled:6.1f}x  {case.data_s * 1000:.0f} ms"
-        )
-
-
-def threads(batch: int, repeats: int) -> None:
-    print(f"\n== intra-op threads: 1 vs 2 (batch {batch}, backend auto, median of {repeats}) ==")
-    print(f"{'query':<46} {'1 thread':>16} {'2 threads':>16} {'2 vs 1':>7}")
-    before = torch.get_num_threads()
-    try:
-        for query in THREAD_CASES:
-            case = Case(query, batch)
-            medians = alternate(case, {"1": 1, "2": 2}, torch.set_num_threads, repeats)
-            one, two = medians["1"], medians["2"]
-            print(
-                f"{query:<46} {one * 1000:7.0f} ms {1 / one:5.1f}/s {two * 1000:7.0f} ms {1 / two:5.1f}/s"
-                f" {one / two:6.2f}x"
-            )
-    finally:
-        torch.set_num_threads(before)
+def cell(seconds: float | None) -> str:
+    return f"{'-':>16}" if seconds is None else f"{seconds * 1000:7.0f} ms {1 / seconds:5.2f}/s"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", default=list(DEFAULT_CASES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--threads-only", action="store_true")
-    group.add_argument("--no-threads", action="store_true")
     args = parser.parse_args()
     print(
         f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads),"
         f" torchvision {torchvision.__version__}, Python {platform.python_version()}; load average {load()}"
     )
-    if not args.threads_only:
-        backends(args.batch, args.repeats)
-    if not args.no_threads:
-        threads(args.batch, args.repeats)
+    print(f"batch {args.batch}, median of {args.repeats} steps per setting, settings alternating round-robin\n")
+    header = f"{'case':<46} {'px':>3} {'thr':>3} {'torchvision':>16} {'sampling':>16} {'tv/samp':>7} {'data':>6}"
+    print(header)
+    before = torch.get_num_threads()
+    rows: list[tuple[str, dict[tuple[str, int], float]]] = []
+    try:
+        for name in args.cases:
+            case = Case(name, args.batch)
+            backends = ("torchvision", "sampling") if case.deformable else ("auto",)
+            medians = round_robin(case, [(b, t) for b in backends for t in (1, 2)], args.repeats)
+            rows.append((name, medians))
+            for threads in (1, 2):
+                tv = medians.get(("torchvision", threads))
+                sampled = medians.get(("sampling", threads), medians.get(("auto", threads)))
+                ratio = f"{tv / sampled:6.1f}x" if tv and sampled else f"{'':>7}"
+                print(
+                    f"{name:<46} {case.side:>3} {threads:>3} {cell(tv)} {cell(sampled)} {ratio}"
+                    f" {case.data_s * 1000:4.0f}ms"
+                )
+    finally:
+        torch.set_num_threads(before)
+    print("\nthreads, 2 vs 1 (steps/s with 2 threads / steps/s with 1; below 1: the second thread costs time)")
+    for name, medians in rows:
+        parts = [
+            f"{backend} {medians[(backend, 1)] / medians[(backend, 2)]:.2f}x"
+            for backend in ("torchvision", "sampling", "auto")
+            if (backend, 1) in medians
+        ]
+        print(f"  {name:<46} {', '.join(parts)}")
     print(f"\nload average at the end: {load()}")
     return 0
 

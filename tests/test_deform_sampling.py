@@ -166,3 +166,23 @@ def test_set_backend_reaches_every_deformable_layer_and_checks_its_argument():
     assert count == len(layers) > 0 and all(m.backend == "torchvision" for m in layers)
     with pytest.raises(ValueError, match="backend"):
         set_backend(model, "cuda")  # type: ignore[arg-type]
+
+
+def test_bfloat16_autocast_samples_in_float32_and_returns_bfloat16():
+    # torchvision's CPU kernel has no bfloat16 version; the sampling path computes the points in
+    # float32 (31 + 0.3 in bfloat16 would be 31.25) and returns the input's dtype, as torchvision does.
+    torch.manual_seed(4)
+    layer = DeformableConv2d(4, 6, 3, padding=1, modulated=True)
+    nn.init.normal_(layer.offset_conv.weight, std=0.3)
+    x = torch.randn(2, 4, 32, 32)
+    expected = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        actual = layer(x.bfloat16())
+    assert actual.dtype == torch.bfloat16
+    torch.testing.assert_close(actual.float(), expected, rtol=0.05, atol=0.05)
+    exact = sampled_deform_conv2d(x.double(), torch.full((1, 18, 32, 32), 0.3).double().expand(2, -1, -1, -1),
+                                  layer.weight.double(), padding=1)  # fmt: skip
+    low = sampled_deform_conv2d(x.bfloat16(), torch.full((2, 18, 32, 32), 0.3, dtype=torch.bfloat16),
+                                layer.weight.bfloat16(), padding=1)  # fmt: skip
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.double(), exact, rtol=0.03, atol=0.03)

@@ -71,7 +71,7 @@ def sampled_deform_conv2d(
         weight ``(C_out, C_in/groups, kh, kw)``
         bias   ``(C_out,)`` or None
         mask   ``(B, offset_groups*kh*kw, H_out, W_out)`` or None (DCNv1)
-        output ``(B, C_out, H_out, W_out)``
+        output ``(B, C_out, H_out, W_out)``, of the input's dtype (computed in float32 at least)
     Tap ``(a, b)`` of output ``(i, j)`` reads the input at ``y = i*stride_h - pad_h + a*dil_h + dy``,
     ``x = j*stride_w - pad_w + b*dil_w + dx`` by bilinear interpolation, pixels outside the image
     counting zero, times the mask when there is one. Gradients are those of that interpolation, with
@@ -101,8 +101,10 @@ def sampled_deform_conv2d(
         raise ValueError(f"mask {tuple(mask.shape)}; expected {(b, offset_groups * taps, h_out, w_out)}")
 
     hp, wp = _power_of_two_at_least(h), _power_of_two_at_least(w)
-    x = input if (hp, wp) == (h, w) else F.pad(input, (0, wp - w, 0, hp - h))
-    kwargs = {"device": input.device, "dtype": offset.dtype}
+    # Sampling points in float32 at least: in bfloat16 (autocast) 31 + 0.3 would round to 31.25.
+    work = torch.promote_types(torch.promote_types(input.dtype, offset.dtype), torch.float32)
+    x = input.to(work) if (hp, wp) == (h, w) else F.pad(input.to(work), (0, wp - w, 0, hp - h))
+    kwargs = {"device": input.device, "dtype": work}
     rows = torch.arange(kh, **kwargs).repeat_interleave(kw) * dh  # (taps,) tap row offsets
     cols = torch.arange(kw, **kwargs).repeat(kh) * dw
     base_y = (torch.arange(h_out, **kwargs) * sh - ph).view(1, h_out) + rows.view(taps, 1)  # (taps, H_out)
@@ -115,18 +117,20 @@ def sampled_deform_conv2d(
     grid = grid.view(b * offset_groups, taps * h_out, w_out, 2)
     sampled = F.grid_sample(
         x.reshape(b * offset_groups, c_in // offset_groups, hp, wp),
-        grid.to(x.dtype),
+        grid,
         mode="bilinear",
         padding_mode="zeros",
         align_corners=False,
     )  # (B*og, C_in/og, taps*H_out, W_out)
     sampled = sampled.view(b, offset_groups, c_in // offset_groups, taps, h_out * w_out)
     if mask is not None:
-        sampled = sampled * mask.view(b, offset_groups, 1, taps, h_out * w_out)
+        sampled = sampled * mask.to(work).view(b, offset_groups, 1, taps, h_out * w_out)
     columns = sampled.reshape(b, groups, c_per_group * taps, h_out * w_out)  # channel-major, as weight
-    out = torch.matmul(weight.reshape(groups, c_out // groups, c_per_group * taps), columns)
+    out = torch.matmul(weight.to(work).reshape(groups, c_out // groups, c_per_group * taps), columns)
     out = out.reshape(b, c_out, h_out, w_out)
-    return out if bias is None else out + bias.view(1, c_out, 1, 1)
+    if bias is not None:
+        out = out + bias.to(work).view(1, c_out, 1, 1)
+    return out.to(input.dtype)  # torchvision's op returns the input's dtype
 
 
 class DeformableConv2d(DeformConv2d):
