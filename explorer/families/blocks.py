@@ -104,10 +104,10 @@ def _step(key: str, index: int, block: Block, c_in: int, side: int, first: bool)
             raise fail(f"a bottleneck's output is 4 x its width: {c_out} is not a multiple of 4")
         if int(c_out // 4 * int(block["w"] or 64) / 64) < 1:
             raise fail(f"w={block['w']} leaves the bottleneck with no channels")
-    if out_side < 1 or side < stride:  # a stride s needs s pixels: side / s < 1 is below one pixel
-        raise fail(
-            f"stride {stride} shrinks the {side} px map below 1 pixel; use a larger resolution or fewer strides"
-        )
+    if side < stride:  # a stride s needs s pixels: side / s < 1 is below one pixel
+        raise fail(f"stride {stride} shrinks the {side} px map below 1 pixel; use a larger resolution or fewer strides")
+    if out_side < 1:
+        raise fail(f"its window does not fit the {side} px map; use a larger resolution, fewer strides or padding")
     return c_out, out_side, stride
 
 
