@@ -39,8 +39,8 @@ from explorer.analysis.saliency import grad_cam
 from explorer.analysis.signal import signal
 from explorer.analysis.training import TrainSettings, train
 from explorer.config import parse_query
-from explorer.device import available_devices, describe, synchronize
-from explorer.models import build_seeded
+from explorer.runtime.device import available_devices, describe, synchronize
+from explorer.runtime.models import build_seeded
 
 RESNET50 = parse_query("preset=resnet50")
 RESNET20 = parse_query("preset=resnet20")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer.analysis.saliency import grad_cam
 from explorer.config import parse_query
-from explorer.models import instantiate
+from explorer.runtime.models import instantiate
 
 QUERIES = ["preset=resnet20", "preset=resnet18", "preset=mobilenet_v2", "preset=resnet50"]
 REPEATS = 5

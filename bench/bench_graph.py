@@ -21,7 +21,7 @@ from explorer.analysis.graph import layer_graph
 from explorer.analysis.graph_fold import auto_detail, expanded_for, fold
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.plots_graph import graph_figure
+from explorer.views.graph import graph_figure
 
 DEFAULT = ["preset=resnet50", "preset=preact_resnet1001", "preset=densenet264"]
 

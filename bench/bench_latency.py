@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from explorer.analysis.latency import measure  # noqa: E402
 from explorer.analysis.profile import profile  # noqa: E402
 from explorer.config import preset_config  # noqa: E402
-from explorer.device import best_device, describe  # noqa: E402
+from explorer.runtime.device import best_device, describe  # noqa: E402
 
 PRESETS = (
     "mobilenet_v3_small",

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from explorer.analysis.signal import probe_batch, signal
 from explorer.config import parse_query
-from explorer.models import build_seeded
+from explorer.runtime.models import build_seeded
 
 DEFAULT_CASES = (
     "preset=resnet50@112",

@@ -25,12 +25,12 @@ from explorer.config import (
     query_to_dict,
 )
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
+from explorer.data.images import ImageError, decode_image
+from explorer.data.samples import CREDITS, SAMPLES, load_sample, shape_image
 from explorer.data.shapes import CLASSES
-from explorer.device import available_devices, best_device, describe
-from explorer.explain import ExplainableModel, shape_image, with_checkpoint
-from explorer.guard import budget_bytes, estimate
-from explorer.images import ImageError, decode_image
-from explorer.samples import CREDITS, SAMPLES, load_sample
+from explorer.runtime.device import available_devices, best_device, describe
+from explorer.runtime.guard import budget_bytes, estimate
+from explorer.runtime.weights import ExplainableModel, with_checkpoint
 
 DEFAULT_QUERY = "preset=resnet18"
 CUSTOM = "(custom)"

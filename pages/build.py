@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from explorer.analysis.tables import group_frame, layer_frame
 from explorer.formatting import human_bytes, human_count
-from explorer.plots import group_bar, hierarchy
-from explorer.plots_graph import overview_figure
+from explorer.views.graph import overview_figure
+from explorer.views.profile import group_bar, hierarchy
+from explorer.views.tables import group_frame, layer_frame
 from pages._shared import architecture_controls, cached_graph, cached_profile, cached_summary, memory_note
 
 config = architecture_controls()

@@ -14,9 +14,8 @@ from explorer.analysis.deform import (
     untrained_copy,
 )
 from explorer.config import ConfigError, query_to_dict
-from explorer.explain import ExplainableModel
-from explorer.plots_deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
-from explorer.weights import WeightsError
+from explorer.runtime.weights import ExplainableModel, WeightsError
+from explorer.views.deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
 from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"

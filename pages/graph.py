@@ -13,7 +13,7 @@ from explorer.analysis.graph_fold import (
     unfold,
 )
 from explorer.config import ConfigError, parse_query
-from explorer.plots_graph import GRAPH_METRICS, graph_figure
+from explorer.views.graph import GRAPH_METRICS, graph_figure
 from pages._shared import architecture_controls, cached_graph
 
 config = architecture_controls()

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis.saliency import default_layer, target_layers
+from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
+from explorer.analysis.training import train_on_shapes
 from explorer.config import ConfigError
-from explorer.explain import (
-    ExplainableModel,
-    explain,
-    explain_every_stage,
-    with_imagenet_weights,
-    with_shapes_training,
-)
-from explorer.overlay import COLORMAPS, colorize, overlay, png_bytes
-from explorer.weights import WeightsError, pretrained_info
+from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
+from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
 from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
@@ -52,9 +46,13 @@ def weights_controls(config) -> ExplainableModel | None:
         bf16 = bf16_toggle("saliency")
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
-            st.session_state["saliency.model"] = with_shapes_training(
-                config, device, seconds, progress=lambda f, text: bar.progress(f, text=text), autocast=bf16
-            )
+            st.session_state["saliency.model"] = train_on_shapes(
+                config,
+                seconds=seconds,
+                device=device,
+                autocast=bf16,
+                progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
+            ).model
             st.session_state["saliency.model_key"] = key
         if st.session_state.get("saliency.model_key") == key:
             return st.session_state["saliency.model"]
@@ -98,7 +96,7 @@ with controls:
 
 with results:
     st.caption(f"Weights: {model.weights}")
-    first = explain(model, image, layer=layer, relu=relu)
+    first = explain_image(model, image, layer=layer, relu=relu)
     options = [index for index, _ in first.cam.top]
     target = st.selectbox(
         "Explain class",
@@ -107,7 +105,7 @@ with results:
         key=f"saliency.target.{config.query}",
         help="Default: the top prediction",
     )
-    result = first if target == first.cam.target else explain(model, image, layer=layer, target=target, relu=relu)
+    result = first if target == first.cam.target else explain_image(model, image, layer=layer, target=target, relu=relu)
     heat = result.cam.normalised()
     picture = overlay(result.image, heat, opacity, colormap)
     columns = st.columns(3)

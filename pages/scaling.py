@@ -38,7 +38,7 @@ from explorer.analysis.scaling_tables import (
 from explorer.config import PRESETS, ConfigError, parse_query, preset_config
 from explorer.families.efficientnet import EfficientNetConfig
 from explorer.formatting import human_bytes, human_count
-from explorer.plots_scaling import (
+from explorer.views.scaling import (
     accuracy_vs_cost,
     compare_stages,
     cost_plane,

@@ -9,10 +9,10 @@ import streamlit as st
 from explorer.analysis.signal import VARIANTS, SignalResult, changed_keys, signal, variant_config
 from explorer.analysis.training import OPTIMIZERS, TrainSettings, train
 from explorer.config import ConfigError, ModelConfig, parse_query, query_to_dict
-from explorer.device import best_device
-from explorer.guard import TooLargeError, check_fits
-from explorer.models import build_seeded
-from explorer.plots_signal import METRIC_LABELS, loss_figure, ratio_text, signal_figure
+from explorer.runtime.device import best_device
+from explorer.runtime.guard import TooLargeError, check_fits
+from explorer.runtime.models import build_seeded
+from explorer.views.signal import METRIC_LABELS, loss_figure, ratio_text, signal_figure
 from pages._shared import architecture_controls, bf16_toggle, cached_profile, current_device
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"

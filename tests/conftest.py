@@ -23,13 +23,13 @@ def single_thread():
 
 
 def _devices() -> list[str]:
-    from explorer.device import available_devices
+    from explorer.runtime.device import available_devices
 
     return available_devices()
 
 
 @pytest.fixture(params=_devices())
 def device(request) -> str:
-    """Each device this machine has (``explorer.device.available_devices()``): the CPU on CI, and
+    """Each device this machine has (``explorer.runtime.device.available_devices()``): the CPU on CI, and
     CUDA (and MPS) too where they exist, so one ``python3 run.py test`` covers every device."""
     return request.param

@@ -1,5 +1,5 @@
 """Every page that runs a model, through AppTest with the sidebar's device selector set to each
-device this machine has (``explorer.device.available_devices()``: the CPU on CI, CUDA as well on a
+device this machine has (``explorer.runtime.device.available_devices()``: the CPU on CI, CUDA as well on a
 GPU machine). The page must say which device it runs on and show its real results there."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.config import parse_query
-from explorer.device import describe
-from explorer.models import build_seeded
+from explorer.runtime.device import describe
+from explorer.runtime.models import build_seeded
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = {"family": "plain", "depth": "8", "width": "4", "resolution": "16"}

@@ -27,8 +27,8 @@ from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
-from explorer.models import build_on
-from explorer.plots_deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure
+from explorer.runtime.models import build_on
+from explorer.views.deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure
 
 SMALL = "family=plain&depth=4&width=4&deform=on&resolution=16"
 
@@ -277,7 +277,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args,
 def test_plots_module_imports_neither_torch_nor_streamlit() -> None:
     import ast
 
-    import explorer.plots_deform as plots
+    import explorer.views.deform as plots
 
     tree = ast.parse(Path(plots.__file__).read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

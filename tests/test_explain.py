@@ -13,10 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
+from explorer.analysis.saliency import explain_image
+from explorer.analysis.training import train_on_shapes
 from explorer.config import parse_query
+from explorer.data.samples import shape_box, shape_image
 from explorer.data.shapes import CLASSES
-from explorer.explain import explain, shape_box, shape_image, with_checkpoint, with_shapes_training
-from explorer.models import build_seeded
+from explorer.runtime.models import build_seeded
+from explorer.runtime.weights import with_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEEDS = range(1000, 1040)
@@ -25,7 +28,7 @@ HELD_OUT_SEEDS = range(1000, 1040)
 @pytest.fixture(scope="module")
 def trained(single_thread):
     """ResNet-20 trained for 150 Adam steps (batch 32) on 32 px shapes: deterministic from its seeds."""
-    return with_shapes_training(parse_query("preset=resnet20"), "cpu", seconds=1e9, max_steps=150)
+    return train_on_shapes(parse_query("preset=resnet20"), steps=150, device="cpu").model
 
 
 @pytest.mark.slow
@@ -43,7 +46,7 @@ def test_gradcam_peaks_inside_the_shape_on_most_held_out_images(trained):
     hits = 0
     for seed in HELD_OUT_SEEDS:
         x0, y0, x1, y1 = shape_box(seed, 32)
-        row, column = explain(trained, shape_image(seed, 32)).cam.peak()
+        row, column = explain_image(trained, shape_image(seed, 32)).cam.peak()
         hits += x0 <= column < x1 and y0 <= row < y1
     assert hits / len(HELD_OUT_SEEDS) >= 0.6
 
@@ -56,7 +59,7 @@ def test_checkpoint_model_reports_and_explains(device):
     assert next(model.built.module.parameters()).device.type == device
     assert model.report.complete
     assert "uploaded checkpoint 'r20.pt' (loaded 116 tensors)" in model.weights
-    result = explain(model, Image.new("RGB", (50, 40), (200, 30, 30)))
+    result = explain_image(model, Image.new("RGB", (50, 40), (200, 30, 30)))
     assert result.cam.heatmap.shape == (32, 32)
     assert result.image.shape == (32, 32, 3)
     assert result.top[0][0].startswith("class ")

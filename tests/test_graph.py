@@ -22,7 +22,7 @@ from explorer.analysis.graph_fold import (
 from explorer.analysis.profile import profile
 from explorer.cli import main
 from explorer.config import parse_query
-from explorer.plots_graph import GRAPH_METRICS, graph_figure, overview_figure
+from explorer.views.graph import GRAPH_METRICS, graph_figure, overview_figure
 
 _CACHE: dict[str, LayerGraph] = {}
 

@@ -1,15 +1,15 @@
-"""explorer.guard (refuse work that would not fit) and explorer.device (where models run)."""
+"""explorer.runtime.guard (refuse work that would not fit) and explorer.runtime.device (where models run)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from explorer import guard
+from explorer.runtime import guard
 from explorer.analysis.profile import Profile, profile
 from explorer.config import parse_query
-from explorer.device import DEVICE_CHOICES, available_devices, best_device, describe, free_memory_bytes
-from explorer.guard import TooLargeError, budget_bytes, check_fits, estimate
+from explorer.runtime.device import DEVICE_CHOICES, available_devices, best_device, describe, free_memory_bytes
+from explorer.runtime.guard import TooLargeError, budget_bytes, check_fits, estimate
 
 CPU = torch.device("cpu")
 

@@ -1,4 +1,4 @@
-"""explorer.hooks.hooked: hooks come off and train/eval modes come back, whatever the body does."""
+"""explorer.runtime.hooks.hooked: hooks come off and train/eval modes come back, whatever the body does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.families import BuiltModel, build
-from explorer.hooks import hooked
+from explorer.runtime.hooks import hooked
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, decode_image, display_image, preprocess
+from explorer.data.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, decode_image, display_image, preprocess
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

@@ -11,7 +11,7 @@ import torch
 from explorer.analysis import latency
 from explorer.analysis.latency import LiveTensorBytes, Timing, measure, measure_many, time_calls
 from explorer.config import parse_query
-from explorer.guard import TooLargeError
+from explorer.runtime.guard import TooLargeError
 
 TINY = "family=mobilenet_v1&alpha=0.25&resolution=32"
 

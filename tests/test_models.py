@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from explorer.config import parse_query
-from explorer.device import available_devices
-from explorer.guard import TooLargeError
-from explorer.models import build_seeded, instantiate
+from explorer.runtime.device import available_devices
+from explorer.runtime.guard import TooLargeError
+from explorer.runtime.models import build_seeded, instantiate
 
 
 def test_instantiate_builds_on_the_device_in_eval_mode(device):

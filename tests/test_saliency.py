@@ -9,8 +9,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 
 from explorer.analysis.saliency import default_layer, grad_cam, grad_cam_strip, target_layers
 from explorer.config import parse_query
-from explorer.device import available_devices
-from explorer.models import build_seeded
+from explorer.runtime.device import available_devices
+from explorer.runtime.models import build_seeded
 
 
 @pytest.fixture(scope="module", params=available_devices())

@@ -15,8 +15,8 @@ from explorer.analysis.profile import profile
 from explorer.analysis.signal import Problem, signal, variant_config
 from explorer.cli import main
 from explorer.config import parse_query
-from explorer.models import build_seeded
-from explorer.plots_signal import signal_figure
+from explorer.runtime.models import build_seeded
+from explorer.views.signal import signal_figure
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
 
@@ -232,7 +232,7 @@ def test_curves_agree_with_the_cpu_on_every_device(device):
 
 
 def test_an_analysis_runs_in_full_float32_and_restores_the_switches(device):
-    from explorer.device import float32_precision, full_float32
+    from explorer.runtime.device import float32_precision, full_float32
 
     config = parse_query("family=plain&depth=4&width=4&resolution=16")
     built = build_seeded(config, device=device)

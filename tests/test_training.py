@@ -11,7 +11,7 @@ from torch import nn
 
 from explorer.analysis.training import StepRecord, TrainSettings, train
 from explorer.config import parse_query
-from explorer.models import build_seeded
+from explorer.runtime.models import build_seeded
 
 TINY = "family=plain&depth=6&width=4&resolution=16&classes=8"
 

@@ -11,7 +11,7 @@ import torchvision
 
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.weights import WeightsError, load_checkpoint, load_pretrained, pretrained_info
+from explorer.runtime.weights import WeightsError, load_checkpoint, load_pretrained, pretrained_info
 
 
 def checkpoint_bytes(obj) -> bytes:

@@ -29,7 +29,6 @@ shortcuts move no sampling point).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,12 +39,17 @@ import torch
 from PIL import Image
 from torch import nn
 
+from explorer.analysis.signal import INPUT_MEAN, INPUT_STD, model_lock
+from explorer.analysis.training import shapes_config, train_on_shapes
 from explorer.config import ModelConfig
-from explorer.device import full_float32
+from explorer.data.images import display_image, preprocess
+from explorer.data.shapes import CLASSES
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
-from explorer.hooks import hooked
-from explorer.images import display_image, preprocess
+from explorer.runtime.device import full_float32
+from explorer.runtime.hooks import hooked
+from explorer.runtime.models import instantiate
+from explorer.runtime.weights import ExplainableModel
 
 __all__ = [
     "DEFAULT_QUERY",
@@ -326,11 +330,9 @@ def offset_fields(
     ``mean``/``std``) through ``built`` in eval mode; return every deformable layer's offset field.
 
     The offsets are read with forward hooks on each layer's ``offset_conv`` (through
-    :func:`explorer.hooks.hooked`: removed afterwards, train/eval mode restored), so a shared
+    :func:`explorer.runtime.hooks.hooked`: removed afterwards, train/eval mode restored), so a shared
     model is only read, never changed.
     """
-    from explorer.analysis.signal import model_lock
-
     config = built.config
     resolution = config.input_resolution
     model = built.module
@@ -426,8 +428,8 @@ def generated_shape(seed: int, resolution: int = 32, shape: str | None = None) -
 class TrainedPair:
     """The same network before and after training on shapes (each a private model)."""
 
-    before: Any  #: explorer.explain.ExplainableModel: offsets all zero (a regular grid)
-    after: Any  #: explorer.explain.ExplainableModel: after ``steps`` steps
+    before: ExplainableModel  #: offsets all zero (a regular grid)
+    after: ExplainableModel  #: after ``steps`` steps
     steps: int
     losses: list[float] = field(default_factory=list)
 
@@ -444,24 +446,17 @@ def train_offsets(
     held_out: int = 64,
     autocast: bool = False,
 ) -> TrainedPair:
-    """Fit ``config``'s architecture (one output per shape class, at ``resolution`` px at most) to
-    the shapes data set (random scale and rotation) for ``steps`` Adam steps; return it with the
+    """Fit ``config``'s architecture to the shapes data set (random scale and rotation) for
+    ``steps`` Adam steps with :func:`explorer.analysis.training.train_on_shapes`; return it with the
     untrained model it started from. ``steps=0`` returns the untrained model twice.
 
     Both models are built here, from ``seed``, so nothing shared is touched; ``progress(step,
     steps, loss)`` is called after every step. Accuracy is measured on ``held_out`` images of
     another seed (0: not measured). ``autocast``: train under bfloat16 autocast (see ``TrainSettings``).
     """
-    from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
-    from explorer.analysis.training import TrainSettings, train
-    from explorer.data.shapes import CLASSES
-    from explorer.explain import ExplainableModel, shapes_accuracy
-    from explorer.models import instantiate
-
     if steps < 0:
         raise ValueError(f"train steps {steps}; allowed: 0 or more")
-    side = max(config.min_resolution, min(config.input_resolution, resolution))
-    small = dataclasses.replace(config, classes=len(CLASSES), resolution=side)
+    small = shapes_config(config, resolution)
     before = instantiate(small, device, batch=batch, training=False, seed=seed)
     if not deformable_layers(before):
         raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
@@ -469,32 +464,20 @@ def train_offsets(
     untrained = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
     if steps == 0:
         return TrainedPair(untrained, untrained, 0)
-    after = BuiltModel(small, copy.deepcopy(before.module), before.stages)
-    settings = TrainSettings(
-        optimizer="adam", lr=lr, steps=steps, batch=batch, seed=seed, record_every=10**9, autocast=autocast
+    run = train_on_shapes(
+        config,
+        steps=steps,
+        device=device,
+        seed=seed,
+        resolution=resolution,
+        batch=batch,
+        lr=lr,
+        autocast=autocast,
+        held_out=held_out,
+        built=BuiltModel(small, copy.deepcopy(before.module), before.stages),
+        progress=None if progress is None else (lambda record: progress(record.step, steps, record.loss)),
     )
-    losses: list[float] = []
-    run = train(small, settings, built=after, device=device, private_copy=False)
-    try:
-        for record in run:
-            losses.append(record.loss)
-            if progress:
-                progress(record.step, steps, record.loss)
-            if record.diverged:
-                raise ValueError(f"training diverged at step {record.step} (loss {record.loss}); try another config")
-    finally:
-        run.close()
-    after.module.eval()
-    accuracy = shapes_accuracy(after, seed=seed + 1, n=held_out) if held_out else None
-    measured = f", {accuracy:.0%} accuracy on {held_out} held-out images" if accuracy is not None else ""
-    trained = ExplainableModel(
-        after,
-        f"trained here on generated shapes for {len(losses)} steps at {side} px on {torch.device(device).type}"
-        f"{', bf16 autocast' if autocast else ''}{measured}",
-        accuracy=accuracy,
-        **norm,
-    )
-    return TrainedPair(untrained, trained, len(losses), losses)
+    return TrainedPair(untrained, run.model, run.steps, list(run.losses))
 
 
 def untrained_copy(built: BuiltModel) -> BuiltModel:

@@ -41,7 +41,7 @@ from explorer.analysis.graph_data import BYTES_PER_VALUE, GraphGroup, GraphNode,
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
-from explorer.hooks import hooked
+from explorer.runtime.hooks import hooked
 
 __all__ = ["GraphGroup", "GraphNode", "LayerGraph", "layer_graph"]
 

@@ -6,8 +6,8 @@ fewer MACs per second than ResNets. This module measures, so the two can be put 
 
 Timing method (:func:`measure`):
 
-1. Estimate first: the meta-device profile goes through :func:`explorer.guard.check_fits` for the
-   requested batch; a model that would not fit raises :class:`~explorer.guard.TooLargeError` before
+1. Estimate first: the meta-device profile goes through :func:`explorer.runtime.guard.check_fits` for the
+   requested batch; a model that would not fit raises :class:`~explorer.runtime.guard.TooLargeError` before
    any weight is allocated.
 2. Build the model on the device with random weights (time does not depend on their values), in
    ``eval()`` mode, under ``torch.inference_mode()`` (no autograd bookkeeping), input ``batch x C x R x R``
@@ -45,9 +45,9 @@ from torch.utils._pytree import tree_leaves
 
 from explorer.analysis.profile import Profile, profile
 from explorer.config import ModelConfig, parse_query
-from explorer.device import synchronize
-from explorer.guard import check_fits
-from explorer.models import build_on
+from explorer.runtime.device import synchronize
+from explorer.runtime.guard import check_fits
+from explorer.runtime.models import build_on
 
 __all__ = ["LiveTensorBytes", "Timing", "measure", "measure_many", "time_calls"]
 

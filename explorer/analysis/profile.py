@@ -32,7 +32,7 @@ from explorer.analysis import flops as _flops  # noqa: F401  (registers the defo
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
-from explorer.hooks import hooked
+from explorer.runtime.hooks import hooked
 
 BYTES_PER_VALUE = 4  # float32
 WEIGHTED_TYPES = (nn.Conv2d, nn.Linear, DeformableConv2d)

@@ -1,9 +1,9 @@
 """Grad-CAM (Selvaraju et al., 2017) through captum's ``LayerGradCam``.
 
 captum registers its hooks and removes them itself; the model's train/eval mode is set to eval
-and restored around the call by :func:`explorer.hooks.hooked`, so a cached model shared between
+and restored around the call by :func:`explorer.runtime.hooks.hooked`, so a cached model shared between
 sessions comes back as it was. The image is moved to the model's device and the map computed in
-full float32 (TF32 off, :func:`explorer.device.full_float32`); only the finished map leaves the
+full float32 (TF32 off, :func:`explorer.runtime.device.full_float32`); only the finished map leaves the
 device.
 """
 
@@ -14,11 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
+from PIL import Image
 from torch import nn
 
-from explorer.device import full_float32
+from explorer.data.images import display_image, preprocess
 from explorer.families import BuiltModel
-from explorer.hooks import hooked
+from explorer.runtime.device import full_float32
+from explorer.runtime.hooks import hooked
+from explorer.runtime.weights import ExplainableModel
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,34 @@ def grad_cam_strip(
         first if layer.name == first.layer else grad_cam(built, image, layer.name, first.target, relu)
         for layer in target_layers(built)
     ]
+
+
+# -- an image through a model with known weights ------------------------------------------------------
+@dataclass(frozen=True)
+class ImageExplanation:
+    """Grad-CAM of one image, with what the page shows beside it."""
+
+    cam: GradCam
+    #: The square crop the model saw, ``(R, R, 3)`` uint8, for overlays.
+    image: np.ndarray
+    #: Top predictions as (name, probability).
+    top: tuple[tuple[str, float], ...]
+
+
+def explain_image(
+    model: ExplainableModel, image: Image.Image, layer: str | None = None, target: int | None = None, relu: bool = True
+) -> ImageExplanation:
+    """Grad-CAM of ``image`` (any size; resized and centre-cropped to the model's resolution)."""
+    resolution = model.config.input_resolution
+    tensor = preprocess(image, resolution, model.config.in_channels, model.mean, model.std)
+    cam = grad_cam(model.built, tensor, layer=layer, target=target, relu=relu)
+    top = tuple((model.class_name(i), p) for i, p in cam.top)
+    return ImageExplanation(cam, display_image(image, resolution), top)
+
+
+def explain_every_stage(
+    model: ExplainableModel, image: Image.Image, target: int | None = None, relu: bool = True
+) -> list[GradCam]:
+    """Grad-CAM at every stage for one target: the map sharpening (or not) with depth."""
+    tensor = preprocess(image, model.config.input_resolution, model.config.in_channels, model.mean, model.std)
+    return grad_cam_strip(model.built, tensor, target=target, relu=relu)

@@ -38,10 +38,10 @@ from torch import Tensor, nn
 from explorer.analysis.profile import WEIGHTED_TYPES
 from explorer.config import ModelConfig, format_query
 from explorer.data.shapes import ShapesDataset
-from explorer.device import full_float32
 from explorer.families import BuiltModel
-from explorer.hooks import hooked
-from explorer.models import build_seeded  # the one seeded builder (weights drawn on the CPU)
+from explorer.runtime.device import full_float32
+from explorer.runtime.hooks import hooked
+from explorer.runtime.models import build_seeded  # the one seeded builder (weights drawn on the CPU)
 
 __all__ = [
     "Problem",
@@ -234,7 +234,7 @@ class Trace:
 
 @contextmanager
 def tracing(model: nn.Module, layers: dict[str, nn.Module], training: bool | None) -> Iterator[Trace]:
-    """Hooks on ``layers`` (through :func:`explorer.hooks.hooked`) that fill a :class:`Trace`."""
+    """Hooks on ``layers`` (through :func:`explorer.runtime.hooks.hooked`) that fill a :class:`Trace`."""
     trace = Trace()
 
     def forward(name: str):
@@ -297,7 +297,7 @@ def signal(
     ``resolution`` overrides the input side (the models here pool adaptively, so a smaller probe
     gives the same picture faster); ``seed`` picks both the weights (when building) and the images.
     Weights are drawn on the CPU and the analysis computes in full float32 (TF32 off, see
-    :func:`explorer.device.full_float32`), so the same config and seed give the same curves on
+    :func:`explorer.runtime.device.full_float32`), so the same config and seed give the same curves on
     every device, within float32 rounding.
     """
     if batch < 1:

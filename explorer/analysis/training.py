@@ -10,6 +10,10 @@ training batch's forward and backward run under the signal-flow hooks of
 :mod:`explorer.analysis.signal`, so the record carries activation std, output-gradient norm and
 weight-gradient norm per conv/linear layer at that point of training, at no extra pass.
 
+:func:`train_on_shapes` is the one trainer behind "Train on shapes" (Saliency, Deformable) and the
+CLI: it builds a fresh model from a seed, trains it with Adam for a step or time budget and measures
+its held-out accuracy.
+
 Conventions: inputs standardised as in :mod:`explorer.analysis.signal`; labels are shape classes
 (modulo the model's ``classes``); loss = mean cross-entropy; accuracy = top-1 on the step's batch
 (before the step's update). Step ``k`` (1-based) draws images ``[(k-1)*batch, k*batch)`` of the
@@ -19,9 +23,10 @@ data set with ``seed``, so a run is reproducible.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -39,14 +44,27 @@ from explorer.analysis.signal import (
     weighted_layers,
 )
 from explorer.config import ModelConfig, format_query
-from explorer.data.shapes import ShapesDataset
-from explorer.device import full_float32
+from explorer.data.shapes import CLASSES, ShapesDataset, generate
 from explorer.families import BuiltModel
-from explorer.models import build_seeded
+from explorer.runtime.device import full_float32
+from explorer.runtime.hooks import hooked
+from explorer.runtime.models import build_seeded
+from explorer.runtime.weights import ExplainableModel
 
-__all__ = ["OPTIMIZERS", "StepRecord", "TrainSettings", "train"]
+__all__ = [
+    "OPTIMIZERS",
+    "ShapesRun",
+    "StepRecord",
+    "TrainSettings",
+    "shapes_accuracy",
+    "shapes_config",
+    "train",
+    "train_on_shapes",
+]
 
 OPTIMIZERS = ("sgd", "adam")
+#: Held-out images for the accuracy of a shapes training.
+HELD_OUT = 128
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +113,10 @@ class StepRecord:
     @property
     def fraction(self) -> float:
         return self.step / self.steps
+
+    def describe(self) -> str:
+        """For a progress bar: "step 12: loss 1.234"."""
+        return f"step {self.step}: loss {self.loss:.3f}"
 
 
 def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -196,3 +218,104 @@ def _step(
         loss = F.cross_entropy(logits.float(), y)
         loss.backward()
     return logits, loss, result
+
+
+# -- the one shapes trainer (Saliency, Deformable, the CLI) -----------------------------------------
+@dataclass(frozen=True)
+class ShapesRun:
+    """A model trained on shapes by :func:`train_on_shapes`, with what the run measured."""
+
+    model: ExplainableModel
+    steps: int
+    side: int
+    losses: tuple[float, ...]
+    seconds: float
+
+
+def shapes_config(config: ModelConfig, resolution: int) -> ModelConfig:
+    """``config`` with one output per shape class, at ``resolution`` px at most (and at least the
+    family's smallest side)."""
+    side = max(config.min_resolution, min(config.input_resolution, resolution))
+    return dataclasses.replace(config, classes=len(CLASSES), resolution=side)
+
+
+def train_on_shapes(
+    config: ModelConfig,
+    *,
+    steps: int | None = None,
+    seconds: float = math.inf,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    resolution: int = 64,
+    batch: int = 32,
+    lr: float = 1e-3,
+    autocast: bool = False,
+    held_out: int = HELD_OUT,
+    built: BuiltModel | None = None,
+    progress: Callable[[StepRecord], None] | None = None,
+) -> ShapesRun:
+    """Train ``config``'s architecture (see :func:`shapes_config`) on the shapes data set with Adam
+    for ``steps`` steps or ``seconds``, whichever ends first (``steps=None``: the time budget
+    alone); measure top-1 accuracy on ``held_out``
+    images of another seed (0: not measured).
+
+    The model is built here from ``seed`` (a forked RNG: the global seed is left alone, so a server
+    shared between sessions is not disturbed), unless ``built`` (a private model of
+    ``shapes_config(config, resolution)``, trained in place) is given. ``progress(record)`` is
+    called after every step. A run whose loss stops being finite raises ValueError.
+    """
+    from explorer.runtime.models import instantiate
+
+    if steps is None:
+        if not math.isfinite(seconds):
+            raise ValueError("give a number of steps, a time budget in seconds, or both")
+        steps = 10**9
+    if steps < 1:
+        raise ValueError(f"train steps {steps}; allowed: 1 or more")
+    if not seconds > 0:
+        raise ValueError(f"time budget {seconds} s; allowed: more than 0")
+    small = shapes_config(config, resolution)
+    if built is None:
+        built = instantiate(small, device, batch=batch, training=True, seed=seed)
+    settings = TrainSettings(
+        optimizer="adam", lr=lr, steps=steps, batch=batch, seed=seed, record_every=10**9, autocast=autocast
+    )
+    losses: list[float] = []
+    record: StepRecord | None = None
+    run = train(small, settings, built=built, private_copy=False)
+    try:
+        for record in run:
+            losses.append(record.loss)
+            if progress:
+                progress(record)
+            if record.diverged:
+                raise ValueError(f"training diverged at step {record.step} (loss {record.loss}); try another config")
+            if record.elapsed_s >= seconds:
+                break
+    finally:
+        run.close()
+    assert record is not None  # steps >= 1
+    built.module.eval()
+    accuracy = shapes_accuracy(built, seed=seed + 1, n=held_out) if held_out else None
+    where = torch.device(device).type if device is not None else "cpu"
+    measured = f" ({accuracy:.0%} accuracy on {held_out} held-out images)" if accuracy is not None else ""
+    model = ExplainableModel(
+        built,
+        f"trained here on generated shapes for {record.step} steps at {small.input_resolution} px on {where}"
+        f"{', bf16 autocast' if autocast else ''}{measured}",
+        CLASSES,
+        accuracy=accuracy,
+        mean=(INPUT_MEAN,),
+        std=(INPUT_STD,),
+    )
+    return ShapesRun(model, record.step, small.input_resolution, tuple(losses), record.elapsed_s)
+
+
+def shapes_accuracy(built: BuiltModel, seed: int = 1, n: int = HELD_OUT) -> float:
+    """Top-1 accuracy on ``n`` shapes images of ``seed`` (full float32, on the model's device)."""
+    config = built.config
+    batch = generate(n, resolution=config.input_resolution, in_channels=config.in_channels, seed=seed)
+    device = next(built.module.parameters()).device
+    with full_float32(), hooked(built.module, training=False), torch.no_grad():
+        logits = built.module(((batch.images - INPUT_MEAN) / INPUT_STD).to(device))
+    return float((logits.argmax(1) == batch.labels.to(device)).float().mean())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from explorer.config import parse_query
-from explorer.explain import shape_image
+from explorer.data.samples import shape_image
 from explorer.families import build
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
-from explorer.cli import command, print_json
+from explorer.cli.base import print_json
 from explorer.formatting import human_count
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. 'family=efficientnet&phi=3&beta=1.2' or preset=resnet18")
     parser.add_argument("--max-phi", type=float, default=4.0, help="curve from phi=0 to this (default 4)")
     parser.add_argument("--phi", type=float, default=None, help="phi of the design (non-EfficientNet; default 1)")
@@ -50,7 +50,6 @@ def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Any, float]:
     return Rule(given.get("alpha", 1.2), given.get("beta", 1.1), given.get("gamma", 1.15)), phi
 
 
-@command("scaling", "compound scaling of a config: curve vs the rule, rounding, published B0-B7", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.latency import measure
     from explorer.analysis.profile import profile

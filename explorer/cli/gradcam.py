@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.cli import UsageError, command, print_json
+from explorer.analysis.saliency import explain_image
+from explorer.analysis.training import train_on_shapes
+from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
-from explorer.explain import explain, with_checkpoint, with_imagenet_weights, with_shapes_training
-from explorer.images import decode_image
-from explorer.weights import pretrained_info
+from explorer.data.images import decode_image
+from explorer.runtime.weights import pretrained_info, with_checkpoint, with_imagenet_weights
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. preset=resnet50")
     parser.add_argument("--image", required=True, help="PNG, JPEG, WebP, GIF, ...")
     parser.add_argument("--out", required=True, help="where to write the heatmap (.npy)")
@@ -44,7 +45,6 @@ def _read(path: str, what: str) -> bytes:
         raise UsageError(f"cannot read {what} '{path}': {error.strerror or error}") from None
 
 
-@command("gradcam", "Grad-CAM heatmap of an image (writes .npy)", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
     if not args.out.endswith(".npy"):
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     elif pretrained_info(config) is not None:
         model = with_imagenet_weights(config, device, download=not args.no_download)
     else:
-        model = with_shapes_training(config, device, args.train_seconds, autocast=args.bf16)
-    result = explain(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
+        model = train_on_shapes(config, seconds=args.train_seconds, device=device, autocast=args.bf16).model
+    result = explain_image(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
     np.save(args.out, result.cam.heatmap.astype(np.float32))
     if args.json:
         print_json(

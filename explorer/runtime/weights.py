@@ -1,6 +1,10 @@
 """Weights worth explaining: torchvision's ImageNet weights for canonical presets, or a checkpoint
 the user uploads. (A model trained in the app is the third source: see explorer.analysis.training.)
 
+A saliency map of random weights answers nothing, so every model handed to an analysis is an
+:class:`ExplainableModel`: the built model, where its weights came from in words (shown next to
+every map), its class names and the input normalisation it was trained with.
+
 ImageNet weights are read from the local torch cache (``torch.hub.get_dir()/checkpoints``) or, when
 the machine is online, downloaded there with a progress callback. Offline and not cached, the
 error says which file to put where. Checkpoints load with ``torch.load(weights_only=True)``: no
@@ -24,7 +28,9 @@ import torch
 import torchvision
 
 from explorer.config import ModelConfig, matching_preset
+from explorer.data.images import IMAGENET_MEAN, IMAGENET_STD
 from explorer.families import BuiltModel
+from explorer.runtime.models import instantiate
 
 MAX_CHECKPOINT_BYTES = 600_000_000
 Progress = Callable[[float], None]
@@ -173,3 +179,46 @@ def _state_dict_of(loaded: Any) -> dict[str, torch.Tensor]:
                 tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
             return tensors
     raise WeightsError("the file holds no state dict (a mapping of parameter names to tensors)")
+
+
+@dataclass
+class ExplainableModel:
+    built: BuiltModel
+    #: Where the weights come from, in words (shown next to every map).
+    weights: str
+    #: Class names by index, where known (ImageNet's, or the shapes' classes).
+    categories: tuple[str, ...] | None = None
+    report: LoadReport | None = None
+    #: Accuracy on held-out data, where the app measured it (shapes training).
+    accuracy: float | None = None
+    #: Input normalisation the weights were trained with (ImageNet's unless trained here).
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.built.config
+
+    def class_name(self, index: int) -> str:
+        if self.categories and 0 <= index < len(self.categories):
+            return self.categories[index]
+        return f"class {index}"
+
+
+def with_imagenet_weights(
+    config: ModelConfig, device: torch.device | str = "cpu", download: bool = True, progress: Progress | None = None
+) -> ExplainableModel:
+    """torchvision's ImageNet weights (local torch cache, else downloaded when online)."""
+    built = instantiate(config, device)
+    info = load_pretrained(built, download=download, progress=progress)
+    top1 = f", {info.top1:.1f}% top-1 as published" if info.top1 else ""
+    return ExplainableModel(built, f"ImageNet weights from torchvision ({info.model_name}{top1})", info.categories)
+
+
+def with_checkpoint(
+    config: ModelConfig, data: bytes, name: str = "checkpoint", device: torch.device | str = "cpu"
+) -> ExplainableModel:
+    """An uploaded state dict; what did not fit is reported, never fatal unless nothing fits."""
+    built = instantiate(config, device)
+    report = load_checkpoint(built, data)
+    return ExplainableModel(built, f"uploaded checkpoint '{name}' ({report.describe()})", report=report)

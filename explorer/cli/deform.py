@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from explorer.analysis.deform import offset_fields, train_offsets
-from explorer.cli import UsageError, command, print_json
+from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
-from explorer.images import decode_image
+from explorer.data.images import decode_image
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "query", metavar="QUERY", help="e.g. 'family=plain&deform=on&depth=8' or preset=resnet50&deform=4"
     )
@@ -45,7 +45,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@command("deform", "offsets and sampling points of a deformable layer on an image (writes .npz)", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
     if not args.out.endswith(".npz"):

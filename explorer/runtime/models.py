@@ -14,7 +14,7 @@ import torch
 from explorer.analysis.profile import profile
 from explorer.config import ModelConfig
 from explorer.families import BuiltModel, build
-from explorer.guard import check_fits
+from explorer.runtime.guard import check_fits
 
 __all__ = ["build_on", "build_seeded", "instantiate"]
 
@@ -56,7 +56,7 @@ def instantiate(
 ) -> BuiltModel:
     """Build ``config`` with real weights on ``device``, in eval mode unless ``training``.
 
-    Raises ``explorer.guard.TooLargeError`` (a ValueError naming the estimate) before allocating
+    Raises ``explorer.runtime.guard.TooLargeError`` (a ValueError naming the estimate) before allocating
     anything when weights + activations for ``batch`` would not fit the device's budget.
     ``seed`` draws the weights reproducibly (see :func:`build_on`).
     """

@@ -11,10 +11,10 @@ import argparse
 
 import torch
 
-from explorer.cli import command, print_json
+from explorer.cli.base import print_json
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. preset=resnet50 or 'preset=resnet50&deform=4'")
     parser.add_argument("--format", choices=("json", "dot"), default="json", help="json (default) or dot")
     parser.add_argument(
@@ -26,7 +26,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="DOT layout direction")
 
 
-@command("graph", "the layer graph (nodes, edges, stages and blocks) as JSON or Graphviz DOT", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.graph import layer_graph
     from explorer.analysis.graph_fold import all_groups, auto_detail, expanded_for, fold, to_dot

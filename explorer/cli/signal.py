@@ -16,10 +16,10 @@ import argparse
 
 import torch
 
-from explorer.cli import UsageError, command, print_json
+from explorer.cli.base import UsageError, print_json
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. 'family=plain&depth=30&bn=off&skip=on'")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the images (default 0)")
@@ -39,14 +39,13 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3e}"
 
 
-@command("signal", "activation std and gradient norm per conv/linear layer (signal flow)", _arguments)
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.profile import profile
     from explorer.analysis.signal import signal
     from explorer.analysis.training import TrainSettings, train
     from explorer.config import parse_query
-    from explorer.guard import check_fits
-    from explorer.models import build_seeded
+    from explorer.runtime.guard import check_fits
+    from explorer.runtime.models import build_seeded
 
     if args.batch < 2:
         raise UsageError("--batch must be at least 2 (batch norm needs batch statistics)")

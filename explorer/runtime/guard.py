@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.analysis.profile import Profile
-from explorer.device import free_memory_bytes
+from explorer.runtime.device import free_memory_bytes
 
 BUDGET_FRACTION = 0.5
 

@@ -1,0 +1,73 @@
+"""``python -m explorer``: the library's analyses on the command line, JSON out.
+
+Any bad input exits with code 2 and one line on stderr that starts with ``error:``; an unexpected
+failure exits 1 with one ``error: internal error (...)`` line, never a traceback.
+
+One module per command (``explorer/cli/<name>.py``, each with ``add_arguments(parser)`` and
+``run(args, device)``), listed in :data:`COMMANDS`. Only the module of the command that runs is
+imported (all of them for ``--help``), so ``profile`` never pays for Grad-CAM's captum.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from explorer.cli.base import Parser, UsageError, one_line
+
+__all__ = ["COMMANDS", "main"]
+
+#: Command name -> one-line help; the code is in ``explorer.cli.<name>``.
+COMMANDS: dict[str, str] = {
+    "profile": "parameters, MACs and per-layer breakdown of configs",
+    "keys": "the config language: every family, key and preset",
+    "graph": "the layer graph (nodes, edges, stages and blocks) as JSON or Graphviz DOT",
+    "scaling": "compound scaling of a config: curve vs the rule, rounding, published B0-B7",
+    "signal": "activation std and gradient norm per conv/linear layer (signal flow)",
+    "gradcam": "Grad-CAM heatmap of an image (writes .npy)",
+    "deform": "offsets and sampling points of a deformable layer on an image (writes .npz)",
+}
+
+
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"explorer.cli.{name}")
+
+
+def _selected(argv: Sequence[str]) -> str | None:
+    """The command named on the line (the first word that is one), or None."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def _parser(selected: str | None) -> Parser:
+    parser = Parser(prog="python -m explorer", description="CNN Architecture Explorer from the command line.")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, help in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help)
+        if selected in (None, name):
+            command_module(name).add_arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        selected = _selected(argv)
+        args = _parser(selected).parse_args(argv)
+        from explorer.runtime.device import best_device
+
+        device = best_device(args.device)
+        return command_module(args.command).run(args, device) or 0
+    except (UsageError, ValueError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head`: nothing more to say
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the contract is one line, never a traceback
+        print(f"error: internal error ({type(exc).__name__}): {one_line(exc)}", file=sys.stderr)
+        return 1

@@ -1,0 +1,72 @@
+"""``python -m explorer profile QUERY [QUERY ...] [--json] [--batch B]``: parameters, MACs, layers.
+
+Contract (other tools rely on it): ``--json`` prints a JSON array with ``query`` (canonical),
+``family``, ``params``, ``macs``, ``resolution`` and ``layers`` for each query, and ``memory``: the
+forward-pass estimate at ``--batch`` against the device's budget. Imports only what profiling needs
+(no captum, plotly or pandas), so the command starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+
+from explorer.cli.base import UsageError, print_json
+from explorer.formatting import human_bytes, human_count, shape_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("queries", nargs="+", metavar="QUERY", help="e.g. preset=resnet50 or 'family=densenet&k=12'")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--batch", type=int, default=1, help="batch size for the memory estimate")
+
+
+def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
+    from explorer.analysis.profile import profile
+    from explorer.config import parse_query
+    from explorer.runtime.guard import budget_bytes, estimate
+
+    result = profile(parse_query(query))
+    record = result.to_dict()
+    need = estimate(result, batch=batch).total_bytes
+    budget = budget_bytes(device)
+    record["memory"] = {
+        "device": device.type,
+        "batch": batch,
+        "forward_bytes": need,
+        "budget_bytes": budget,
+        "fits": need <= budget,
+    }
+    return record
+
+
+def _print_table(record: dict[str, Any]) -> None:
+    print(f"{record['query']}  ({record['family']}, {record['resolution']} px)")
+    print(
+        f"  params {record['params']:,}   MACs {record['macs']:,} ({human_count(record['macs'])})   "
+        f"FLOPs {human_count(record['flops'])}   weights {human_bytes(record['weight_bytes'])}   "
+        f"activations {human_bytes(record['activation_bytes'])}"
+    )
+    header = f"  {'layer':<40} {'type':<22} {'stage':<8} {'output':<16} {'params':>12} {'MACs':>15}"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for row in record["layers"]:
+        print(
+            f"  {row['name'][:40]:<40} {row['type'][:22]:<22} {row['stage']:<8} "
+            f"{shape_text(row['output_shape']):<16} {row['params']:>12,} {row['macs']:>15,}"
+        )
+    print()
+
+
+def run(args: argparse.Namespace, device: torch.device) -> int:
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    records = [_record(q, device, args.batch) for q in args.queries]
+    if args.json:
+        print_json(records)
+    else:
+        for record in records:
+            _print_table(record)
+    return 0
