@@ -157,11 +157,9 @@ class Knob:
                     raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: on or off")
                 continue
             if self.kind == "choice" or self.choices:
-                if item not in self.choices:
-                    raise ConfigError(
-                        f"invalid value '{self.format(item) if self.kind != 'stages' else item}' "
-                        f"for '{key}'; allowed: {self.describe_range()}"
-                    )
+                if isinstance(item, bool) or item not in self.choices:
+                    shown = item if self.kind == "stages" else _formatted(self, item)
+                    raise ConfigError(f"invalid value '{shown}' for '{key}'; allowed: {self.describe_range()}")
                 continue
             if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
@@ -169,6 +167,15 @@ class Knob:
                 raise ConfigError(f"invalid value '{item}' for '{key}'; allowed: {self.describe_range()}")
             if (self.minimum is not None and item < self.minimum) or (self.maximum is not None and item > self.maximum):
                 raise ConfigError(f"{key}={self.format(value)} is out of range; allowed: {self.describe_range()}")
+
+
+def _formatted(spec: Knob, value: Any) -> Any:
+    """``value`` as the knob writes it, or as it is if it is not of the knob's type (a float knob
+    with choices, such as a width, may be handed a list or a word by a Python caller)."""
+    try:
+        return spec.format(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _num(x: float | None) -> str:

@@ -143,7 +143,11 @@ def test_every_family_default() -> None:
         "mobilenet_v3",
         "efficientnet",
         "vgg",
+        "alexnet",
+        "googlenet",
+        "inception_v3",
         "plain",
+        "blocks",
     ]
     for family, config_type in FAMILIES.items():
         config = default_config(family)
@@ -270,10 +274,10 @@ def test_unknown_preset_lists_presets() -> None:
 
 
 def test_unknown_family_lists_families() -> None:
-    message = error_of("family=alexnet")
-    assert message == "unknown family 'alexnet'; allowed: " + ", ".join(FAMILIES)
-    with pytest.raises(ConfigError, match="unknown family 'alexnet'"):
-        default_config("alexnet")
+    message = error_of("family=lenet")
+    assert message == "unknown family 'lenet'; allowed: " + ", ".join(FAMILIES)
+    with pytest.raises(ConfigError, match="unknown family 'lenet'"):
+        default_config("lenet")
 
 
 def test_preset_with_conflicting_family() -> None:

@@ -38,6 +38,10 @@ DISTINCT = [case for case in CASES if case.startswith("preset=") or matching_pre
 #: seconds of random initialisation, the same for all eight. vgg11 and vgg11_bn (both layer tables'
 #: code paths, with and without BN) train on the CPU; the other six run forward on the meta device.
 META_FORWARD = {case for case in DISTINCT if case.startswith("preset=vgg")} - {"preset=vgg11", "preset=vgg11_bn"}
+#: Inception-v3 with its auxiliary classifier needs 299 px: ~35 G multiply-adds for a forward and a
+#: backward pass of two images. It runs forward on the meta device here; tests/test_classic.py trains
+#: it (aux loss included) at width 0.25.
+META_FORWARD |= {"preset=inception_v3"}
 
 
 def small(config: ModelConfig, **changes: object) -> ModelConfig:
@@ -64,7 +68,11 @@ def test_every_family_has_a_builder_and_presets_cover_them() -> None:
         "mobilenet_v3": "mobilenet_v3_large",
         "efficientnet": "efficientnet_b0",
         "vgg": "vgg16",
+        "alexnet": "alexnet",
+        "googlenet": "googlenet",
+        "inception_v3": "inception_v3",
         "plain": None,
+        "blocks": "hybrid_resnet",
     }
     assert [case for case in DISTINCT if case.startswith("family=")] == ["family=plain"]
 
@@ -85,7 +93,10 @@ def test_builds_runs_and_trains(case: str) -> None:
     out = model(x)
     assert out.shape == (2, 10)
     assert torch.isfinite(out).all()
-    F.cross_entropy(out, torch.tensor([1, 7])).backward()
+    target = torch.tensor([1, 7])
+    # GoogLeNet / Inception-v3 keep their auxiliary classifiers' logits aside: their loss trains them.
+    aux = getattr(model, "aux_outputs", ())
+    (F.cross_entropy(out, target) + sum(0.3 * F.cross_entropy(a, target) for a in aux)).backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert not missing, f"no gradient for {missing[:5]}"
     bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
@@ -263,6 +274,8 @@ def test_one_input_channel(family: str) -> None:
     config = small(FAMILIES[family](), in_channels=1)
     if family == "vgg":
         config = dataclasses.replace(config, depth=11)
+    if family in ("alexnet", "googlenet", "inception_v3"):  # the thinnest, for a quick CPU build
+        config = dataclasses.replace(config, width=0.25)
     built = build(config, device="cpu")
     first = next(m for m in built.module.modules() if isinstance(m, nn.Conv2d))
     assert first.in_channels == 1

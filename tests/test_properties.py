@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from explorer.analysis.profile import profile
 from explorer.config import FAMILIES, PRESETS, ConfigError, ModelConfig, format_query, knobs, parse_query
 from explorer.families import build
+from explorer.families.blockspec import canonical
 from explorer.families.densenet import IMAGENET_BLOCKS
 from explorer.families.resnet import IMAGENET_LAYOUTS
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 #: Examples per family: profiling costs ~0.05 s for a ResNet but ~0.5 s for the mobile nets, whose
 #: many small ops are slow to trace on the meta device; keep the file well under two minutes.
-EXAMPLES = {"resnet": 40, "vgg": 25, "plain": 40, "mobilenet_v1": 25}
+EXAMPLES = {"resnet": 40, "vgg": 25, "plain": 40, "mobilenet_v1": 25, "alexnet": 25, "blocks": 60}
 SLOW_EXAMPLES = 15
 FAST = settings(max_examples=150, deadline=None)
 
@@ -154,6 +155,91 @@ def plain(draw: st.DrawFn) -> dict[str, Any]:
     } | common(draw, 8, 48)
 
 
+@st.composite
+def alexnet(draw: st.DrawFn) -> dict[str, Any]:
+    return {"width": draw(st.sampled_from([0.25, 0.5])), "dropout": draw(unit(0.0, 0.9))} | common(draw, 63, 96)
+
+
+@st.composite
+def googlenet(draw: st.DrawFn) -> dict[str, Any]:
+    values = {
+        "aux": draw(st.booleans()),
+        "width": draw(st.sampled_from([0.25, 0.5])),
+        "dropout": draw(unit(0.0, 0.9)),
+        "dropout_aux": draw(unit(0.0, 0.9)),
+    } | common(draw, 15, 96)
+    return values | {"transform_input": draw(maybe(st.just(False) if values["in_channels"] != 3 else st.booleans()))}
+
+
+@st.composite
+def inception_v3(draw: st.DrawFn) -> dict[str, Any]:
+    values = {"aux": draw(st.booleans()), "width": 0.25, "dropout": draw(unit(0.0, 0.9))} | common(draw, 75, 128)
+    if values["aux"]:
+        values["resolution"] = None  # 299 px, what the auxiliary classifier needs
+    return values | {"transform_input": draw(maybe(st.just(False) if values["in_channels"] != 3 else st.booleans()))}
+
+
+def _options(draw: st.DrawFn, options: list[str]) -> list[str]:
+    """Some of ``options``, in any order (the canonical form sorts them)."""
+    chosen = draw(st.permutations(options))
+    return list(chosen[: draw(st.integers(0, len(chosen)))])
+
+
+@st.composite
+def block_text(draw: st.DrawFn) -> str:
+    """One block of the composer's language, valid on its own, written in a random (not canonical) way."""
+    width = st.integers(1, 12)
+    stride = f"s{draw(st.sampled_from([1, 1, 1, 2]))}"
+    kernel = f"k{draw(st.sampled_from([1, 3, 5]))}"
+    kind = draw(
+        st.sampled_from(["conv", "res", "bottle", "dense", "trans", "dw", "mb", "deform", "incep", "max", "avg"])
+    )
+    if kind == "conv":
+        words = [
+            kernel,
+            stride,
+            draw(st.sampled_from(["relu", "silu", "linear"])),
+            draw(st.sampled_from(["bn", "nobn"])),
+        ]
+        text = f"conv{draw(width)}"
+    elif kind == "res":
+        text, words = f"res{draw(width)}", [stride]
+    elif kind == "bottle":
+        text, words = f"bottle{4 * draw(width)}", [stride, f"g{draw(st.sampled_from([1, 2]))}", "w64"]
+    elif kind == "dense":
+        text, words = (
+            "dense",
+            [f"k{draw(st.integers(1, 6))}", f"l{draw(st.integers(1, 3))}", f"b{draw(st.integers(1, 4))}"],
+        )
+    elif kind == "trans":
+        text, words = "trans" + draw(st.sampled_from(["", str(draw(width))])), []
+    elif kind in ("dw", "deform"):
+        text, words = (
+            f"{kind}{draw(width)}",
+            [kernel, stride] + (["mod"] if kind == "deform" and draw(st.booleans()) else []),
+        )
+    elif kind == "mb":
+        words = [f"e{draw(st.integers(1, 6))}", kernel, stride, f"se{draw(st.sampled_from([0, 25, 50]))}"]
+        text = f"mb{draw(width)}"
+    elif kind == "incep":
+        text, words = "incep" + "-".join(str(draw(st.integers(1, 6))) for _ in range(6)), []
+    else:
+        text, words = kind, [f"k{draw(st.integers(1, 3))}", f"s{draw(st.integers(1, 2))}"]
+    if draw(st.integers(0, 3)) == 0:
+        words.append(f"x{draw(st.integers(1, 3))}")
+    text = ".".join([text, *_options(draw, words)])
+    return text.upper() if draw(st.integers(0, 4)) == 0 else text
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "stem": ",".join(draw(st.lists(block_text(), min_size=1, max_size=2))),
+        "blocks": ",".join(draw(st.lists(block_text(), min_size=1, max_size=4))),
+        "dropout": draw(unit(0.0, 0.9)),
+    } | common(draw, 16, 64)
+
+
 STRATEGIES = {
     "resnet": resnet(),
     "densenet": densenet(),
@@ -163,6 +249,10 @@ STRATEGIES = {
     "efficientnet": efficientnet(),
     "vgg": vgg(),
     "plain": plain(),
+    "alexnet": alexnet(),
+    "googlenet": googlenet(),
+    "inception_v3": inception_v3(),
+    "blocks": blocks(),
 }
 
 
@@ -214,6 +304,28 @@ def test_preset_overrides_round_trip(name: str, classes: int) -> None:
     config = parse_query(f"preset={name}&classes={classes}")
     assert config.classes == classes
     assert parse_query(format_query(config)) == config
+
+
+@given(texts=st.lists(block_text(), min_size=1, max_size=6))
+@FAST
+def test_block_strings_round_trip(texts: list[str]) -> None:
+    """Any valid block list has one canonical form: lower case, options in a fixed order, defaults
+    left out; it is a fixed point, URL-safe, and configs written either way are equal."""
+    text = ",".join(texts)
+    form = canonical("blocks", text)
+    assert canonical("blocks", form) == form
+    assert form == form.lower() and set(form) <= set(string.ascii_lowercase + string.digits + ",.-")
+    assert form.count(",") == text.count(",")
+    try:
+        config = parse_query(f"family=blocks&stem=conv8&blocks={text}&resolution=64")
+    except ConfigError as error:  # a valid list that does not fit the map (too many strides)
+        assert "pixel" in str(error) or "window" in str(error)
+        return
+    assert config.blocks == form
+    query = format_query(config)
+    assert "%" not in query  # nothing to escape in a URL
+    shouted = parse_query(f"family=blocks&stem=CONV8&blocks={text.upper()}&resolution=64")
+    assert parse_query(query) == config == shouted
 
 
 # -- invalid input ---------------------------------------------------------------------------

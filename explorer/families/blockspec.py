@@ -180,6 +180,7 @@ def _parse_block(key: str, index: int, token: str) -> Block:
     flags = {group: words[0] for group, words in kind.flags.items()}
     flag_of = {word: group for group, words in kind.flags.items() for word in words}
     seen: set[str] = set()
+    groups_seen: set[str] = set()
     for part in parts[1:]:
         match = _OPTION.fullmatch(part)
         if match is None:
@@ -191,9 +192,9 @@ def _parse_block(key: str, index: int, token: str) -> Block:
             raise _fail(key, index, token, f"option '{option}' is given twice")
         seen.add(option)
         if number is None and option in flag_of:
-            if flag_of[option] in seen:
+            if flag_of[option] in groups_seen:
                 raise _fail(key, index, token, f"'{option}' contradicts another {flag_of[option]} option")
-            seen.add(flag_of[option])
+            groups_seen.add(flag_of[option])
             flags[flag_of[option]] = option
             continue
         if option not in allowed or number is None:
