@@ -43,11 +43,17 @@ def _blocks_knob(default: str, help: str) -> Any:
     return knob(
         default,
         "text",
-        help + ". Blocks separated by ',', each KIND[CHANNELS][.OPTION...], x<N> repeats, i<N> checks "
-        "the input channels. Kinds: " + describe_syntax(),
+        help,
         codec=canonical,
-        syntax="a block list such as conv32.s2,mb16.e1,mb24.s2 (syntax in the meaning column)",
+        syntax="a block list such as conv32.s2,mb16.e1,mb24.s2 (see blocks)",
     )
+
+
+SYNTAX_HELP = (
+    "the body: blocks separated by ',', each KIND[CHANNELS][.OPTION...] and a stage of its own; every block "
+    "takes the previous one's channels; xN repeats a block N times (stride on the first), iN checks its input "
+    "channels. Kinds [options, defaults]: " + describe_syntax()
+)
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,8 @@ class BlocksConfig(ModelConfig):
     family: ClassVar[str] = "blocks"
     title: ClassVar[str] = "Block composer"
 
-    stem: str = _blocks_knob(HYBRID_RESNET["stem"], "the stem's blocks (its own stage)")
-    blocks: str = _blocks_knob(HYBRID_RESNET["blocks"], "the body: each block (with its repeats) is a stage")
+    stem: str = _blocks_knob(HYBRID_RESNET["stem"], "the stem: blocks in the language of blocks, one stage")
+    blocks: str = _blocks_knob(HYBRID_RESNET["blocks"], SYNTAX_HELP)
     dropout: float = knob(0.2, "float", "dropout before the linear classifier", minimum=0.0, maximum=0.9)
 
     @property

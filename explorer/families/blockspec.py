@@ -103,8 +103,8 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "incep",
-            "incep A-B-C-D-E-F: Inception module: 1x1 to A | 1x1 to B, 3x3 to C | 1x1 to D, 5x5 to E | "
-            "3x3 max-pool, 1x1 to F; outputs concatenated (A+C+E+F channels)",
+            "incep A-B-C-D-E-F: Inception module, four parallel branches (1x1 to A; 1x1 to B, 3x3 to C; "
+            "1x1 to D, 5x5 to E; 3x3 max-pool, 1x1 to F) concatenated: A+C+E+F channels",
             (6,),
         ),
         Kind(
@@ -248,5 +248,5 @@ def describe_syntax() -> str:
     for kind in KINDS.values():
         opts = [f"{o}{d}" if d is not None else f"{o}N" for o, (d, _, _) in kind.options.items()]
         flags = ["/".join(words) for words in kind.flags.values()]
-        lines.append(f"{kind.help}" + (f" [options: {', '.join(opts + flags)}]" if opts or flags else ""))
-    return "; ".join(lines)
+        lines.append(kind.help + (f" [{', '.join(opts + flags)}]" if opts or flags else ""))
+    return " · ".join(lines)
