@@ -16,7 +16,8 @@ deformable layers, steps alternate round-robin between four settings on the same
 ``(2)``; after one warm-up step of each, ``N`` steps each, so a busy machine slows all alike. The
 medians, steps/s and the ratios are printed. ``@v2`` cases and cases without deformable layers run
 ``backend="auto"`` only (torchvision's op at 64 px would take minutes). Only this script sets the
-thread count; the library leaves it alone.
+thread count; the library leaves it alone. First, unless ``--no-layer``: the single deformable layer
+of issue 16 (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.nn.functional as F
 import torchvision
+from torch import nn
 
 from explorer.config import parse_query
 from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset
 from explorer.families import build
-from explorer.families.deformable import set_backend
+from explorer.families.deformable import DeformableConv2d, set_backend
 
 DEFAULT_CASES = (
     "family=plain&depth=8&deform=on",
@@ -108,6 +110,45 @@ def round_robin(case: Case, settings: list[tuple[str, int]], repeats: int) -> di
     return {setting: statistics.median(values) for setting, values in times.items()}
 
 
+def one_layer(repeats: int, batch: int) -> None:
+    """The issue's single-layer figure: one 3x3 deformable conv, 16->16 channels at 32x32, random
+    offsets (std 1 px), forward alone and forward + backward, per backend, at 1 and 2 threads."""
+    torch.manual_seed(0)
+    layer = DeformableConv2d(16, 16, 3, padding=1)
+    nn.init.normal_(layer.offset_conv.weight, std=0.1)
+    x = torch.randn(batch, 16, 32, 32, requires_grad=True)
+
+    def forward() -> None:
+        with torch.no_grad():
+            layer(x)
+
+    def forward_backward() -> None:
+        layer.zero_grad(set_to_none=True)
+        layer(x).square().mean().backward()
+
+    print(f"one deformable 3x3 layer, 16->16 channels, 32x32, batch {batch} (median of {repeats})")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for label, run in (("forward", forward), ("forward+backward", forward_backward)):
+            medians = {}
+            for backend in ("torchvision", "sampling"):
+                layer.backend = backend  # type: ignore[assignment]
+                run()
+                medians[backend] = statistics.median(timed(run) for _ in range(repeats))
+            tv, sampled = medians["torchvision"], medians["sampling"]
+            print(
+                f"  {threads} thread(s) {label:<17} torchvision {tv * 1000:6.0f} ms, sampling {sampled * 1000:5.0f} ms,"
+                f" {tv / sampled:5.1f}x"
+            )
+    print()
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
 def cell(seconds: float | None) -> str:
     return f"{'-':>16}" if seconds is None else f"{seconds * 1000:7.0f} ms {1 / seconds:5.2f}/s"
 
@@ -117,15 +158,21 @@ def main() -> int:
     parser.add_argument("cases", nargs="*", default=list(DEFAULT_CASES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--no-layer", action="store_true", help="skip the single-layer timing")
     args = parser.parse_args()
     print(
         f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads),"
         f" torchvision {torchvision.__version__}, Python {platform.python_version()}; load average {load()}"
     )
     print(f"batch {args.batch}, median of {args.repeats} steps per setting, settings alternating round-robin\n")
+    before = torch.get_num_threads()
+    if not args.no_layer:
+        try:
+            one_layer(args.repeats, args.batch)
+        finally:
+            torch.set_num_threads(before)
     header = f"{'case':<46} {'px':>3} {'thr':>3} {'torchvision':>16} {'sampling':>16} {'tv/samp':>7} {'data':>6}"
     print(header)
-    before = torch.get_num_threads()
     rows: list[tuple[str, dict[tuple[str, int], float]]] = []
     try:
         for name in args.cases:
