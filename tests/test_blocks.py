@@ -17,10 +17,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.analysis.graph import layer_graph
 from explorer.analysis.profile import profile
+from explorer.analysis.signal import signal
 from explorer.config import ConfigError, format_query, parse_query
 from explorer.families import build
 from explorer.families.blocks import HYBRID_EFFICIENT, HYBRID_RESNET, BlocksConfig
-from explorer.families.blockspec import KINDS, canonical, parse_blocks
+from explorer.families.blockspec import KINDS, canonical, parse_blocks, scale_blocks
 from explorer.families.deformable import DeformableConv2d
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -199,13 +200,16 @@ def test_canonical_form(text: str, expected: str | None) -> None:
     assert canonical("blocks", expected) == expected
 
 
+#: One block of every kind (stem: the ResNet hybrid's), valid at 128 px.
+EVERY_KIND = (
+    "conv32.g2.nobn.linear,bottle128.s2.g4.w32,dense.k8.l3,trans,dw64.k5.s2,mb48.e4.k5.se0,"
+    "deform32.mod,incep16-8-16-4-8-8.x2,max,avg.k3.s1,res64.s2"
+)
+
+
 def test_every_kind_builds_profiles_and_traces() -> None:
-    body = (
-        "conv32.g2.nobn.linear,bottle128.s2.g4.w32,dense.k8.l3,trans,dw64.k5.s2,mb48.e4.k5.se0,"
-        "deform32.mod,incep16-8-16-4-8-8.x2,max,avg.k3.s1,res64.s2"
-    )
-    assert {b.kind for b in parse_blocks("blocks", body)} == set(KINDS)
-    config = parse_query(f"family=blocks&blocks={body}&resolution=128&classes=10")
+    assert {b.kind for b in parse_blocks("blocks", EVERY_KIND)} == set(KINDS)
+    config = parse_query(f"family=blocks&blocks={EVERY_KIND}&resolution=128&classes=10")
     built = build(config, device="cpu")
     out = built.module.eval()(torch.randn(2, 3, 128, 128))
     assert out.shape == (2, 10) and torch.isfinite(out).all()
@@ -322,3 +326,39 @@ def test_repeats_stride_only_first_and_chain_channels() -> None:
     built = build(config, device="meta")
     assert built.stages[1].blocks == ("stage1.0", "stage1.1", "stage1.2")
     assert built.module.fc.in_features == 32
+
+
+def test_scale_blocks_applies_the_compound_rule() -> None:
+    # widths x 1.1 rounded to multiples of 8 (40 x 1.1 = 44 -> 48), repeats x 1.2 rounded up (1 -> 2)
+    assert scale_blocks("blocks", HYBRID_EFFICIENT["blocks"], 1.1, 1.2) == "mb16.e1.x2,mb24.s2.x2,mb48.k5.s2.x2"
+    assert scale_blocks("blocks", "res64.x2,dense.k12.l6,incep64-96-128-16-32-32,trans,conv8.i3", 2.0, 2.0) == (
+        "res128.x4,dense.k24.l12.x2,incep128-192-256-32-64-64.x2,trans.x2,conv16.x2"
+    )
+    assert scale_blocks("blocks", "MB24.S2.E6", 1.0, 1.0) == "mb24.s2"
+    base = parse_query("preset=hybrid_efficient")
+    wider = dataclasses.replace(base, blocks=scale_blocks("blocks", base.blocks, 2.0, 1.0))
+    assert profile(wider).params > profile(base).params
+
+
+@pytest.mark.parametrize(
+    ("query", "side"),
+    [
+        ("preset=hybrid_efficient", 64),
+        ("preset=hybrid_resnet", 64),
+        (f"family=blocks&blocks={EVERY_KIND}&resolution=128", 128),
+        ("preset=googlenet&width=0.25", 64),
+        ("preset=alexnet&width=0.25", 63),
+    ],
+)
+def test_signal_flow_reads_the_builders_structure(query: str, side: int) -> None:
+    config = parse_query(query)
+    result = signal(config, resolution=side, batch=2)
+    rows = [r for r in profile(config).layers if r.depth is not None]  # conv/linear layers that run
+    assert [(p.depth, p.name, p.stage, p.block) for p in result.points] == [
+        (r.depth, r.name, r.stage, r.block) for r in rows
+    ]
+    # a fresh offset conv is zero-initialised (a regular sampling grid): its output is all zeros
+    assert all(p.activation_std > 0 or p.name.endswith("offset_conv") for p in result.points)
+    assert all(p.grad_norm > 0 for p in result.points)
+    stages = [s.name for s in build(config, device="meta").stages]
+    assert [name for name, _ in result.stages] == [s for s in stages if any(p.stage == s for p in result.points)]

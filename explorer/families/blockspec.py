@@ -15,13 +15,15 @@ list in one canonical form (lower case, options in a fixed order, defaults left 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from explorer.config import ConfigError
+from explorer.families.rounding import make_divisible
 
-__all__ = ["KINDS", "Block", "Kind", "canonical", "describe_syntax", "parse_blocks"]
+__all__ = ["KINDS", "Block", "Kind", "canonical", "describe_syntax", "parse_blocks", "scale_blocks"]
 
 #: Options every kind takes: repeats and the (checked) input channels.
 COMMON_OPTIONS = {"x": (1, 1, 64), "i": (None, 1, 4096)}
@@ -250,3 +252,31 @@ def describe_syntax() -> str:
         flags = ["/".join(words) for words in kind.flags.values()]
         lines.append(kind.help + (f" [{', '.join(opts + flags)}]" if opts or flags else ""))
     return " · ".join(lines)
+
+
+def scale_blocks(key: str, text: str, width: float = 1.0, depth: float = 1.0) -> str:
+    """EfficientNet's rule applied to a block list: every channel count (and a dense block's growth
+    rate) x ``width``, rounded to a multiple of 8 as torchvision rounds EfficientNet's
+    (``make_divisible``); every block's repeats (and a dense block's layers) x ``depth``, rounded up.
+    ``i<N>`` checks are dropped. Returns the canonical text of the scaled list (ConfigError if
+    ``text`` is not a block list). The image input is not a block: the first block still reads it."""
+
+    def channels(c: int) -> int:
+        return min(MAX_CHANNELS, make_divisible(c * width, 8)) if width != 1.0 else c
+
+    def count(n: int, limit: int) -> int:
+        return max(1, min(limit, math.ceil(round(n * depth, 6)))) if depth != 1.0 else n
+
+    out = []
+    for block in parse_blocks(key, text):
+        options = dict(block.options)
+        options["i"] = None  # the checked input channels belong to the unscaled design
+        options["x"] = count(block.repeats, COMMON_OPTIONS["x"][2])
+        if block.kind == "dense":
+            options["k"] = min(KINDS["dense"].options["k"][2], channels(int(options["k"] or 1)))
+            options["l"] = count(int(options["l"] or 1), KINDS["dense"].options["l"][2])
+        parts = [block.kind + "-".join(str(channels(c)) for c in block.channels)]
+        parts += [f"{name}{value}" for name, value in options.items() if value is not None]
+        parts += [word for _, word in block.flags]
+        out.append(".".join(parts))
+    return canonical(key, ",".join(out))
