@@ -169,3 +169,13 @@ def test_invalid_knobs(query: str, message: str) -> None:
 def test_smallest_input_runs(query: str, side: int) -> None:
     model = build(parse_query(f"{query}&resolution={side}&width=0.25"), device="meta").module.eval()
     assert model(torch.zeros(1, 3, side, side, device="meta")).shape == (1, 1000)
+
+
+@pytest.mark.parametrize("query", ["preset=googlenet&aux=on&width=0.25", "preset=inception_v3&width=0.25"])
+def test_grad_cam_targets_run_at_inference(query: str) -> None:
+    from explorer.analysis.saliency import grad_cam_strip, target_layers
+
+    built = build(parse_query(query), device="cpu")
+    assert not any(t.name.startswith(("aux", "AuxLogits")) for t in target_layers(built))
+    side = built.config.input_resolution
+    assert len(grad_cam_strip(built, torch.randn(1, 3, side, side))) == 4

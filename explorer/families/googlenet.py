@@ -110,11 +110,13 @@ STAGES = {
 @register_builder(GoogLeNetConfig)
 def build_googlenet(cfg: GoogLeNetConfig) -> BuiltModel:  # type: ignore[override]
     model = ExplorerGoogLeNet(cfg)
+    # The auxiliary classifiers belong to stage 4 (they read it), listed first: analyses that take a
+    # stage's last module as what the stage computed (Grad-CAM targets) must not pick a module that
+    # does not run at inference.
     stages = [
-        Stage(name, modules + (("aux1", "aux2") if name == "stage4" and cfg.aux else ()), inception_blocks(modules))
+        Stage(name, (("aux1", "aux2") if name == "stage4" and cfg.aux else ()) + modules, inception_blocks(modules))
         for name, modules in STAGES.items()
     ]
-    stages[0] = Stage("stem", STAGES["stem"])
     stages.append(Stage("head", ("avgpool", "dropout", "fc")))
     return BuiltModel(cfg, model, tuple(stages))
 

@@ -128,7 +128,8 @@ def build_inception_v3(cfg: InceptionV3Config) -> BuiltModel:  # type: ignore[ov
     model = ExplorerInception3(cfg)
     stages = [Stage("stem", STAGES["stem"])]
     for name in ("stage5", "stage6", "stage7"):
-        modules = STAGES[name] + (("AuxLogits",) if name == "stage6" and cfg.aux else ())
+        # AuxLogits first: a stage's last module must run at inference (see googlenet.py)
+        modules = (("AuxLogits",) if name == "stage6" and cfg.aux else ()) + STAGES[name]
         stages.append(Stage(name, modules, inception_blocks(STAGES[name])))
     stages.append(Stage("head", ("avgpool", "dropout", "fc")))
     return BuiltModel(cfg, model, tuple(stages))
