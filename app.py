@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared import device_sidebar
+from pages._shared.device import device_sidebar
 
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
 

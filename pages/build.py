@@ -6,13 +6,17 @@ from explorer.formatting import human_bytes, human_count
 from explorer.views.graph import overview_figure
 from explorer.views.profile import group_bar, hierarchy
 from explorer.views.tables import group_frame, layer_frame
-from pages._shared import architecture_controls, cached_graph, cached_profile, cached_summary, memory_note
+from pages._shared.architecture import architecture_controls
+from pages._shared.caches import cached_graph, cached_profile, cached_summary
+from pages._shared.device import memory_note
+from pages._shared.state import PREVIOUS_PROFILE
 
 config = architecture_controls()
 result = cached_profile(config.query)
-previous = st.session_state.get("build.previous")
+previous = PREVIOUS_PROFILE.get()
 if previous is None or previous.query != result.query:
-    st.session_state["build.previous"], previous = result, previous or result
+    PREVIOUS_PROFILE.set(result)
+    previous = previous or result
 
 st.title(f"{config.title}: {config.query}")
 st.caption(

@@ -16,7 +16,10 @@ from explorer.analysis.deform import (
 from explorer.config import ConfigError, query_to_dict
 from explorer.runtime.weights import ExplainableModel, WeightsError
 from explorer.views.deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
-from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
+from pages._shared.architecture import architecture_controls, current_config
+from pages._shared.device import bf16_toggle, current_device
+from pages._shared.inputs import image_picker, uploaded_checkpoint
+from pages._shared.state import DEFORM_MODELS, SALIENCY_MODEL, ModelPair
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
 
@@ -32,7 +35,7 @@ def _use_default() -> None:
     st.query_params.from_dict(query_to_dict(DEFAULT_QUERY))
 
 
-if not st.query_params.to_dict() and "_config" not in st.session_state:
+if not st.query_params.to_dict() and current_config() is None:
     _use_default()  # a first visit starts on a config that has deformable layers
 config = architecture_controls()
 st.title(f"Deformable convolution: {config.query}")
@@ -51,18 +54,20 @@ if not deformable_names(config.query):
 def with_zero_offsets(after: ExplainableModel) -> tuple[ExplainableModel, ExplainableModel]:
     """(before, after): ``after`` and a copy of it whose offset convs are zero, made once per model."""
     key = ("zeroed", id(after))
-    if st.session_state.get("deform.model_key") != key:
+    pair = DEFORM_MODELS.get()
+    if pair is None or pair.key != key:
         before = ExplainableModel(
             untrained_copy(after.built), "the same model with zero offsets", mean=after.mean, std=after.std
         )
-        st.session_state["deform.models"] = (before, after)
-        st.session_state["deform.model_key"] = key
-    return st.session_state["deform.models"]
+        pair = ModelPair(key, before, after)
+        DEFORM_MODELS.set(pair)
+    return pair.before, pair.after
 
 
 def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
     """(before, after): the same network with zero offsets and with learned ones."""
-    saliency = st.session_state.get("saliency.model")
+    shared = SALIENCY_MODEL.get()
+    saliency = None if shared is None else shared.model
     usable = saliency is not None and deformable_names(saliency.config.query)
     source = st.radio("Weights", [TRAINED, CHECKPOINT] + ([SALIENCY] if usable else []), key="deform.weights")
     device = current_device()
@@ -86,10 +91,10 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
                 progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
                 autocast=bf16,
             )
-            st.session_state["deform.models"] = (pair.before, pair.after)
-            st.session_state["deform.model_key"] = ("trained", config.query)
-        if st.session_state.get("deform.model_key") == ("trained", config.query):
-            return st.session_state["deform.models"]
+            DEFORM_MODELS.set(ModelPair(("trained", config.query), pair.before, pair.after))
+        kept = DEFORM_MODELS.get()
+        if kept is not None and kept.key == ("trained", config.query):
+            return kept.before, kept.after
         untrained = train_offsets(config, 0, device, seed=int(seed)).before
         st.info("Untrained: every offset is zero. Press **Train on shapes** to learn them.")
         return untrained, untrained

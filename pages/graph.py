@@ -14,7 +14,8 @@ from explorer.analysis.graph_fold import (
 )
 from explorer.config import ConfigError, parse_query
 from explorer.views.graph import GRAPH_METRICS, graph_figure
-from pages._shared import architecture_controls, cached_graph
+from pages._shared.architecture import architecture_controls
+from pages._shared.caches import cached_graph
 
 config = architecture_controls()
 st.title(f"Layer graph: {config.query}")

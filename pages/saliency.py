@@ -9,7 +9,10 @@ from explorer.analysis.training import train_on_shapes
 from explorer.config import ConfigError
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
-from pages._shared import architecture_controls, bf16_toggle, current_device, image_picker, uploaded_checkpoint
+from pages._shared.architecture import architecture_controls
+from pages._shared.device import bf16_toggle, current_device
+from pages._shared.inputs import image_picker, uploaded_checkpoint
+from pages._shared.state import SALIENCY_MODEL, KeyedModel
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 
@@ -38,24 +41,24 @@ def weights_controls(config) -> ExplainableModel | None:
         if source == CHECKPOINT:
             model = uploaded_checkpoint("saliency", config)
             if model is not None:  # the Deformable page may reuse the model in use here
-                st.session_state["saliency.model"] = model
-                st.session_state["saliency.model_key"] = ("checkpoint", config.query)
+                SALIENCY_MODEL.set(KeyedModel(("checkpoint", config.query), model))
             return model
         key = ("trained", config.query)
         seconds = st.slider("Training time budget (s)", 10, 120, 45, 5, key="saliency.budget")
         bf16 = bf16_toggle("saliency")
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
-            st.session_state["saliency.model"] = train_on_shapes(
+            trained = train_on_shapes(
                 config,
                 seconds=seconds,
                 device=device,
                 autocast=bf16,
                 progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
             ).model
-            st.session_state["saliency.model_key"] = key
-        if st.session_state.get("saliency.model_key") == key:
-            return st.session_state["saliency.model"]
+            SALIENCY_MODEL.set(KeyedModel(key, trained))
+        kept = SALIENCY_MODEL.get()
+        if kept is not None and kept.key == key:
+            return kept.model
         st.info("Press **Train on shapes**: the model learns the shapes data set, then Grad-CAM shows where it looks.")
         return None
     except (WeightsError, ConfigError, ValueError) as error:

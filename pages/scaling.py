@@ -48,7 +48,9 @@ from explorer.views.scaling import (
     mobilenet_heatmap,
     stage_lines,
 )
-from pages._shared import architecture_controls, cached_profile, current_device, page_param, set_page_param
+from pages._shared.architecture import architecture_controls, page_param, set_page_param
+from pages._shared.caches import cached_profile
+from pages._shared.device import current_device
 
 RULE_KEYS = {"phi": ("scale_phi", 1.0, 0.0, 8.0), "alpha": ("scale_alpha", 1.2, 1.0, 2.0)}
 RULE_KEYS |= {"beta": ("scale_beta", 1.1, 1.0, 2.0), "gamma": ("scale_gamma", 1.15, 1.0, 2.0)}

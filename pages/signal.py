@@ -6,18 +6,19 @@ import time
 
 import streamlit as st
 
-from explorer.analysis.signal import VARIANTS, SignalResult, changed_keys, signal, variant_config
-from explorer.analysis.training import OPTIMIZERS, TrainSettings, train
+from explorer.analysis.signal import VARIANTS, SignalResult, comparison_curves, probe_sides, signal
+from explorer.analysis.training import OPTIMIZERS, TrainingRun, TrainSettings, train
 from explorer.config import ConfigError, ModelConfig, parse_query, query_to_dict
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits
 from explorer.runtime.models import build_seeded
 from explorer.views.signal import METRIC_LABELS, loss_figure, ratio_text, signal_figure
-from pages._shared import architecture_controls, bf16_toggle, cached_profile, current_device
+from pages._shared.architecture import architecture_controls
+from pages._shared.caches import cached_profile
+from pages._shared.device import bf16_toggle, current_device
+from pages._shared.state import SIGNAL_PINS, TRAINING_RUN
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
-PROBE_SIDES = (16, 32, 64, 112, 160, 224, 320, 448)
-LIVE_SIDE = 64  # default probe side: the curves look the same at a smaller input, and come faster
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
 
 
@@ -52,9 +53,7 @@ def _experiment() -> None:
 
 
 def _pin(query: str) -> None:
-    pins = st.session_state.setdefault("signal.pins", [])
-    if query not in pins:
-        pins.append(query)
+    SIGNAL_PINS.get_or_create().add(query)
 
 
 def _pin_typed() -> None:
@@ -75,7 +74,7 @@ def _request_training() -> None:
 
 
 def _unpin(query: str) -> None:
-    st.session_state["signal.pins"] = [q for q in st.session_state.get("signal.pins", []) if q != query]
+    SIGNAL_PINS.get_or_create().remove(query)
 
 
 # -- the page -------------------------------------------------------------------------------------------
@@ -104,9 +103,9 @@ top[1].button(
 with st.expander("Probe and comparison", expanded=True):
     left, middle, right = st.columns(3)
     natural = config.input_resolution
-    sides = sorted({s for s in PROBE_SIDES if config.min_resolution <= s <= natural} | {natural})
+    sides, default_side = probe_sides(config)
     if st.session_state.get("signal.resolution") not in sides:
-        st.session_state["signal.resolution"] = max((s for s in sides if s <= LIVE_SIDE), default=sides[0])
+        st.session_state["signal.resolution"] = default_side
     resolution = left.select_slider(
         "Probe input side (px)",
         sides,
@@ -143,7 +142,7 @@ with st.expander("Probe and comparison", expanded=True):
     pin.button("Pin current curve", on_click=_pin, args=(config.query,), icon=":material/push_pin:")
     if st.session_state.get("signal.add_error"):
         st.error(st.session_state["signal.add_error"])
-    pins = st.session_state.get("signal.pins", [])
+    pins = SIGNAL_PINS.get_or_create().queries
     for query in pins:
         row = st.columns([6, 1], vertical_alignment="center")
         row[0].markdown(f":material/push_pin: `{query}`")
@@ -151,18 +150,7 @@ with st.expander("Probe and comparison", expanded=True):
 
 training_mode = mode.startswith("batch")
 weight_grads = "weight_grad_norm" in (metrics or [])
-curves: list[tuple[str, ModelConfig]] = [("current", config)]
-skipped = []
-for name in variants or []:
-    other = variant_config(config, name)
-    if other is None:
-        skipped.append(VARIANTS[name])
-    elif all(other != c for _, c in curves):
-        curves.append((changed_keys(other, config), other))
-for query in pins:
-    pinned = parse_query(query)
-    if all(pinned != c for _, c in curves):
-        curves.append((query, pinned))
+curves, skipped = comparison_curves(config, variants or [], pins)
 if skipped:
     st.caption("Not applicable to this config: " + ", ".join(skipped))
 
@@ -228,16 +216,16 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
         except TooLargeError as error:
             st.error(str(error))
             return
-        run = {"query": config.query, "settings": settings, "records": [], "finished": False, "device": device}
-        st.session_state["train.run"] = run
+        run = TrainingRun(config.query, settings, device)
+        TRAINING_RUN.set(run)
         progress = st.progress(0.0, text="Starting…")
         live_loss, live_curves = st.empty(), st.empty()
         model = cached_model(config.query, seed, device)
         for record in train(config, settings, model):
-            run["records"].append(record)
+            run.records.append(record)
             progress.progress(record.fraction, text=f"Step {record.step}/{steps} · loss {record.loss:.4g}")
             if record.signal is not None or record.step == steps:
-                records = run["records"]
+                records = run.records
                 live_loss.plotly_chart(
                     loss_figure([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records]),
                     key=f"train.live_loss.{record.step}",
@@ -247,27 +235,27 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
                 if len(snapshots) > 1:
                     shown.append((f"step {snapshots[-1].step}", snapshots[-1].signal))
                 live_curves.plotly_chart(signal_figure(shown, "grad_norm"), key=f"train.live_curves.{record.step}")
-        run["finished"] = True
+        run.finished = True
         for placeholder in (progress, live_loss, live_curves):
             placeholder.empty()
 
-    run = st.session_state.get("train.run")
-    if not run or not run["records"]:
+    run = TRAINING_RUN.get()
+    if run is None or run.last is None:
         return
-    records = run["records"]
-    last = records[-1]
+    records = run.records
+    last = run.last
     if last.diverged:
         st.error(f"The loss became {last.loss} at step {last.step}: training diverged (try a smaller learning rate).")
-    elif not run["finished"]:
-        st.info(f"Stopped at step {last.step} of {run['settings'].steps}.")
+    elif not run.finished:
+        st.info(f"Stopped at step {last.step} of {run.settings.steps}.")
     else:
         st.success(
-            f"Trained {last.step} steps in {last.elapsed_s:.1f} s on {run.get('device', 'cpu')}"
-            f"{' (bf16 autocast)' if run['settings'].autocast else ''}: loss {records[0].loss:.3g} → {last.loss:.3g}."
+            f"Trained {last.step} steps in {last.elapsed_s:.1f} s on {run.device}"
+            f"{' (bf16 autocast)' if run.settings.autocast else ''}: loss {records[0].loss:.3g} → {last.loss:.3g}."
         )
-    if run["query"] != config.query:
-        st.caption(f"This run trained `{run['query']}`.")
-    snapshots = [r for r in records if r.signal is not None]
+    if run.query != config.query:
+        st.caption(f"This run trained `{run.query}`.")
+    snapshots = run.snapshots
     st.plotly_chart(
         loss_figure([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records]),
         key="train.loss",

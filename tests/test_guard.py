@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.runtime import guard
 from explorer.analysis.profile import Profile, profile
 from explorer.config import parse_query
+from explorer.runtime import guard
 from explorer.runtime.device import DEVICE_CHOICES, available_devices, best_device, describe, free_memory_bytes
 from explorer.runtime.guard import TooLargeError, budget_bytes, check_fits, estimate
 
@@ -99,3 +99,18 @@ def test_unknown_device_name() -> None:
     with pytest.raises(ValueError, match="unknown device 'tpu'; allowed: auto, cuda, mps, cpu"):
         best_device("tpu")
     assert DEVICE_CHOICES == ("auto", "cuda", "mps", "cpu")
+
+
+def test_fit_note_says_whether_a_forward_pass_fits(monkeypatch):
+    from explorer.runtime.guard import fit_note
+
+    result = profile(parse_query("preset=resnet18"))
+    monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "10000")
+    fits, sentence = fit_note(result, torch.device("cpu"))
+    need_mb = (result.weight_bytes + result.activation_bytes) / 1e6
+    assert fits and sentence == (
+        f"A forward pass at batch 1 needs about {need_mb:,.0f} MB: fits the 10.0 GB budget on cpu."
+    )
+    monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "10")
+    fits, sentence = fit_note(result, torch.device("cpu"), batch=4)
+    assert not fits and "at batch 4" in sentence and "does NOT fit the 0.0 GB budget" in sentence

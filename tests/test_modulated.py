@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.analysis.flops import deform_conv2d_macs
 from explorer.analysis.profile import profile
 from explorer.config import ConfigError, format_query, parse_query
 from explorer.families import build
@@ -44,11 +43,15 @@ def test_mask_and_larger_offset_conv_are_counted():
         if row.type == "DeformableConv2d":
             c_in = 512  # every 3x3 conv of ResNet-50's stage 4 reads 512 channels
             h, w = row.output_shape[2:]
-            with_mask = deform_conv2d_macs((1, c_in, 0, 0), (512, c_in, 3, 3), row.output_shape, True)
-            without = deform_conv2d_macs((1, c_in, 0, 0), (512, c_in, 3, 3), row.output_shape, False)
-            extra += with_mask - without  # the mask's multiply per sample
-            extra += 9 * c_in * 9 * h * w  # 9 more offset-conv output channels (mask logits)
+            # Written out, not taken from explorer.analysis.flops: one mask multiply per sampled value
+            # (input channel x tap x output pixel), and 9 more offset-conv outputs (the mask logits),
+            # each a 3x3 conv over c_in channels.
+            extra += c_in * 9 * h * w
+            extra += 9 * c_in * 9 * h * w
     assert modulated.macs - plain.macs == extra
+    # ResNet-50's stage 4 at 224 px: three 3x3 deformable convs; the first has stride 2 (7x7 out).
+    assert [r.output_shape[2:] for r in modulated.layers if r.type == "DeformableConv2d"] == [(7, 7)] * 3
+    assert extra == 3 * (512 * 9 * 49 + 9 * 512 * 9 * 49)
 
 
 def test_deformable_page_shows_the_mask_of_a_modulated_config():

@@ -262,3 +262,25 @@ def test_cli_errors(capsys, argv, text):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and text in err and err.count("\n") == 1
+
+
+def test_comparison_curves_dedupe_and_name_what_does_not_apply():
+    from explorer.analysis.signal import comparison_curves
+
+    base = parse_query(EXPERIMENT)
+    pins = [parse_query(EXPERIMENT + "&skip=on").query, "preset=resnet20", "preset=resnet20"]
+    curves, skipped = comparison_curves(base, ["skip", "init=default", "bn"], pins)
+    assert [label for label, _ in curves] == ["current", "skip=on", "bn=on", "preset=resnet20"]
+    assert curves[1][1] == parse_query(pins[0])  # the pinned copy of the skip variant is not drawn twice
+    assert skipped == ["default init"]  # init=default changes nothing here
+    vgg_curves, vgg_skipped = comparison_curves(parse_query("preset=vgg11"), ["skip"])
+    assert len(vgg_curves) == 1 and vgg_skipped == ["flip skip connections"]
+
+
+def test_probe_sides_fit_the_config():
+    from explorer.analysis.signal import probe_sides
+
+    assert probe_sides(parse_query("preset=resnet50")) == ([32, 64, 112, 160, 224], 64)
+    assert probe_sides(parse_query("preset=resnet20")) == ([16, 32], 32)
+    sides, default = probe_sides(parse_query("preset=resnet50&resolution=100"))
+    assert sides == [32, 64, 100] and default == 64

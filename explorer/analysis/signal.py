@@ -400,3 +400,40 @@ def changed_keys(config: ModelConfig, reference: ModelConfig) -> str:
         if getattr(config, k) != getattr(reference, k) and getattr(config, k) is not None
     ]
     return "&".join(parts) or "same"
+
+
+def comparison_curves(
+    config: ModelConfig, variants: list[str] | tuple[str, ...] = (), pins: list[str] | tuple[str, ...] = ()
+) -> tuple[list[tuple[str, ModelConfig]], list[str]]:
+    """The curves to overlay: ``config`` ("current"), each applicable variant of it (labelled with
+    the keys it changes) and each pinned query, without duplicates (the first label wins). Also
+    returns the descriptions of the variants that do not apply to this config."""
+    from explorer.config import parse_query
+
+    curves: list[tuple[str, ModelConfig]] = [("current", config)]
+    skipped: list[str] = []
+    for name in variants:
+        other = variant_config(config, name)
+        if other is None:
+            skipped.append(VARIANTS[name])
+        elif all(other != c for _, c in curves):
+            curves.append((changed_keys(other, config), other))
+    for query in pins:
+        pinned = parse_query(query)
+        if all(pinned != c for _, c in curves):
+            curves.append((query, pinned))
+    return curves, skipped
+
+
+#: Probe input sides offered, and the one preferred for live curves (the curves look the same at a
+#: smaller input, and come faster).
+PROBE_SIDES = (16, 32, 64, 112, 160, 224, 320, 448)
+LIVE_SIDE = 64
+
+
+def probe_sides(config: ModelConfig) -> tuple[list[int], int]:
+    """The probe sides that suit ``config`` (at least its smallest input, at most its own, which is
+    always offered) and the default: the largest not above :data:`LIVE_SIDE`."""
+    natural = config.input_resolution
+    sides = sorted({s for s in PROBE_SIDES if config.min_resolution <= s <= natural} | {natural})
+    return sides, max((s for s in sides if s <= LIVE_SIDE), default=sides[0])

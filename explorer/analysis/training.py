@@ -56,6 +56,7 @@ __all__ = [
     "ShapesRun",
     "StepRecord",
     "TrainSettings",
+    "TrainingRun",
     "shapes_accuracy",
     "shapes_config",
     "train",
@@ -117,6 +118,27 @@ class StepRecord:
     def describe(self) -> str:
         """For a progress bar: "step 12: loss 1.234"."""
         return f"step {self.step}: loss {self.loss:.3f}"
+
+
+@dataclass
+class TrainingRun:
+    """A live "Train and watch" run as a page keeps it between reruns: what is trained, how, where,
+    the records so far, and whether it ran to the end (a run stopped by the user has not)."""
+
+    query: str
+    settings: TrainSettings
+    device: str
+    records: list[StepRecord] = field(default_factory=list)
+    finished: bool = False
+
+    @property
+    def last(self) -> StepRecord | None:
+        return self.records[-1] if self.records else None
+
+    @property
+    def snapshots(self) -> list[StepRecord]:
+        """The records that carry a signal-flow measurement."""
+        return [r for r in self.records if r.signal is not None]
 
 
 def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:

@@ -47,6 +47,19 @@ def budget_bytes(device: torch.device) -> int:
     return int(free_memory_bytes(device) * BUDGET_FRACTION)
 
 
+def fit_note(profile: Profile, device: torch.device, batch: int = 1) -> tuple[bool, str]:
+    """Whether a forward pass at ``batch`` fits the device's budget, and a sentence saying so."""
+    need = estimate(profile, batch).total_bytes
+    budget = budget_bytes(device)
+    fits = need <= budget
+    verdict = "fits" if fits else "does NOT fit"
+    return (
+        fits,
+        f"A forward pass at batch {batch} needs about {need / 1e6:,.0f} MB: {verdict} the "
+        f"{budget / 1e9:.1f} GB budget on {device.type}.",
+    )
+
+
 def check_fits(profile: Profile, device: torch.device, batch: int = 1, training: bool = False) -> MemoryEstimate:
     """Return the estimate, or raise TooLargeError with a message a person can act on."""
     need = estimate(profile, batch, training)

@@ -1,0 +1,55 @@
+"""The device picker in the sidebar, the one lookup of the chosen device, and device-related widgets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.analysis.profile import Profile
+from explorer.runtime.device import available_devices, best_device, describe
+from explorer.runtime.guard import fit_note
+
+#: The session's device choice, kept under a key of its own: a widget's state is dropped on a run
+#: that does not draw the widget (a page rendered alone, as AppTest's later runs are).
+DEVICE_CHOICE = "device_choice"
+
+
+def _chosen_device() -> str:
+    choice = st.session_state.get(DEVICE_CHOICE, "auto")
+    return choice if choice in ("auto", *available_devices()) else "auto"
+
+
+def device_sidebar() -> str:
+    """The device picker in the sidebar; returns the chosen device name (auto resolves)."""
+    choices = ["auto", *available_devices()]
+    choice = st.sidebar.selectbox(
+        "Device",
+        choices,
+        index=choices.index(_chosen_device()),
+        key="device",
+        help="auto: CUDA, then Apple MPS, then CPU",
+    )
+    st.session_state[DEVICE_CHOICE] = choice
+    device = best_device(choice)
+    st.sidebar.caption(f"Models run on **{describe(device)}**")
+    return device.type
+
+
+def current_device() -> str:
+    """The device the sidebar's picker resolves to (``cpu``, ``cuda`` or ``mps``): the one lookup."""
+    return best_device(_chosen_device()).type
+
+
+def bf16_toggle(prefix: str) -> bool:
+    """Train under bfloat16 autocast? Off by default: training then computes in full float32."""
+    return st.toggle(
+        "bf16 autocast",
+        value=False,
+        key=f"{prefix}.bf16",
+        help="Training only: bfloat16 autocast is faster on recent GPUs, and its numbers differ slightly between "
+        "devices. Off: full float32 (TF32 off), the same numbers on every device.",
+    )
+
+
+def memory_note(result: Profile) -> tuple[bool, str]:
+    """Whether a forward pass fits the chosen device's budget, and a sentence saying so."""
+    return fit_note(result, best_device(current_device()))

@@ -1,0 +1,36 @@
+"""The one workaround for Streamlit's legacy ``pages/`` mode, isolated here.
+
+The design keeps the folder name ``pages/`` (one file per view). Streamlit treats a ``pages/``
+folder beside the main script as its legacy multipage app: a page's URL opened on a fresh server
+runs that file alone, without ``app.py``'s ``st.navigation`` (and its sidebar), until some session
+has run ``st.navigation`` (upstream: streamlit/streamlit#9992, and the pages-folder notes in
+streamlit/streamlit#10276). Leaving that mode means writing Streamlit's private class attribute
+``PagesManager.uses_pages_directory``; ``tests/test_routing.py`` fails loudly if an upgrade
+renames or removes it, so the workaround cannot silently stop working.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+#: The private attribute the workaround writes (checked by tests/test_routing.py).
+LEGACY_FLAG = "uses_pages_directory"
+_STARTED = "routing.session_started"
+
+
+def legacy_pages_mode() -> bool:
+    return bool(getattr(PagesManager, LEGACY_FLAG))
+
+
+def ensure_router() -> None:
+    """Leave the legacy mode and rerun through ``app.py``, on a session's first run only.
+
+    Only on the first run, where no click can be pending that a rerun would drop (AppTest turns
+    the legacy mode back on before every run; its later runs render the page alone)."""
+    first_run = _STARTED not in st.session_state
+    st.session_state[_STARTED] = True
+    if legacy_pages_mode():
+        setattr(PagesManager, LEGACY_FLAG, False)
+        if first_run:
+            st.rerun()

@@ -1,0 +1,103 @@
+"""Typed values kept in a browser session, one :class:`Slot` each, instead of string keys and
+untyped tuples spread over the pages. Widget keys stay strings (they name widgets); everything a
+page keeps between reruns lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import streamlit as st
+
+from explorer.analysis.profile import Profile
+from explorer.analysis.training import TrainingRun
+from explorer.config import ModelConfig
+from explorer.runtime.weights import ExplainableModel
+
+T = TypeVar("T")
+
+
+class Slot(Generic[T]):
+    """One value of type ``kind`` in ``st.session_state[key]``; a value of another type is an error."""
+
+    def __init__(self, key: str, kind: type[T], default: Callable[[], T] | None = None) -> None:
+        self.key, self.kind, self.default = key, kind, default
+
+    def get(self) -> T | None:
+        value = st.session_state.get(self.key)
+        if value is not None and not isinstance(value, self.kind):
+            raise TypeError(f"session value '{self.key}' is a {type(value).__name__}, not a {self.kind.__name__}")
+        return value
+
+    def get_or_create(self) -> T:
+        value = self.get()
+        if value is None:
+            if self.default is None:
+                raise KeyError(f"session value '{self.key}' is not set and has no default")
+            value = self.default()
+            st.session_state[self.key] = value
+        return value
+
+    def set(self, value: T) -> None:
+        if not isinstance(value, self.kind):
+            raise TypeError(f"session value '{self.key}' must be a {self.kind.__name__}, not {type(value).__name__}")
+        st.session_state[self.key] = value
+
+    def pop(self) -> T | None:
+        value = self.get()
+        st.session_state.pop(self.key, None)
+        return value
+
+
+@dataclass
+class UrlSync:
+    """How the sidebar's widgets and the URL agree (see ``pages/_shared/architecture.py``)."""
+
+    #: The config this session last showed.
+    config: ModelConfig | None = None
+    #: The query the widgets were last set from.
+    synced: str | None = None
+    #: URL parameters the current page keeps for itself (not config keys).
+    page_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyedModel:
+    """A model with the key it was made for (config query, and a file hash or a source name)."""
+
+    key: tuple[str, ...]
+    model: ExplainableModel
+
+
+@dataclass(frozen=True)
+class ModelPair:
+    """The Deformable page's two models: with zero offsets (before) and with learned ones (after)."""
+
+    key: tuple[object, ...]
+    before: ExplainableModel
+    after: ExplainableModel
+
+
+@dataclass
+class Pins:
+    """Queries pinned for comparison, in the order pinned."""
+
+    queries: list[str] = field(default_factory=list)
+
+    def add(self, query: str) -> None:
+        if query not in self.queries:
+            self.queries.append(query)
+
+    def remove(self, query: str) -> None:
+        self.queries = [q for q in self.queries if q != query]
+
+
+URL_SYNC = Slot("architecture.url_sync", UrlSync, UrlSync)
+#: The model the Saliency page explains (the Deformable page may reuse it).
+SALIENCY_MODEL = Slot("saliency.model", KeyedModel)
+DEFORM_MODELS = Slot("deform.models", ModelPair)
+TRAINING_RUN = Slot("train.run", TrainingRun)
+SIGNAL_PINS = Slot("signal.pins", Pins, Pins)
+#: The Build page's previous profile (the metrics show the change against it).
+PREVIOUS_PROFILE = Slot("build.previous", Profile)
