@@ -105,16 +105,19 @@ def sampled_deform_conv2d(
     work = torch.promote_types(torch.promote_types(input.dtype, offset.dtype), torch.float32)
     x = input.to(work) if (hp, wp) == (h, w) else F.pad(input.to(work), (0, wp - w, 0, hp - h))
     kwargs = {"device": input.device, "dtype": work}
+    # Sampling points straight in grid_sample's coordinates (align_corners=False: pixel index p of a
+    # side n is (2p + 1) / n - 1), as regular grid + offset * 2/n, laid out (dy, dx) like the offsets.
     rows = torch.arange(kh, **kwargs).repeat_interleave(kw) * dh  # (taps,) tap row offsets
     cols = torch.arange(kw, **kwargs).repeat(kh) * dw
-    base_y = (torch.arange(h_out, **kwargs) * sh - ph).view(1, h_out) + rows.view(taps, 1)  # (taps, H_out)
-    base_x = (torch.arange(w_out, **kwargs) * sw - pw).view(1, w_out) + cols.view(taps, 1)  # (taps, W_out)
-    pairs = offset.view(b, offset_groups, taps, 2, h_out, w_out)
-    y = base_y.view(1, 1, taps, h_out, 1) + pairs[:, :, :, 0]  # (B, og, taps, H_out, W_out)
-    x_pos = base_x.view(1, 1, taps, 1, w_out) + pairs[:, :, :, 1]
-    # grid_sample's coordinates, align_corners=False: pixel index p of a side n is (2p + 1) / n - 1.
-    grid = torch.stack([(2 * x_pos + 1) / wp - 1, (2 * y + 1) / hp - 1], dim=-1)
-    grid = grid.view(b * offset_groups, taps * h_out, w_out, 2)
+    base_y = (torch.arange(h_out, **kwargs) * sh - ph).view(1, h_out, 1) + rows.view(taps, 1, 1)
+    base_x = (torch.arange(w_out, **kwargs) * sw - pw).view(1, 1, w_out) + cols.view(taps, 1, 1)
+    size = (taps, h_out, w_out)
+    base = torch.stack([((2 * base_y + 1) / hp - 1).expand(size), ((2 * base_x + 1) / wp - 1).expand(size)], dim=1)
+    # base: (taps, 2, H_out, W_out)
+    scale = torch.tensor([2.0 / hp, 2.0 / wp], **kwargs).view(1, 1, 1, 2, 1, 1)
+    points = torch.addcmul(base, offset.to(work).view(b, offset_groups, taps, 2, h_out, w_out), scale)
+    # grid_sample wants (B*og, taps*H_out, W_out, 2) with (x, y) last: one permuting copy, no stack.
+    grid = points.permute(0, 1, 2, 4, 5, 3).flip(-1).reshape(b * offset_groups, taps * h_out, w_out, 2)
     sampled = F.grid_sample(
         x.reshape(b * offset_groups, c_in // offset_groups, hp, wp),
         grid,
