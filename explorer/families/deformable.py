@@ -6,10 +6,11 @@ the caller; the paper's layer predicts them with a parallel conv, which is what 
 It also adds a second way to compute the same op, :func:`sampled_deform_conv2d`: every kernel tap
 bilinearly sampled with ``F.grid_sample``, then one matrix product with the weights. Hand-written
 because torchvision's CPU kernel (an im2col loop per image) is the bottleneck of CPU training: one
-3x3 layer, 16->16 channels at 32x32, batch 64, forward + backward takes about 1 s with it against
-about 0.13-0.28 s sampled (``bench/bench_training.py`` measures whole training steps). torchvision's
-op stays the reference (``tests/test_deform_sampling.py`` compares outputs and all gradients) and
-the kernel used on CUDA; :func:`uses_sampling` is the rule that picks one.
+3x3 layer, 16->16 channels at 32x32, batch 64, forward + backward took 947 ms with it against 129 ms
+sampled, and a training step of ``family=plain&depth=8&deform=on`` 3.8 s against 0.52 s (1 thread,
+``bench/bench_training.py``, figures in ``bench/README.md``). torchvision's op stays the reference
+(``tests/test_deform_sampling.py`` compares outputs and all gradients) and the kernel used on CUDA;
+:func:`uses_sampling` is the rule that picks one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ BACKENDS: tuple[Backend, ...] = ("auto", "torchvision", "sampling")
 def uses_sampling(device: torch.device) -> bool:
     """Whether ``backend="auto"`` computes a deformable conv on ``device`` with the sampling path.
 
-    CPU: yes (measured 3-8x faster per layer, forward + backward; ``bench/bench_training.py``).
+    CPU: yes. Measured here (1 thread): forward + backward 1.8x (512 channels at 7x7, batch 8) to
+    7x (16 channels at 32x32, batch 64) faster; forward alone 1.2x-3.7x (batch 1 to 64), never slower
+    beyond noise; whole training steps 4.6-7.4x (``bench/bench_training.py``).
     CUDA and every other device: no, torchvision's kernel (one fused CUDA kernel; not measured
     slower, so it stays). Also no while a ``TorchDispatchMode`` such as ``FlopCounterMode`` is
     active: the project's FLOP formula is registered for ``torchvision::deform_conv2d``, so a
