@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils._python_dispatch import _get_current_dispatch_mode
+from torch.utils._python_dispatch import _get_current_dispatch_mode  # private, but no public query exists
 from torchvision.ops import DeformConv2d, deform_conv2d
 
 __all__ = ["BACKENDS", "Backend", "DeformableConv2d", "sampled_deform_conv2d", "set_backend", "uses_sampling"]
@@ -37,10 +37,11 @@ def uses_sampling(device: torch.device) -> bool:
     CPU: yes. Measured here (1 thread): forward + backward 1.8x (512 channels at 7x7, batch 8) to
     7x (16 channels at 32x32, batch 64) faster; forward alone 1.2x-3.7x (batch 1 to 64), never slower
     beyond noise; whole training steps 4.6-7.4x (``bench/bench_training.py``).
-    CUDA and every other device: no, torchvision's kernel (one fused CUDA kernel; not measured
-    slower, so it stays). Also no while a ``TorchDispatchMode`` such as ``FlopCounterMode`` is
-    active: the project's FLOP formula is registered for ``torchvision::deform_conv2d``, so a
-    profile of a real CPU model counts the op by that formula rather than as a matmul.
+    CUDA and every other device: no, torchvision's kernel (one fused kernel per pass; no GPU was at
+    hand to measure the sampling path there, so torchvision's op stays until a measure says
+    otherwise). Also no while a ``TorchDispatchMode`` such as ``FlopCounterMode`` is active: the
+    project's FLOP formula is registered for ``torchvision::deform_conv2d``, so a profile of a real
+    CPU model counts the op by that formula rather than as a matmul.
     """
     return device.type == "cpu" and _get_current_dispatch_mode() is None
 
