@@ -1,0 +1,115 @@
+"""Start-up: how long a user waits before the first answer, from a cold process.
+
+    python bench/bench_startup.py [--repeats N] [--no-browser]
+
+1. CLI: ``python -m explorer profile preset=efficientnet_b7 --json`` as a whole process, beyond a bare
+   ``python -c "import torch, torchvision"`` (the floor every command pays), against
+   ``torchinfo.summary`` of the same model at 600 px in a process that has already imported torch
+   (the peer's own work). Target: explorer's extra time <= 1/4 of torchinfo's.
+2. App: ``streamlit run app.py`` started cold; seconds until Chromium shows the Build page's
+   parameter count (the first page a user sees), measured from the server's launch. Target: <= 5 s.
+
+Medians of ``N`` runs (alternating where there are two sides) are printed with the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+TORCHINFO = """
+import time, torch, torchvision, torchinfo
+start = time.perf_counter()
+torchinfo.summary(torchvision.models.efficientnet_b7(), input_size=(1, 3, 600, 600), verbose=0)
+print(time.perf_counter() - start)
+"""
+
+
+def wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def cli(repeats: int) -> None:
+    profile_cmd = [PYTHON, "-m", "explorer", "profile", "preset=efficientnet_b7", "--json"]
+    bare_cmd = [PYTHON, "-c", "import torch, torchvision"]
+    profiles, bares, peers = [], [], []
+    for _ in range(repeats):
+        profiles.append(wall(profile_cmd))
+        bares.append(wall(bare_cmd))
+        out = subprocess.run([PYTHON, "-c", TORCHINFO], cwd=ROOT, check=True, capture_output=True, text=True)
+        peers.append(float(out.stdout.strip().splitlines()[-1]))
+    profile_s, bare_s, peer_s = (statistics.median(v) for v in (profiles, bares, peers))
+    extra = profile_s - bare_s
+    print(f"cli: profile process {profile_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
+    print(f"cli: torchinfo.summary (build + summary, torch already imported) {peer_s:.2f} s")
+    print(f"cli: extra / torchinfo = {extra / peer_s:.2f} (target <= 0.25)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def first_page(repeats: int, launcher: list[str], label: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        for _ in range(repeats):
+            port = _free_port()
+            start = time.perf_counter()
+            command = [*launcher, "run", "app.py", "--server.headless", "true"]
+            server = subprocess.Popen(
+                [*command, "--server.port", str(port), "--server.address", "127.0.0.1"],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                page = browser.new_page()
+                while True:
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
+                        break
+                    except Exception:  # server not listening yet
+                        if time.perf_counter() - start > 120:
+                            raise
+                        time.sleep(0.05)
+                page.get_by_text("Parameters").first.wait_for(timeout=120_000)
+                times.append(time.perf_counter() - start)
+                page.close()
+            finally:
+                server.terminate()
+                server.wait()
+        browser.close()
+    print(f"app ({label}): launch -> Build page shown {statistics.median(times):.2f} s (runs: "
+          f"{', '.join(f'{t:.2f}' for t in times)}; target <= 5 s)")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    print(f"# {platform.machine()}, python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    cli(args.repeats)
+    if not args.no_browser:
+        first_page(args.repeats, [PYTHON, "-m", "streamlit"], "streamlit run app.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
