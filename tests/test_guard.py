@@ -26,10 +26,14 @@ def test_estimate_counts_weights_once_and_activations_per_image(resnet18: Profil
     assert estimate(resnet18, batch=8).total_bytes == resnet18.weight_bytes + 8 * resnet18.activation_bytes
 
 
-def test_training_doubles_the_estimate(resnet18: Profile) -> None:
+def test_training_counts_weight_copies_and_the_saved_tensors(resnet18: Profile) -> None:
+    from explorer.analysis.memory import training_memory
+
     for batch in (1, 4):
-        forward = estimate(resnet18, batch=batch).total_bytes
-        assert estimate(resnet18, batch=batch, training=True).total_bytes == 2 * forward
+        need = estimate(resnet18, batch=batch, training=True)
+        saved = training_memory(parse_query("preset=resnet18"), batch).saved_bytes
+        assert need.saved_bytes == saved > batch * 20_000_000  # ResNet-18 saves ~22 MB per 224 px image
+        assert need.total_bytes == 4 * resnet18.weight_bytes + saved
 
 
 def test_too_large_names_the_estimate_in_gb(monkeypatch: pytest.MonkeyPatch, resnet18: Profile) -> None:
@@ -42,9 +46,10 @@ def test_too_large_names_the_estimate_in_gb(monkeypatch: pytest.MonkeyPatch, res
     message = str(info.value)
     assert message.startswith("preset=resnet18 needs about 1.4 GB for a forward pass at batch 64")
     assert "0.0 GB budget on cpu" in message
-    assert "x2 for gradients" not in message
+    assert "saved for backward" not in message
     assert isinstance(info.value, ValueError)
-    with pytest.raises(TooLargeError, match=r"needs about 2\.7 GB for training at batch 64 .*x2 for gradients"):
+    training = r"needs about 1\.6 GB for training at batch 64 .*saved for backward 1\.42 GB"
+    with pytest.raises(TooLargeError, match=training):
         check_fits(resnet18, CPU, batch=64, training=True)
 
 

@@ -1,8 +1,10 @@
 """``python -m explorer profile QUERY [QUERY ...] [--json] [--batch B]``: parameters, MACs, layers.
 
 Contract (other tools rely on it): ``--json`` prints a JSON array with ``query`` (canonical),
-``family``, ``params``, ``macs``, ``resolution`` and ``layers`` for each query, and ``memory``: the
-forward-pass estimate at ``--batch`` against the device's budget. Imports only what profiling needs
+``family``, ``params``, ``macs``, ``resolution`` and ``layers`` for each query, ``memory``: the
+forward-pass estimate at ``--batch`` against the device's budget, and ``training_bytes``: the bytes
+autograd saves for the backward pass of one training step at ``--batch`` (meta device, each storage
+once; see :mod:`explorer.analysis.memory`). Imports only what profiling needs
 (no captum, plotly or pandas), so the command starts fast.
 """
 
@@ -24,11 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
+    from explorer.analysis.memory import training_memory
     from explorer.analysis.profile import profile
     from explorer.config import parse_query
     from explorer.runtime.guard import budget_bytes, estimate
 
-    result = profile(parse_query(query))
+    config = parse_query(query)
+    result = profile(config)
     record = result.to_dict()
     need = estimate(result, batch=batch).total_bytes
     budget = budget_bytes(device)
@@ -38,7 +42,9 @@ def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
         "forward_bytes": need,
         "budget_bytes": budget,
         "fits": need <= budget,
+        "training_total_bytes": estimate(result, batch=batch, training=True).total_bytes,
     }
+    record["training_bytes"] = training_memory(config, batch).saved_bytes
     return record
 
 

@@ -1,9 +1,11 @@
 """Refuse work that would not fit, before allocating anything.
 
-The estimate is weights + activations for the requested batch, from the meta-device profile:
-weights (float32) once, plus activations x batch, doubled for training (gradients of the weights
-and the stored activations the backward pass reads). The budget is half of the device's free
-memory (``EXPLORER_MEMORY_BUDGET_MB`` overrides it), leaving room for the app and the allocator.
+A forward pass needs weights (float32) once plus the activations of every layer x batch, from the
+meta-device profile. Training needs the weights four times over (the weights, their gradients and
+Adam's two moments) plus what autograd saves for the backward pass at that batch, counted on the
+meta device by :func:`explorer.analysis.memory.training_memory` (each saved storage once).
+The budget is half of the device's free memory (``EXPLORER_MEMORY_BUDGET_MB`` overrides it),
+leaving room for the app and the allocator.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
+from explorer.analysis.memory import training_memory
 from explorer.analysis.profile import Profile
+from explorer.config import parse_query
 from explorer.runtime.device import free_memory_bytes
 
 BUDGET_FRACTION = 0.5
+#: Copies of the weights a training step holds: weights, gradients, Adam's first and second moments.
+TRAINING_WEIGHT_COPIES = 4
 
 
 class TooLargeError(ValueError):
@@ -29,15 +35,19 @@ class MemoryEstimate:
     activation_bytes: int
     batch: int
     training: bool
+    #: Bytes autograd saves for backward at ``batch`` (training estimates only).
+    saved_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        factor = 2 if self.training else 1
-        return factor * (self.weight_bytes + self.activation_bytes * self.batch)
+        if self.training:
+            return TRAINING_WEIGHT_COPIES * self.weight_bytes + self.saved_bytes
+        return self.weight_bytes + self.activation_bytes * self.batch
 
 
 def estimate(profile: Profile, batch: int = 1, training: bool = False) -> MemoryEstimate:
-    return MemoryEstimate(profile.weight_bytes, profile.activation_bytes, batch, training)
+    saved = training_memory(parse_query(profile.query), batch).saved_bytes if training else 0
+    return MemoryEstimate(profile.weight_bytes, profile.activation_bytes, batch, training, saved)
 
 
 def budget_bytes(device: torch.device) -> int:
@@ -68,8 +78,16 @@ def check_fits(profile: Profile, device: torch.device, batch: int = 1, training:
         what = "training" if training else "a forward pass"
         raise TooLargeError(
             f"{profile.query} needs about {need.total_bytes / 1e9:.1f} GB for {what} at batch {batch} "
-            f"(weights {need.weight_bytes / 1e9:.2f} GB + activations {need.activation_bytes * batch / 1e9:.2f} GB"
-            f"{', x2 for gradients' if training else ''}), more than the {budget / 1e9:.1f} GB budget on "
+            f"({_parts(need)}), more than the {budget / 1e9:.1f} GB budget on "
             f"{device.type}; lower the resolution, depth or width, or the batch size"
         )
     return need
+
+
+def _parts(need: MemoryEstimate) -> str:
+    if need.training:
+        return (
+            f"weights, gradients and optimiser state {TRAINING_WEIGHT_COPIES * need.weight_bytes / 1e9:.2f} GB"
+            f" + tensors saved for backward {need.saved_bytes / 1e9:.2f} GB"
+        )
+    return f"weights {need.weight_bytes / 1e9:.2f} GB + activations {need.activation_bytes * need.batch / 1e9:.2f} GB"

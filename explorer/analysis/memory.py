@@ -1,0 +1,173 @@
+"""Training memory: the bytes autograd saves for the backward pass, per layer, at batch B.
+
+Computed on the ``meta`` device (no memory is allocated, so EfficientNet-B7 costs one shape-only
+forward): the model runs in training mode (batch norm saves its batch statistics, as in training) at
+batch ``B`` under :func:`torch.autograd.graph.saved_tensors_hooks`, and every tensor autograd packs is
+counted by its *storage*, each storage once: a ReLU's output that the next conv saves as its input is
+one buffer, not two, and a view (a transposed weight, a slice) counts the storage it views.
+
+What is not counted: parameters and buffers (the weights are there anyway; see
+:attr:`explorer.analysis.profile.Profile.weight_bytes`), the weights' gradients and optimiser state
+(``explorer.runtime.guard`` adds those), and the gradients of activations, which live only during
+backward. Saved bytes are attributed to the innermost module running when autograd saved them (a
+functional op in a ``forward`` counts for the module whose ``forward`` it is); the first saver of a
+storage gets it. Rows sum to :attr:`TrainingMemory.saved_bytes`.
+
+:func:`measured_saved_bytes` does the same on a real model and tells storages apart by their data
+pointers, an independent way of counting each storage once; tests compare the two.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.config import ModelConfig, format_query
+from explorer.families import BuiltModel, build
+from explorer.runtime.hooks import hooked
+
+__all__ = ["LayerMemory", "TrainingMemory", "measured_saved_bytes", "training_memory"]
+
+#: Saved tensors packed while no module of the model was running (the loss, for instance).
+OUTSIDE = "(outside modules)"
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    name: str
+    type: str
+    stage: str
+    saved_bytes: int
+    #: Distinct storages first saved by this module.
+    tensors: int
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    query: str
+    batch: int
+    saved_bytes: int
+    layers: tuple[LayerMemory, ...] = field(repr=False)
+
+    def grouped(self, key: str = "stage") -> list[dict[str, Any]]:
+        totals: dict[str, int] = defaultdict(int)
+        for row in self.layers:
+            totals[getattr(row, key)] += row.saved_bytes
+        return [{key: name, "saved_bytes": value} for name, value in totals.items()]
+
+
+@contextmanager
+def _saving(model: nn.Module, key: Callable[[Tensor], Any]) -> Iterator[dict[str, Any]]:
+    """Record the storages autograd saves while the body runs, attributed to the running module.
+
+    Yields ``{"bytes": {module: int}, "tensors": {module: int}, "order": [module, ...]}``; module
+    tracking goes through :func:`explorer.runtime.hooks.hooked` (removed, modes restored, in ``finally``).
+    """
+    skip = {key(t) for t in [*model.parameters(), *model.buffers()]}
+    seen: dict[Any, Tensor] = {}  # key -> tensor: keeps the storage alive, so no key is reused
+    stack: list[str] = []
+    record: dict[str, Any] = {"bytes": defaultdict(int), "tensors": defaultdict(int), "order": []}
+
+    def enter(name: str):
+        def pre(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+            stack.append(name)
+            if name not in record["order"]:
+                record["order"].append(name)
+
+        return pre
+
+    def leave(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        stack.pop()
+
+    def pack(tensor: Tensor) -> Tensor:
+        k = key(tensor)
+        if k not in skip and k not in seen:
+            seen[k] = tensor
+            owner = stack[-1] if stack else OUTSIDE
+            record["bytes"][owner] += tensor.untyped_storage().nbytes()
+            record["tensors"][owner] += 1
+        return tensor
+
+    modules = {name: m for name, m in model.named_modules() if name}
+    handles = []
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_pre_hook(enter(name)))
+        with (
+            hooked(model, forward={name: leave for name in modules}, training=True),
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        ):
+            yield record
+    finally:
+        for handle in handles:
+            handle.remove()
+        seen.clear()
+
+
+def _meta_key(tensor: Tensor) -> int:
+    # Meta storages have no data pointer; the storage object's address is unique while it lives
+    # (and _saving keeps every saved one alive).
+    return tensor.untyped_storage()._cdata
+
+
+def _forward_loss(model: nn.Module, x: Tensor, classes: int) -> Tensor:
+    logits = model(x)
+    if isinstance(logits, tuple):  # GoogLeNet / Inception-v3 with aux classifiers in training
+        logits = logits[0]
+    y = torch.arange(x.shape[0], device=x.device) % classes
+    return F.cross_entropy(logits, y)
+
+
+def _rows(record: dict[str, Any], built: BuiltModel, model: nn.Module) -> tuple[LayerMemory, ...]:
+    modules = dict(model.named_modules())
+    names = [n for n in record["order"] if record["bytes"].get(n)]
+    if record["bytes"].get(OUTSIDE):
+        names.append(OUTSIDE)
+    return tuple(
+        LayerMemory(
+            name=name,
+            type=type(modules[name]).__name__ if name in modules else "",
+            stage=built.stage_of(name).name if name in modules else built.stages[-1].name,
+            saved_bytes=record["bytes"][name],
+            tensors=record["tensors"][name],
+        )
+        for name in names
+    )
+
+
+@lru_cache(maxsize=64)
+def training_memory(config: ModelConfig, batch: int = 1) -> TrainingMemory:
+    """The bytes autograd saves for backward in one training step of ``config`` at ``batch``
+    (float32, meta device; see the module docstring for what counts)."""
+    if batch < 1:
+        raise ValueError(f"batch={batch}; allowed: 1 or more")
+    built = build(config, device="meta")
+    model = built.module
+    side = config.input_resolution
+    x = torch.zeros(batch, config.in_channels, side, side, device="meta")
+    with _saving(model, _meta_key) as record:
+        _forward_loss(model, x, config.classes)
+    rows = _rows(record, built, model)
+    return TrainingMemory(format_query(config), batch, sum(r.saved_bytes for r in rows), rows)
+
+
+def _real_key(tensor: Tensor) -> tuple[str, int]:
+    return (tensor.device.type, tensor.untyped_storage().data_ptr())
+
+
+def measured_saved_bytes(built: BuiltModel, x: Tensor) -> int:
+    """Bytes of the distinct storages autograd saves in a real training-mode forward of ``built``
+    on ``x`` (storages told apart by data pointer); the model is left in the mode it was in."""
+    model = built.module
+    with _saving(model, _real_key) as record:
+        loss = _forward_loss(model, x, built.config.classes)
+    del loss
+    return sum(record["bytes"].values())

@@ -1,0 +1,90 @@
+"""Training memory (explorer.analysis.memory): autograd's saved tensors on the meta device against a real
+forward (CPU: the saved storages themselves; CUDA: the allocator's peak), and what uses it (the guard,
+the CLI's ``training_bytes``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from explorer.analysis.memory import OUTSIDE, measured_saved_bytes, training_memory
+from explorer.cli import main
+from explorer.config import parse_query
+from explorer.runtime.models import build_seeded
+
+REAL = [
+    "family=plain&depth=20&width=8&resolution=32",
+    "family=plain&depth=20&width=8&resolution=32&skip=on",
+    "preset=resnet18&resolution=64",
+    "preset=densenet121&resolution=64",
+    "preset=mobilenet_v2&resolution=64",
+    "preset=efficientnet_b0&resolution=64",
+    "preset=googlenet&resolution=96",
+]
+
+
+@pytest.mark.parametrize("query", REAL)
+def test_meta_count_matches_a_real_cpu_forward_at_batch_8(query: str, single_thread) -> None:
+    config = parse_query(query)
+    estimate = training_memory(config, 8)
+    built = build_seeded(config, 0)
+    built.module.eval()
+    x = torch.randn(8, config.in_channels, config.input_resolution, config.input_resolution)
+    real = measured_saved_bytes(built, x)
+    assert real > 1_000_000
+    assert abs(estimate.saved_bytes - real) <= 0.05 * real, (estimate.saved_bytes, real)
+    assert not built.module.training  # measured in training mode, the eval mode put back
+
+
+def test_rows_sum_to_the_total_and_grow_with_the_batch() -> None:
+    config = parse_query("preset=resnet18&resolution=64")
+    one, eight = training_memory(config, 1), training_memory(config, 8)
+    assert sum(r.saved_bytes for r in eight.layers) == eight.saved_bytes
+    assert sum(g["saved_bytes"] for g in eight.grouped("stage")) == eight.saved_bytes
+    # Activations scale with the batch; batch norm's per-channel statistics do not.
+    assert 7.5 < eight.saved_bytes / one.saved_bytes < 8.0
+    names = {r.name for r in eight.layers}
+    assert "conv1" in names and "layer1.0.bn1" in names
+    assert all(r.name == OUTSIDE or r.type for r in eight.layers)
+
+
+def test_a_conv_saves_its_input_once_even_when_two_layers_read_it() -> None:
+    # plain, no BN: conv -> ReLU -> conv; the second conv's input is the ReLU's output, already saved.
+    config = parse_query("family=plain&depth=4&width=4&bn=off&resolution=16&classes=10")
+    memory = training_memory(config, 2)
+    image = 2 * 3 * 16 * 16 * 4
+    stem = next(r for r in memory.layers if r.saved_bytes and r.name != OUTSIDE)
+    assert stem.saved_bytes == image  # the first conv saves the input image, nothing else (its weight is a parameter)
+
+
+def test_dense_paths_save_more_than_residual_ones() -> None:
+    dense = training_memory(parse_query("preset=densenet121"), 1).saved_bytes
+    residual = training_memory(parse_query("preset=resnet50"), 1).saved_bytes
+    assert dense > residual
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_meta_count_matches_cuda_peak_memory() -> None:
+    config = parse_query("preset=resnet18&resolution=112")
+    built = build_seeded(config, 0, device="cuda")
+    built.module.train()
+    x = torch.randn(8, 3, 112, 112, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    logits = built.module(x)
+    loss = torch.nn.functional.cross_entropy(logits, torch.arange(8, device="cuda"))
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    del loss, logits
+    expected = training_memory(config, 8).saved_bytes
+    assert abs(peak - expected) <= 0.10 * expected, (peak, expected)
+
+
+def test_cli_profile_adds_training_bytes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "preset=resnet18", "--json", "--batch", "4"]) == 0
+    record = json.loads(capsys.readouterr().out)[0]
+    assert record["training_bytes"] == training_memory(parse_query("preset=resnet18"), 4).saved_bytes
+    assert record["memory"]["training_total_bytes"] == 4 * record["weight_bytes"] + record["training_bytes"]
