@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
+from explorer.compound import CompoundConfig, KnobScaling, Multipliers, Rule, not_scaled
+
 __all__ = [
     "FAMILIES",
     "PRESETS",
@@ -272,6 +274,30 @@ class ModelConfig:
     @property
     def query(self) -> str:
         return format_query(self)
+
+    # -- how the family scales (the Scaling lab asks the config, never its type) --------------------
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        """The knob values that scale this config's depth by ``m.depth`` and its width by
+        ``m.width`` (the input side is scaled by the caller, the same way for every family).
+        Default: the family has no rule, and the result says so."""
+        return not_scaled(self.family, m)
+
+    def depth_rounding(self) -> str:
+        """How a scaled depth is rounded, in words (for the Scaling lab's explanation)."""
+        return "rounded to whole layers"
+
+    def rule_start(self) -> ModelConfig:
+        """The phi=0 network a compound-scaling curve starts from (the config itself by default)."""
+        return self
+
+    def own_rule(self) -> tuple[Rule, float] | None:
+        """The compound rule and phi this config carries in its own keys (EfficientNet), else None."""
+        return None
+
+    def compound_config(self, rule: Rule, phi: float) -> CompoundConfig | None:
+        """This family's own config at ``phi`` when it has compound-rule keys (EfficientNet);
+        None for families scaled through :meth:`scale_knobs`."""
+        return None
 
 
 def knobs(config_type: type[ModelConfig]) -> dict[str, Knob]:

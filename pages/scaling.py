@@ -7,13 +7,13 @@ from explorer.analysis.latency import Timing, measure
 from explorer.analysis.published import published_accuracies
 from explorer.analysis.scaling import (
     MAX_PINS,
-    Explanation,
     GridCell,
     PublishedPoint,
+    RoundingExplanation,
     Rule,
     SweepPoint,
     compare,
-    explain,
+    explain_rounding,
     format_pins,
     mobilenet_grid,
     nearest_published,
@@ -24,19 +24,8 @@ from explorer.analysis.scaling import (
     rule_config,
     sweep,
 )
-from explorer.analysis.scaling_tables import (
-    accuracy_frame,
-    compare_frame,
-    factor_frame,
-    grid_frame,
-    published_frame,
-    rounding_frame,
-    stage_frame,
-    sweep_frame,
-    timing_frame,
-)
+from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE
 from explorer.config import PRESETS, ConfigError, parse_query, preset_config
-from explorer.families.efficientnet import EfficientNetConfig
 from explorer.formatting import human_bytes, human_count
 from explorer.views.scaling import (
     accuracy_vs_cost,
@@ -48,12 +37,28 @@ from explorer.views.scaling import (
     mobilenet_heatmap,
     stage_lines,
 )
+from explorer.views.scaling_tables import (
+    accuracy_frame,
+    compare_frame,
+    factor_frame,
+    grid_frame,
+    published_frame,
+    rounding_frame,
+    stage_frame,
+    sweep_frame,
+    timing_frame,
+)
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
 
-RULE_KEYS = {"phi": ("scale_phi", 1.0, 0.0, 8.0), "alpha": ("scale_alpha", 1.2, 1.0, 2.0)}
-RULE_KEYS |= {"beta": ("scale_beta", 1.1, 1.0, 2.0), "gamma": ("scale_gamma", 1.15, 1.0, 2.0)}
+#: The what-if sliders: URL key, default and range (the rule's constants: explorer.compound).
+RULE_KEYS = {
+    "phi": ("scale_phi", 1.0, *PHI_RANGE),
+    "alpha": ("scale_alpha", PAPER_ALPHA, *COEFFICIENT_RANGE),
+    "beta": ("scale_beta", PAPER_BETA, *COEFFICIENT_RANGE),
+    "gamma": ("scale_gamma", PAPER_GAMMA, *COEFFICIENT_RANGE),
+}
 PAGE_KEYS = ("pins", "max_phi", *(url for url, *_ in RULE_KEYS.values()))
 LATENCY_PRESETS = ("mobilenet_v3_large", "mobilenet_v2", "mobilenet_v1", "efficientnet_b0", "resnet18", "resnet50")
 
@@ -69,8 +74,8 @@ def cached_sweep(query: str, rule: Rule, phis: tuple[float, ...]) -> list[SweepP
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_explain(query: str, rule: Rule, phi: float) -> Explanation:
-    return explain(parse_query(query), rule, phi, _profiler)
+def cached_explain(query: str, rule: Rule, phi: float) -> RoundingExplanation:
+    return explain_rounding(parse_query(query), rule, phi, _profiler)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -124,7 +129,7 @@ def _unpin() -> None:
 
 # -- the page ---------------------------------------------------------------------------------
 config = architecture_controls(page_keys=PAGE_KEYS)
-is_efficientnet = isinstance(config, EfficientNetConfig)
+own_rule = config.own_rule()  # EfficientNet carries phi, alpha, beta, gamma in its own keys
 st.title("Scaling lab")
 st.caption(
     "EfficientNet's compound rule: depth × alpha^phi, width × beta^phi, resolution × gamma^phi, with "
@@ -132,15 +137,14 @@ st.caption(
     "measured cost is time on this machine."
 )
 
-if is_efficientnet:
-    rule = Rule(config.alpha, config.beta, config.gamma)
-    phi = config.phi
+if own_rule is not None:
+    rule, phi = own_rule
     design = config
     st.info(
         "phi, alpha, beta and gamma are EfficientNet's own keys: move them in the sidebar. "
         + (
             "This config overrides width_mult/depth_mult/resolution, so it sits off the rule's curve."
-            if config.width_mult is not None or config.depth_mult is not None or config.resolution is not None
+            if rule_config(config, rule, phi).config != config
             else f"The curve starts from B0 (phi=0); the design is phi={phi:g}."
         ),
         icon=":material/tune:",

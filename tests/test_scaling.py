@@ -18,7 +18,7 @@ from explorer.analysis.scaling import (
     Multipliers,
     Rule,
     compare,
-    explain,
+    explain_rounding,
     format_pins,
     mobilenet_grid,
     nearest_published,
@@ -31,8 +31,8 @@ from explorer.analysis.scaling import (
     stage_shapes,
     sweep,
 )
-from explorer.analysis.scaling_tables import compare_frame, sweep_frame
 from explorer.config import ConfigError, parse_query, preset_config
+from explorer.views.scaling_tables import compare_frame, sweep_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
@@ -104,7 +104,7 @@ def test_prediction_within_documented_rounding_band(phi: int):
 
 
 def test_phi_three_golden_numbers_and_factors_multiply_to_the_ratio():
-    explanation = explain(B0, PAPER_RULE, 3.0, cached)
+    explanation = explain_rounding(B0, PAPER_RULE, 3.0, cached)
     assert explanation.query == "family=efficientnet&phi=3"
     assert explanation.macs == cached(parse_query("family=efficientnet&phi=3")).macs
     factors = {f.name: f for f in explanation.factors}
@@ -248,3 +248,48 @@ def test_cli_scaling_json_and_errors(capsys):
     assert err.startswith("error: --beta") and len(err.strip().splitlines()) == 1
     assert main(["scaling", "preset=resnet18", "--max-phi", "9"]) == 2
     assert "--max-phi=9.0 is out of range" in capsys.readouterr().err
+
+
+# -- each family says how it scales (ModelConfig.scale_knobs), no isinstance chain -----------------
+def _family_defaults():
+    from explorer.config import FAMILIES, default_config
+
+    return [default_config(name) for name in FAMILIES]
+
+
+@pytest.mark.parametrize("config", _family_defaults(), ids=lambda c: c.family)
+def test_every_family_scales_through_its_own_rule(config):
+    from explorer.compound import Multipliers
+
+    same = scale_config(config, Multipliers())
+    assert same.config == config and same.achieved == Multipliers() and same.unapplied == ()
+    scaled = scale_config(config, Multipliers(1.5, 1.25, 1.0))
+    applied = {"depth", "width"} - set(scaled.unapplied)
+    # What a family cannot scale it says, with a note; what it can, it does.
+    assert len(scaled.notes) >= len(scaled.unapplied)
+    if "depth" in applied:
+        assert scaled.achieved.depth > 1.0, scaled.notes
+    if "width" in applied:
+        assert scaled.achieved.width > 1.0, scaled.notes
+    assert profile(scaled.config).macs > profile(config).macs or not applied
+
+
+def test_the_composer_and_the_classic_nets_scale_too():
+    from explorer.compound import Multipliers
+
+    hybrid = scale_config(parse_query("preset=hybrid_efficient"), Multipliers(2.0, 1.5, 1.0))
+    assert hybrid.config.blocks == "mb24.e1.x2,mb40.s2.x2,mb64.k5.s2.x2"  # 16x1.5=24, 24x1.5=36->40, 40x1.5=60->64
+    assert hybrid.unapplied == ()
+    alexnet = scale_config(parse_query("preset=alexnet"), Multipliers(1.2, 1.3, 1.0))
+    assert alexnet.config.width == 1.25 and alexnet.unapplied == ("depth",)
+    assert any("fixed layer list" in note for note in alexnet.notes)
+
+
+def test_rule_constants_live_in_one_place():
+    from explorer.compound import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, flops_ratio
+    from explorer.families.efficientnet import EfficientNetConfig
+
+    b0 = EfficientNetConfig()
+    assert (b0.alpha, b0.beta, b0.gamma) == (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA) == (1.2, 1.1, 1.15)
+    assert Rule() == Rule(PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA)
+    assert b0.flops_ratio == Rule().flops_ratio == flops_ratio(1.2, 1.1, 1.15) == pytest.approx(1.920, abs=1e-3)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from explorer.cli.base import print_json
+from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE, Rule
 from explorer.formatting import human_count
 
 
@@ -21,40 +22,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. 'family=efficientnet&phi=3&beta=1.2' or preset=resnet18")
     parser.add_argument("--max-phi", type=float, default=4.0, help="curve from phi=0 to this (default 4)")
     parser.add_argument("--phi", type=float, default=None, help="phi of the design (non-EfficientNet; default 1)")
-    parser.add_argument("--alpha", type=float, default=None, help="depth base (non-EfficientNet; default 1.2)")
-    parser.add_argument("--beta", type=float, default=None, help="width base (non-EfficientNet; default 1.1)")
-    parser.add_argument("--gamma", type=float, default=None, help="resolution base (non-EfficientNet; default 1.15)")
+    for name, what, default in (
+        ("alpha", "depth", PAPER_ALPHA),
+        ("beta", "width", PAPER_BETA),
+        ("gamma", "resolution", PAPER_GAMMA),
+    ):
+        parser.add_argument(
+            f"--{name}", type=float, default=None, help=f"{what} base (non-EfficientNet; default {default})"
+        )
     parser.add_argument("--measure", action="store_true", help="also measure forward latency of the design")
     parser.add_argument("--batch", type=int, default=1, help="batch for --measure (default 1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Any, float]:
-    from explorer.analysis.scaling import Rule
-    from explorer.families.efficientnet import EfficientNetConfig
-
+def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Rule, float]:
     given = {k: getattr(args, k) for k in ("phi", "alpha", "beta", "gamma") if getattr(args, k) is not None}
-    if isinstance(config, EfficientNetConfig):
+    own = config.own_rule()
+    if own is not None:
         if given:
             raise ValueError(
                 f"--{next(iter(given))}: an EfficientNet query carries its own rule; write it in the query "
                 "(e.g. 'family=efficientnet&phi=3&beta=1.2')"
             )
-        return Rule(config.alpha, config.beta, config.gamma), config.phi
+        return own
+    low, high = COEFFICIENT_RANGE
     for name in ("alpha", "beta", "gamma"):
-        if name in given and not 1.0 <= given[name] <= 2.0:
-            raise ValueError(f"--{name}={given[name]} is out of range; allowed: a number from 1 to 2")
+        if name in given and not low <= given[name] <= high:
+            raise ValueError(f"--{name}={given[name]} is out of range; allowed: a number from {low:g} to {high:g}")
     phi = given.get("phi", 1.0)
-    if not 0.0 <= phi <= 8.0:
-        raise ValueError(f"--phi={phi} is out of range; allowed: a number from 0 to 8")
-    return Rule(given.get("alpha", 1.2), given.get("beta", 1.1), given.get("gamma", 1.15)), phi
+    if not PHI_RANGE[0] <= phi <= PHI_RANGE[1]:
+        raise ValueError(f"--phi={phi} is out of range; allowed: a number from {PHI_RANGE[0]:g} to {PHI_RANGE[1]:g}")
+    return Rule(given.get("alpha", PAPER_ALPHA), given.get("beta", PAPER_BETA), given.get("gamma", PAPER_GAMMA)), phi
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.latency import measure
     from explorer.analysis.profile import profile
     from explorer.analysis.scaling import (
-        explain,
+        explain_rounding,
         nearest_published,
         phi_values,
         published_efficientnets,
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     rule, phi = _rule_and_phi(args, config)
     design = rule_config(config, rule, phi)
     points = sweep(config, rule, phi_values(args.max_phi, phi))
-    explanation = explain(config, rule, phi)
+    explanation = explain_rounding(config, rule, phi)
     published = published_efficientnets(rule)
     design_profile = profile(design.config)
     nearest = nearest_published(design_profile, published)

@@ -9,9 +9,10 @@ from typing import ClassVar
 from torch import nn
 from torchvision.models.alexnet import AlexNet
 
+from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder
-from explorer.families.widths import QUARTER_WIDTHS, scale
+from explorer.families.widths import QUARTER_WIDTHS, scale, scale_quarter_width
 
 #: Paths of the convs in ``features`` and their torchvision channel counts.
 CONVS = {0: 64, 3: 192, 6: 384, 8: 256, 10: 256}
@@ -33,6 +34,9 @@ class AlexNetConfig(ModelConfig):
         choices=QUARTER_WIDTHS,
     )
     dropout: float = knob(0.5, "float", "dropout before each of the two hidden FC layers", minimum=0.0, maximum=0.9)
+
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        return scale_quarter_width(self, m)
 
 
 class ExplorerAlexNet(AlexNet):

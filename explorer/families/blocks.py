@@ -27,9 +27,10 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 from torchvision.ops import SqueezeExcitation
 from torchvision.ops.misc import Conv2dNormActivation
 
+from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder
-from explorer.families.blockspec import Block, canonical, describe_syntax, parse_blocks
+from explorer.families.blockspec import Block, canonical, describe_syntax, parse_blocks, scale_blocks
 from explorer.families.deformable import DeformableConv2d
 
 #: The material's two hybrid models (issue 12), written once, in the composer's language.
@@ -162,6 +163,38 @@ class BlocksConfig(ModelConfig):
     @property
     def out_channels(self) -> int:
         return self.layers[-1].out_channels
+
+    # -- scaling: EfficientNet's rule on the block list (blockspec.scale_blocks) ----------------------
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        """Every channel count x width (multiples of 8) in the stem and the blocks; every block's
+        repeats (and a dense block's layers) x depth, rounded up; the stem keeps its depth."""
+        stem = scale_blocks("stem", self.stem, width=m.width)
+        body = scale_blocks("blocks", self.blocks, width=m.width, depth=m.depth)
+        before = parse_blocks("stem", self.stem) + parse_blocks("blocks", self.blocks)
+        after = parse_blocks("stem", stem) + parse_blocks("blocks", body)
+        notes = []
+        if m.width != 1.0:
+            notes.append("width: every block's channels x width, rounded to a multiple of 8 (make_divisible)")
+        if m.depth != 1.0:
+            notes.append("depth: every block's repeats (and a dense block's layers) x depth, rounded up")
+        return KnobScaling(
+            {"stem": stem, "blocks": body},
+            _depth_units(after) / _depth_units(before),
+            _channel_sum(after) / _channel_sum(before),
+            tuple(notes),
+        )
+
+    def depth_rounding(self) -> str:
+        return "each block's repeats rounded up"
+
+
+def _depth_units(blocks: tuple[Block, ...] | list[Block]) -> int:
+    """Repeated blocks, counting a dense block's layers (what the depth multiplier multiplies)."""
+    return sum(b.repeats * (int(b["l"] or 1) if b.kind == "dense" else 1) for b in blocks)
+
+
+def _channel_sum(blocks: tuple[Block, ...] | list[Block]) -> int:
+    return sum(sum(b.channels) for b in blocks) or 1
 
 
 @lru_cache(maxsize=256)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.densenet import _DenseBlock, _Transition
 
+from explorer.compound import KnobScaling, Multipliers, clamp, rounded
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 
@@ -60,6 +61,26 @@ class DenseNetConfig(ModelConfig):
         "imagenet: 7x7 conv + max-pool; cifar: one 3x3 conv, 3 blocks",
         choices=("imagenet", "cifar"),
     )
+
+    # -- scaling: layers per dense block rounded up, growth rate k -----------------------------------
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        layout = self.block_layout
+        notes: list[str] = []
+        changes: dict[str, Any] = {}
+        depth = 1.0
+        if m.depth != 1.0:
+            blocks = tuple(max(1, min(128, math.ceil(rounded(n * m.depth)))) for n in layout)
+            changes["blocks"] = blocks
+            depth = sum(blocks) / sum(layout)
+            notes.append(f"depth: layers per dense block {layout} x {m.depth:.3g}, rounded up -> {blocks}")
+        k = int(clamp(round(self.k * m.width), 1, 128))
+        changes["k"] = k
+        if m.width != 1.0:
+            notes.append(f"width: growth rate k = {self.k} x {m.width:.3g} -> {k}")
+        return KnobScaling(changes, depth, k / self.k, tuple(notes))
+
+    def depth_rounding(self) -> str:
+        return "each stage rounded up"
 
     @property
     def block_layout(self) -> tuple[int, ...]:

@@ -8,13 +8,30 @@ so their presets set ``width_mult``, ``depth_mult`` and ``resolution`` explicitl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
 
+from explorer.compound import (
+    COEFFICIENT_RANGE,
+    PAPER_ALPHA,
+    PAPER_BETA,
+    PAPER_GAMMA,
+    PHI_RANGE,
+    CompoundConfig,
+    KnobScaling,
+    Multipliers,
+    Rule,
+    clamp,
+    flops_ratio,
+    rounded,
+)
 from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
+
+_COEFFICIENT: dict[str, Any] = {"minimum": COEFFICIENT_RANGE[0], "maximum": COEFFICIENT_RANGE[1], "step": 0.05}
 
 
 @register_family
@@ -25,11 +42,16 @@ class EfficientNetConfig(ModelConfig):
     resolution_rule: ClassVar[str] = "224 x gamma^phi, rounded"
 
     phi: float = knob(
-        0.0, "float", "compound coefficient: how many doublings of cost over B0", minimum=0.0, maximum=8.0, step=0.5
+        0.0,
+        "float",
+        "compound coefficient: how many doublings of cost over B0",
+        minimum=PHI_RANGE[0],
+        maximum=PHI_RANGE[1],
+        step=0.5,
     )
-    alpha: float = knob(1.2, "float", "depth base: layers x alpha^phi", minimum=1.0, maximum=2.0, step=0.05)
-    beta: float = knob(1.1, "float", "width base: channels x beta^phi", minimum=1.0, maximum=2.0, step=0.05)
-    gamma: float = knob(1.15, "float", "resolution base: pixels x gamma^phi", minimum=1.0, maximum=2.0, step=0.05)
+    alpha: float = knob(PAPER_ALPHA, "float", "depth base: layers x alpha^phi", **_COEFFICIENT)
+    beta: float = knob(PAPER_BETA, "float", "width base: channels x beta^phi", **_COEFFICIENT)
+    gamma: float = knob(PAPER_GAMMA, "float", "resolution base: pixels x gamma^phi", **_COEFFICIENT)
     width_mult: float | None = knob(
         None, "float", "channel multiplier (overrides beta^phi)", minimum=0.1, maximum=8.0, step=0.1, derived="beta^phi"
     )
@@ -55,7 +77,44 @@ class EfficientNetConfig(ModelConfig):
     @property
     def flops_ratio(self) -> float:
         """alpha * beta^2 * gamma^2: the cost factor per unit of phi (the paper sets it to ~2)."""
-        return self.alpha * self.beta**2 * self.gamma**2
+        return flops_ratio(self.alpha, self.beta, self.gamma)
+
+    # -- scaling: multiply the builder's own multipliers; the builder rounds per stage ---------------
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        depth_mult = rounded(clamp(self.depth * m.depth, 0.1, 8.0))
+        width_mult = rounded(clamp(self.width * m.width, 0.1, 8.0))
+        notes = (
+            "depth: each stage's block count x depth_mult, rounded up (ceil) by the builder",
+            "width: each stage's channels x width_mult, rounded to a multiple of 8 (make_divisible)",
+        )
+        changes: dict[str, Any] = {}  # an unscaled multiplier stays as it was (auto stays auto)
+        if m.depth != 1.0 or self.depth_mult is not None:
+            changes["depth_mult"] = depth_mult
+        if m.width != 1.0 or self.width_mult is not None:
+            changes["width_mult"] = width_mult
+        return KnobScaling(changes, depth_mult / self.depth, width_mult / self.width, notes if changes else ())
+
+    def depth_rounding(self) -> str:
+        return "each stage rounded up"
+
+    def rule_start(self) -> EfficientNetConfig:
+        """B0 with this config's coefficients (overrides removed)."""
+        return dataclasses.replace(self, phi=0.0, width_mult=None, depth_mult=None, resolution=None)
+
+    def own_rule(self) -> tuple[Rule, float]:
+        return Rule(self.alpha, self.beta, self.gamma), self.phi
+
+    def compound_config(self, rule: Rule, phi: float) -> CompoundConfig:
+        """The rule at ``phi`` in EfficientNet's own keys (``family=efficientnet&phi=3&beta=1.2``)."""
+        start = self.rule_start()
+        config = dataclasses.replace(start, phi=float(phi), alpha=rule.alpha, beta=rule.beta, gamma=rule.gamma)
+        achieved = Multipliers(config.depth, config.width, config.input_resolution / start.input_resolution)
+        notes = (
+            "depth: each stage's block count x alpha^phi, rounded up (ceil) by torchvision",
+            "width: each stage's channels x beta^phi, rounded to a multiple of 8 (make_divisible)",
+            "resolution: 224 x gamma^phi, rounded to the nearest pixel",
+        )
+        return CompoundConfig(config, achieved, notes)
 
 
 @register_builder(EfficientNetConfig)

@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 from torchvision.models.googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux
 
+from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder
-from explorer.families.widths import QUARTER_WIDTHS, scale, scaled_conv_block
+from explorer.families.widths import QUARTER_WIDTHS, scale, scale_quarter_width, scaled_conv_block
 
 
 def transform_input_knob() -> Any:
@@ -51,6 +52,9 @@ class GoogLeNetConfig(ModelConfig):
     dropout: float = knob(0.2, "float", "dropout before the classifier", minimum=0.0, maximum=0.9)
     dropout_aux: float = knob(0.7, "float", "dropout in the auxiliary classifiers", minimum=0.0, maximum=0.9)
     transform_input: bool | None = transform_input_knob()
+
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        return scale_quarter_width(self, m)
 
     @property
     def uses_transform_input(self) -> bool:

@@ -25,10 +25,11 @@ from torchvision.models.inception import (
     InceptionE,
 )
 
+from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder
 from explorer.families.googlenet import check_transform_input, inception_blocks, transform_input_knob
-from explorer.families.widths import QUARTER_WIDTHS, scale, scaled_conv_block
+from explorer.families.widths import QUARTER_WIDTHS, scale, scale_quarter_width, scaled_conv_block
 
 AUX_MIN_RESOLUTION = 299
 
@@ -45,6 +46,9 @@ class InceptionV3Config(ModelConfig):
     width: float = knob(1.0, "float", "channels of every conv x width", choices=QUARTER_WIDTHS)
     dropout: float = knob(0.5, "float", "dropout before the classifier", minimum=0.0, maximum=0.9)
     transform_input: bool | None = transform_input_knob()
+
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        return scale_quarter_width(self, m)
 
     @property
     def uses_transform_input(self) -> bool:

@@ -13,6 +13,7 @@ from torchvision.models.mobilenetv2 import MobileNetV2
 from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf
 from torchvision.ops.misc import Conv2dNormActivation
 
+from explorer.compound import KnobScaling, Multipliers, clamp, not_scaled, rounded
 from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 from explorer.families.rounding import make_divisible
@@ -29,9 +30,25 @@ def _alpha_knob() -> float:
     )
 
 
+class _WidthMultiplied(ModelConfig):
+    """The MobileNets scale by their width multiplier alpha; their layer lists are fixed."""
+
+    alpha: float
+
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        alpha = rounded(clamp(self.alpha * m.width, 0.1, 3.0))
+        fixed = not_scaled(
+            self.family, m, ("depth",), f"{self.title} has a fixed layer list (no depth knob)"
+        )
+        notes = fixed.notes
+        if m.width != 1.0:
+            notes += (f"width: alpha {self.alpha:g} x {m.width:.3g} = {alpha:g}; channels rounded to multiples of 8",)
+        return KnobScaling({"alpha": alpha}, 1.0, alpha / self.alpha, notes, fixed.unapplied)
+
+
 @register_family
 @dataclass(frozen=True, kw_only=True)
-class MobileNetV1Config(ModelConfig):
+class MobileNetV1Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v1"
     title: ClassVar[str] = "MobileNet V1"
     alpha: float = _alpha_knob()
@@ -39,7 +56,7 @@ class MobileNetV1Config(ModelConfig):
 
 @register_family
 @dataclass(frozen=True, kw_only=True)
-class MobileNetV2Config(ModelConfig):
+class MobileNetV2Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v2"
     title: ClassVar[str] = "MobileNet V2"
     alpha: float = _alpha_knob()
@@ -47,7 +64,7 @@ class MobileNetV2Config(ModelConfig):
 
 @register_family
 @dataclass(frozen=True, kw_only=True)
-class MobileNetV3Config(ModelConfig):
+class MobileNetV3Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v3"
     title: ClassVar[str] = "MobileNet V3"
     size: str = knob("large", "choice", "the paper's Large or Small network", choices=("large", "small"))

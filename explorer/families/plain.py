@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from explorer.compound import KnobScaling, Multipliers, clamp
 from explorer.config import ConfigError, ModelConfig, knob, register_family
 from explorer.families.base import BuiltModel, Stage, register_builder
 from explorer.families.deformable import DeformableConv2d
@@ -43,6 +44,14 @@ class PlainConfig(ModelConfig):
     def validate(self) -> None:
         if self.modulated and not self.deform:
             raise ConfigError("modulated=on needs deform=on")
+
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        depth = int(clamp(round(self.depth * m.depth), 4, 1000))
+        width = int(clamp(round(self.width * m.width), 1, 256))
+        notes = ()
+        if m.depth != 1.0 or m.width != 1.0:
+            notes = (f"depth {self.depth} -> {depth} conv layers, width {self.width} -> {width} (whole numbers)",)
+        return KnobScaling({"depth": depth, "width": width}, depth / self.depth, width / self.width, notes)
 
     @property
     def stage_convs(self) -> tuple[int, int, int]:

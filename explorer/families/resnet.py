@@ -8,6 +8,7 @@ Canonical configs keep torchvision's module names, so its state dicts load with 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
+from explorer.compound import KnobScaling, Multipliers, clamp, nearest, rounded
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 from explorer.families.deformable import DeformableConv2d
@@ -111,6 +113,36 @@ class ResNetConfig(ModelConfig):
 
     def derived_resolution(self) -> int:
         return 224 if self.stem == "imagenet" else 32
+
+    # -- scaling: standard depths (imagenet stem) or blocks per stage (cifar stem), first-stage width
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        notes: list[str] = []
+        if self.stem == "imagenet":
+            block = self.block_type
+            allowed = [d for d, (b, _) in IMAGENET_LAYOUTS.items() if b == block]
+            depth = int(nearest(allowed, self.depth * m.depth))
+            if m.depth != 1.0:
+                notes.append(
+                    f"depth: {self.depth} x {m.depth:.3g} = {self.depth * m.depth:.1f}; nearest standard "
+                    f"{block} ResNet depth is {depth} (allowed: {', '.join(map(str, allowed))})"
+                )
+        else:
+            per = 6 if self.block_type == "basic" else 9
+            n0 = (self.depth - 2) // per
+            n = max(1, math.ceil(rounded(n0 * m.depth)))
+            depth = per * n + 2
+            if m.depth != 1.0:
+                notes.append(f"depth: {n0} blocks per stage x {m.depth:.3g}, rounded up = {n} ({per}n+2 = {depth})")
+        changes: dict[str, Any] = {"depth": depth}
+        width = int(clamp(round(self.base_width * m.width), 4, 256))
+        if width != self.base_width or self.width is not None:
+            changes["width"] = width
+        if m.width != 1.0:
+            notes.append(f"width: first stage {self.base_width} x {m.width:.3g} -> {width} channels (whole channels)")
+        return KnobScaling(changes, depth / self.depth, width / self.base_width, tuple(notes))
+
+    def depth_rounding(self) -> str:
+        return "nearest standard depth" if self.stem == "imagenet" else "blocks per stage rounded up"
 
     def derived_values(self) -> dict[str, Any]:
         return super().derived_values() | {"width": self.base_width, "block": self.block_type}

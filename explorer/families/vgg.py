@@ -8,6 +8,7 @@ from typing import ClassVar
 from torch import nn
 from torchvision.models.vgg import VGG, cfgs, make_layers
 
+from explorer.compound import KnobScaling, Multipliers, nearest, not_scaled
 from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 
@@ -22,6 +23,18 @@ class VGGConfig(ModelConfig):
 
     depth: int = knob(16, "int", "weighted layers (configurations A, B, D, E)", choices=(11, 13, 16, 19))
     bn: bool = knob(False, "onoff", "batch normalisation after every conv (the _bn models)")
+
+    # -- scaling: the nearest of the four configurations; channels are fixed by the table -----------
+    def scale_knobs(self, m: Multipliers) -> KnobScaling:
+        depth = int(nearest((11, 13, 16, 19), self.depth * m.depth))
+        notes = [f"depth: {self.depth} x {m.depth:.3g}; nearest VGG configuration is {depth}"] if m.depth != 1.0 else []
+        fixed = not_scaled(
+            self.family, m, ("width",), "VGG's channels are fixed by its configuration table (no width knob)"
+        )
+        return KnobScaling({"depth": depth}, depth / self.depth, 1.0, (*notes, *fixed.notes), fixed.unapplied)
+
+    def depth_rounding(self) -> str:
+        return "nearest VGG configuration"
 
 
 @register_builder(VGGConfig)

@@ -15,6 +15,8 @@ from typing import Any
 
 from torch import nn
 
+from explorer.compound import KnobScaling, Multipliers, nearest, not_scaled
+
 #: The widths offered: quarters, so that every channel count of these networks scales exactly.
 QUARTER_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 #: The input channels torchvision writes into the first conv of these networks.
@@ -38,3 +40,13 @@ def scaled_conv_block(block: Callable[..., nn.Module], width: float, in_channels
         return block(actual_in, scale(c_out, width), **kwargs)
 
     return make
+
+
+def scale_quarter_width(config: Any, m: Multipliers) -> KnobScaling:
+    """How these networks scale: ``width`` to the nearest quarter; their layer lists are fixed."""
+    width = nearest(QUARTER_WIDTHS, config.width * m.width)
+    fixed = not_scaled(config.family, m, ("depth",), f"{config.title} has a fixed layer list (no depth knob)")
+    notes = fixed.notes
+    if m.width != 1.0:
+        notes += (f"width: {config.width:g} x {m.width:.3g}; nearest allowed width (quarters) is {width:g}",)
+    return KnobScaling({"width": width}, 1.0, width / config.width, notes, fixed.unapplied)

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from explorer.analysis.published import MOBILENET_V1_PAPER, PublishedWeights
-from explorer.analysis.scaling import Explanation, GridCell, PublishedPoint, StageComparison, SweepPoint
+from explorer.analysis.scaling import GridCell, PublishedPoint, RoundingExplanation, StageComparison, SweepPoint
 from explorer.formatting import human_count
 
 USER = "#4C78A8"
@@ -167,7 +167,7 @@ def stage_lines(points: Sequence[SweepPoint], what: str = "blocks") -> go.Figure
     return _layout(fig, "Depth per stage" if what == "blocks" else "Width per stage")
 
 
-def factor_bars(explanation: Explanation) -> go.Figure:
+def factor_bars(explanation: RoundingExplanation) -> go.Figure:
     """measured / expected for depth, width, resolution and interaction (1 = as the rule says);
     the bars multiply to the total measured / predicted."""
     names = [f.name for f in explanation.factors] + ["total"]

@@ -9,9 +9,9 @@ import pandas as pd
 from explorer.analysis.latency import Timing
 from explorer.analysis.published import PublishedWeights
 from explorer.analysis.scaling import (
-    Explanation,
     GridCell,
     PublishedPoint,
+    RoundingExplanation,
     StageComparison,
     SweepPoint,
 )
@@ -44,7 +44,7 @@ def stage_frame(points: Sequence[SweepPoint], what: str = "blocks") -> pd.DataFr
     return pd.DataFrame(data)
 
 
-def rounding_frame(explanation: Explanation) -> pd.DataFrame:
+def rounding_frame(explanation: RoundingExplanation) -> pd.DataFrame:
     rows = explanation.stages
     return pd.DataFrame(
         {
@@ -62,7 +62,7 @@ def rounding_frame(explanation: Explanation) -> pd.DataFrame:
     )
 
 
-def factor_frame(explanation: Explanation) -> pd.DataFrame:
+def factor_frame(explanation: RoundingExplanation) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "cause": [f.name for f in explanation.factors] + ["total"],

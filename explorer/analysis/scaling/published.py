@@ -1,0 +1,97 @@
+"""The published points of the scaling story: torchvision's EfficientNet-B0 to B7 (hand-picked
+multipliers, measured) and MobileNetV1's width x resolution grid (the paper's Tables 6 and 7)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from explorer.analysis.profile import Profile, profile
+from explorer.analysis.scaling.rule import Profiler, StageShape, stage_shapes
+from explorer.compound import PAPER_RULE, Multipliers, Rule
+from explorer.config import preset_config
+from explorer.families.efficientnet import PUBLISHED
+from explorer.families.mobilenet import MobileNetV1Config
+
+#: The MobileNetV1 paper's width multipliers (Table 6) and resolutions (Table 7).
+MOBILENET_ALPHAS = (1.0, 0.75, 0.5, 0.25)
+MOBILENET_RESOLUTIONS = (224, 192, 160, 128)
+
+
+# -- published EfficientNets and the MobileNetV1 grid ---------------------------------------------
+@dataclass(frozen=True)
+class PublishedPoint:
+    """A torchvision EfficientNet with its own hand-picked multipliers, measured."""
+
+    name: str
+    preset: str
+    multipliers: Multipliers
+    resolution: int
+    #: The phi at which the rule predicts this model's MACs from its multipliers (Rule.nominal_phi).
+    nominal_phi: float
+    params: int
+    macs: int
+    stages: tuple[StageShape, ...] = field(repr=False)
+
+
+def published_efficientnets(rule: Rule = PAPER_RULE, profiler: Profiler = profile) -> list[PublishedPoint]:
+    """B0-B7 with torchvision's (width, depth, resolution), their nominal phi under ``rule``."""
+    points = []
+    for name, (width, depth, resolution) in PUBLISHED.items():
+        preset = f"efficientnet_{name}"
+        result = profiler(preset_config(preset))
+        m = Multipliers(depth, width, resolution / 224)
+        points.append(
+            PublishedPoint(
+                name=f"B{name[1:]}",
+                preset=preset,
+                multipliers=m,
+                resolution=resolution,
+                nominal_phi=rule.nominal_phi(m),
+                params=result.params,
+                macs=result.macs,
+                stages=stage_shapes(result),
+            )
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class Nearest:
+    name: str
+    params_ratio: float
+    macs_ratio: float
+
+
+def nearest_published(result: Profile, points: Sequence[PublishedPoint]) -> Nearest:
+    """The published point nearest in (log params, log MACs), and this design's ratios to it."""
+    best = min(
+        points,
+        key=lambda p: math.log(result.params / p.params) ** 2 + math.log(result.macs / p.macs) ** 2,
+    )
+    return Nearest(best.name, result.params / best.params, result.macs / best.macs)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    alpha: float
+    resolution: int
+    query: str
+    params: int
+    macs: int
+
+
+def mobilenet_grid(
+    alphas: Sequence[float] = MOBILENET_ALPHAS,
+    resolutions: Sequence[int] = MOBILENET_RESOLUTIONS,
+    profiler: Profiler = profile,
+) -> list[GridCell]:
+    """MobileNetV1 at every width multiplier x resolution (the paper's Tables 6 and 7 as one grid)."""
+    cells = []
+    for alpha in alphas:
+        for resolution in resolutions:
+            config = MobileNetV1Config(alpha=float(alpha), resolution=int(resolution))
+            result = profiler(config)
+            cells.append(GridCell(float(alpha), int(resolution), result.query, result.params, result.macs))
+    return cells
