@@ -116,7 +116,7 @@ def test_scale_range_is_respected():
         {"version": 0},
         {"version": 3},
         {"version": 2, "classes": ("hexagon",)},  # a version 1 class
-        {"version": 1, "classes": ("arrow",)},  # a version 2 class
+        {"version": 1, "classes": ("L-shape",)},  # a version 2 class
     ],
 )
 def test_bad_arguments_raise_value_error(options):
@@ -189,11 +189,11 @@ def test_version_2_draws_every_class_at_random_scale_rotation_and_position():
 
 
 def test_picture_draws_the_asked_version():
-    pixels, mask, (x0, y0, x1, y1) = picture(3, resolution=64, shape="arrow", version=2)
+    pixels, mask, (x0, y0, x1, y1) = picture(3, resolution=64, shape="L-shape", version=2)
     assert pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8
     assert mask.any() and mask[y0:y1, x0:x1].sum() == mask.sum()
     with pytest.raises(ValueError):
-        picture(3, resolution=64, shape="arrow")  # version 1 has no arrow
+        picture(3, resolution=64, shape="L-shape")  # version 1 has no L-shape
 
 
 def _normalised_mask(name: str, angle: float, side: int = 120) -> np.ndarray:
