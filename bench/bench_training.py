@@ -18,6 +18,9 @@ medians, steps/s and the ratios are printed. ``@v2`` cases and cases without def
 ``backend="auto"`` only (torchvision's op at 64 px would take minutes). Only this script sets the
 thread count; the library leaves it alone. First, unless ``--no-layer``: the single deformable layer
 of issue 16 (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
+
+``--learn STEPS [--learn-cases 1@32 2@32 2@64]`` measures something else, to compare shapes versions:
+the held-out accuracy of ResNet-20 after STEPS training steps on each, and its two weakest classes.
 """
 
 from __future__ import annotations
@@ -149,6 +152,40 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
+def learn(steps: int, cases: list[str]) -> None:
+    """Held-out accuracy of ResNet-20 after ``steps`` Adam steps (lr 2e-3, batch 32, 1 thread) on
+    each ``VERSION@SIDE`` case, evaluated (eval mode) on 400 images of another seed."""
+    torch.set_num_threads(1)
+    print(f"learnability: preset=resnet20, {steps} Adam steps (lr 2e-3, batch 32), held-out 400 images")
+    for case in cases:
+        version, side = (int(part) for part in case.split("@"))
+        torch.manual_seed(0)
+        config = parse_query(f"preset=resnet20&resolution={side}")
+        model = build(config).module.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        data = ShapesDataset(resolution=side, seed=0, version=version).batches(32)
+        start = time.perf_counter()
+        for _ in range(steps):
+            shapes = next(data)
+            loss = F.cross_entropy(model((shapes.images - INPUT_MEAN) / INPUT_STD), shapes.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        seconds = time.perf_counter() - start
+        held = ShapesDataset(resolution=side, seed=1, version=version).batch(range(400))
+        with torch.no_grad():
+            predicted = model.eval()((held.images - INPUT_MEAN) / INPUT_STD).argmax(1)
+        per_class = {
+            name: float((predicted[held.labels == c] == c).float().mean()) for c, name in enumerate(held.classes)
+        }
+        weakest = sorted(per_class.items(), key=lambda item: item[1])[:2]
+        accuracy = float((predicted == held.labels).float().mean())
+        print(
+            f"  shapes v{version} at {side} px: {accuracy:.1%} held-out ({seconds:.0f} s); weakest: "
+            + ", ".join(f"{name} {value:.0%}" for name, value in weakest)
+        )
+
+
 def cell(seconds: float | None) -> str:
     return f"{'-':>16}" if seconds is None else f"{seconds * 1000:7.0f} ms {1 / seconds:5.2f}/s"
 
@@ -159,7 +196,21 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--no-layer", action="store_true", help="skip the single-layer timing")
+    parser.add_argument(
+        "--learn",
+        type=int,
+        metavar="STEPS",
+        help="instead: held-out accuracy after STEPS training steps per shapes version (see learn())",
+    )
+    parser.add_argument("--learn-cases", nargs="+", default=["1@32", "2@32"], metavar="VERSION@SIDE")
     args = parser.parse_args()
+    if args.learn:
+        before = torch.get_num_threads()
+        try:
+            learn(args.learn, args.learn_cases)
+        finally:
+            torch.set_num_threads(before)
+        return 0
     print(
         f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads),"
         f" torchvision {torchvision.__version__}, Python {platform.python_version()}; load average {load()}"
