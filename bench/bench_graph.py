@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer.analysis.graph import layer_graph
-from explorer.analysis.graph_fold import auto_detail, expanded_for, fold
+from explorer.analysis.graph.fold import auto_detail, expanded_for, fold
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.views.graph import graph_figure

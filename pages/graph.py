@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.analysis.graph_fold import (
+from explorer.analysis.graph.fold import (
     auto_detail,
     expanded_for,
     fold,

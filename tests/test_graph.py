@@ -7,8 +7,8 @@ import json
 import pytest
 
 from explorer.analysis.graph import layer_graph
-from explorer.analysis.graph_data import LayerGraph
-from explorer.analysis.graph_fold import (
+from explorer.analysis.graph.data import LayerGraph
+from explorer.analysis.graph.fold import (
     all_groups,
     auto_detail,
     expanded_for,

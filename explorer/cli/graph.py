@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.graph import layer_graph
-    from explorer.analysis.graph_fold import all_groups, auto_detail, expanded_for, fold, to_dot
+    from explorer.analysis.graph.fold import all_groups, auto_detail, expanded_for, fold, to_dot
     from explorer.config import parse_query
 
     graph = layer_graph(parse_query(args.query))

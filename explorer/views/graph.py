@@ -14,8 +14,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from explorer.analysis.graph_data import LayerGraph
-from explorer.analysis.graph_fold import GraphView, Layout, ViewItem, auto_detail, expanded_for, fold, layout
+from explorer.analysis.graph.data import LayerGraph
+from explorer.analysis.graph.fold import GraphView, Layout, ViewItem, auto_detail, expanded_for, fold, layout
 from explorer.formatting import human_bytes, human_count, shape_text
 
 GRAPH_METRICS = {
@@ -248,7 +248,7 @@ def graph_figure(
 
 
 def overview_figure(graph: LayerGraph, metric: str = "params", budget: int = 60, direction: str = "LR") -> go.Figure:
-    """A small folded picture of a :class:`~explorer.analysis.graph_data.LayerGraph` for other pages
+    """A small folded picture of a :class:`~explorer.analysis.graph.data.LayerGraph` for other pages
     (the Build page): the most detailed view within ``budget`` items, left to right."""
     level, repeats = auto_detail(graph, budget)
     view = fold(graph, expanded_for(graph, level, repeats))

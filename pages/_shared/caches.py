@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis.graph_data import LayerGraph
+from explorer.analysis.graph.data import LayerGraph
 from explorer.analysis.profile import Profile, profile
 from explorer.config import parse_query
 

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.analysis import flops as _flops  # noqa: F401  (registers the deform_conv2d formula)
-from explorer.analysis.graph_data import BYTES_PER_VALUE, GraphGroup, GraphNode, LayerGraph
+from explorer.analysis.graph.data import BYTES_PER_VALUE, GraphGroup, GraphNode, LayerGraph
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d

@@ -1,4 +1,4 @@
-"""Folding, layout and DOT export of a :class:`~explorer.analysis.graph_data.LayerGraph` (no torch).
+"""Folding, layout and DOT export of a :class:`~explorer.analysis.graph.data.LayerGraph` (no torch).
 
 A *view* is the graph seen with some groups unfolded (``expanded``): every node is shown as itself
 if all its groups are unfolded, else as its outermost folded group; edges between nodes in the same
@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from explorer.analysis.graph_data import GraphGroup, LayerGraph
+from explorer.analysis.graph.data import GraphGroup, LayerGraph
 
 #: Visible items the default view aims to stay under (legible on a projector, fast in a browser).
 DEFAULT_BUDGET = 180
