@@ -3,7 +3,14 @@ cost against the rule's prediction and the published models; measured cost besid
 
 import streamlit as st
 
-from explorer.analysis.latency import Timing, measure
+from explorer.analysis.latency import (
+    DEFAULT_TIMED_PRESETS,
+    Timing,
+    cost_per_mac_summary,
+    measure,
+    timeable_presets,
+    timing_jobs,
+)
 from explorer.analysis.published import published_accuracies
 from explorer.analysis.scaling import (
     MAX_PINS,
@@ -25,8 +32,8 @@ from explorer.analysis.scaling import (
     sweep,
 )
 from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE
-from explorer.config import PRESETS, ConfigError, parse_query, preset_config
-from explorer.formatting import human_bytes, human_count
+from explorer.config import ConfigError, parse_query
+from explorer.formatting import human_count
 from explorer.views.scaling import (
     accuracy_vs_cost,
     compare_stages,
@@ -51,6 +58,7 @@ from explorer.views.scaling_tables import (
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
+from pages._shared.state import MEASURED_TIMINGS, MeasuredTimings
 
 #: The what-if sliders: URL key, default and range (the rule's constants: explorer.compound).
 RULE_KEYS = {
@@ -60,7 +68,6 @@ RULE_KEYS = {
     "gamma": ("scale_gamma", PAPER_GAMMA, *COEFFICIENT_RANGE),
 }
 PAGE_KEYS = ("pins", "max_phi", *(url for url, *_ in RULE_KEYS.values()))
-LATENCY_PRESETS = ("mobilenet_v3_large", "mobilenet_v2", "mobilenet_v1", "efficientnet_b0", "resnet18", "resnet50")
 
 
 def _profiler(config):
@@ -345,22 +352,15 @@ if latency_tab.open:
         limit = st.number_input(
             "Largest preset to time (GMACs)", 0.1, 50.0, 2.0 if device == "cpu" else 40.0, 0.5, key="scaling.limit"
         )
-        choices = [
-            name
-            for name in PRESETS
-            if preset_config(name).classes == 1000 and cached_profile(f"preset={name}").macs <= limit * 1e9
-        ]
+        choices = timeable_presets(limit * 1e9, _profiler)
         chosen = st.multiselect(
-            "Presets", choices, default=[p for p in LATENCY_PRESETS if p in choices], key="scaling.presets"
+            "Presets", choices, default=[p for p in DEFAULT_TIMED_PRESETS if p in choices], key="scaling.presets"
         )
         columns = st.columns(3)
         big_batch = columns[0].select_slider("Larger batch", [2, 4, 8, 16, 32], value=4, key="scaling.batch")
         repeats = columns[1].select_slider("Timed runs", [3, 5, 10, 20], value=5, key="scaling.repeats")
         warmup = columns[2].select_slider("Warm-up runs", [1, 2, 3, 5], value=2, key="scaling.warmup")
-        queries = [f"preset={name}" for name in chosen]
-        if design_profile.macs <= limit * 1e9 and design_profile.query not in queries:
-            queries.append(design_profile.query)
-        jobs = [(q, b) for q in queries for b in (1, big_batch)]
+        jobs = timing_jobs(chosen, design_profile, limit * 1e9, (1, big_batch))
         if st.button(f"Measure {len(jobs)} runs on {device}", type="primary", key="scaling.measure"):
             done: list[tuple[str, int]] = []
             with st.status("Measuring…", expanded=True) as status:
@@ -374,11 +374,12 @@ if latency_tab.open:
                         st.warning(f"{query} at batch {batch}: {error}")
                 bar.progress(1.0, text="done")
                 status.update(label=f"Measured {len(done)} runs", state="complete", expanded=False)
-            st.session_state["scaling.measured"] = (device, warmup, repeats, done)
-        measured = st.session_state.get("scaling.measured")
-        if measured:
-            device_used, warmup_used, repeats_used, done = measured
-            timings = [cached_timing(q, device_used, b, warmup_used, repeats_used) for q, b in done]
+            MEASURED_TIMINGS.set(MeasuredTimings(device, warmup, repeats, tuple(done)))
+        measured = MEASURED_TIMINGS.get()
+        if measured and measured.runs:
+            timings = [
+                cached_timing(q, measured.device, b, measured.warmup, measured.repeats) for q, b in measured.runs
+            ]
             st.plotly_chart(latency_vs_macs(timings), key="scaling.latency")
             st.dataframe(
                 timing_frame(timings),
@@ -389,14 +390,7 @@ if latency_tab.open:
                 },
                 key="scaling.timing_table",
             )
-            fastest = min(timings, key=lambda t: t.ns_per_mac)
-            slowest = max(timings, key=lambda t: t.ns_per_mac)
-            st.caption(
-                f"On {device_used} ({timings[0].threads} threads): {slowest.query} at batch {slowest.batch} spends "
-                f"{slowest.ns_per_mac:.2f} ns per MAC, {slowest.ns_per_mac / fastest.ns_per_mac:.1f}× "
-                f"{fastest.query} at batch {fastest.batch} ({fastest.ns_per_mac:.2f} ns). Peak memory of "
-                f"{slowest.query}: {human_bytes(slowest.peak_memory_bytes or 0)} ({slowest.memory_method})."
-            )
+            st.caption(cost_per_mac_summary(timings))
         else:
             st.caption("Nothing measured yet: the button runs real models on this device.")
 

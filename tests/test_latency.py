@@ -88,3 +88,27 @@ def test_measure_many_reports_progress():
     assert calls[0][:2] == (0, 2) and calls[-1] == (2, 2, "done")
     with pytest.raises(ValueError, match="batch"):
         measure(parse_query(TINY), "cpu", batch=0)
+
+
+def test_what_the_scaling_lab_offers_to_time():
+    from explorer.analysis.latency import cost_per_mac_summary, timeable_presets, timing_jobs
+    from explorer.analysis.profile import profile
+
+    small = timeable_presets(0.35e9)
+    assert "mobilenet_v2" in small and "mobilenet_v3_small" in small and "resnet18" not in small  # 1.8 G MACs
+    assert all(profile(parse_query(f"preset={n}")).macs <= 0.35e9 for n in small)
+    assert "resnet20" not in timeable_presets(1e12)  # 10 classes: not an ImageNet model
+    design = profile(parse_query(TINY))
+    assert timing_jobs(["mobilenet_v2"], design, 1e9, (1, 4)) == [
+        ("preset=mobilenet_v2", 1),
+        ("preset=mobilenet_v2", 4),
+        (TINY, 1),
+        (TINY, 4),
+    ]
+    assert timing_jobs([], design, 1.0, (1,)) == []  # the design itself is over the limit
+    slow = Timing("a", "cpu", 1, 1, 1, (0.2,), 10, 1_000_000, 2_000_000, "live tensors", 2)
+    fast = Timing("b", "cpu", 4, 1, 1, (0.1,), 10, 1_000_000, 1_000, "live tensors", 2)
+    assert cost_per_mac_summary([slow, fast]) == (
+        "On cpu (2 threads): a at batch 1 spends 200.00 ns per MAC, 8.0× b at batch 4 (25.00 ns). "
+        "Peak memory of a: 2.0 MB (live tensors)."
+    )

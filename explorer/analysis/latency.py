@@ -49,7 +49,17 @@ from explorer.runtime.device import synchronize
 from explorer.runtime.guard import check_fits
 from explorer.runtime.models import build_on
 
-__all__ = ["LiveTensorBytes", "Timing", "measure", "measure_many", "time_calls"]
+__all__ = [
+    "DEFAULT_TIMED_PRESETS",
+    "LiveTensorBytes",
+    "Timing",
+    "cost_per_mac_summary",
+    "measure",
+    "measure_many",
+    "time_calls",
+    "timeable_presets",
+    "timing_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -265,3 +275,51 @@ def measure_many(
     if progress is not None:
         progress(total, total, "done")
     return timings, skipped
+
+
+# -- what the Scaling lab offers to time ------------------------------------------------------
+#: The presets timed by default: MobileNets and EfficientNet-B0 beside ResNets of similar MACs.
+DEFAULT_TIMED_PRESETS = (
+    "mobilenet_v3_large",
+    "mobilenet_v2",
+    "mobilenet_v1",
+    "efficientnet_b0",
+    "resnet18",
+    "resnet50",
+)
+
+
+def timeable_presets(max_macs: float, profiler: Callable[[ModelConfig], Profile] = profile) -> list[str]:
+    """The ImageNet presets (1000 classes) of at most ``max_macs`` multiply-adds, in preset order."""
+    from explorer.config import PRESETS, preset_config
+
+    return [
+        name
+        for name in PRESETS
+        if preset_config(name).classes == 1000 and profiler(preset_config(name)).macs <= max_macs
+    ]
+
+
+def timing_jobs(
+    presets: Sequence[str], design: Profile, max_macs: float, batches: Sequence[int]
+) -> list[tuple[str, int]]:
+    """(query, batch) for every chosen preset and the current design (when it is within the
+    limit and not one of them), at every batch."""
+    queries = [f"preset={name}" for name in presets]
+    if design.macs <= max_macs and design.query not in queries:
+        queries.append(design.query)
+    return [(q, b) for q in queries for b in batches]
+
+
+def cost_per_mac_summary(timings: Sequence[Timing]) -> str:
+    """One sentence: the slowest and the fastest run per MAC, and the slowest one's peak memory."""
+    from explorer.formatting import human_bytes
+
+    fastest = min(timings, key=lambda t: t.ns_per_mac)
+    slowest = max(timings, key=lambda t: t.ns_per_mac)
+    return (
+        f"On {slowest.device} ({slowest.threads} threads): {slowest.query} at batch {slowest.batch} spends "
+        f"{slowest.ns_per_mac:.2f} ns per MAC, {slowest.ns_per_mac / fastest.ns_per_mac:.1f}× "
+        f"{fastest.query} at batch {fastest.batch} ({fastest.ns_per_mac:.2f} ns). Peak memory of "
+        f"{slowest.query}: {human_bytes(slowest.peak_memory_bytes or 0)} ({slowest.memory_method})."
+    )

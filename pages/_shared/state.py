@@ -99,5 +99,16 @@ SALIENCY_MODEL = Slot("saliency.model", KeyedModel)
 DEFORM_MODELS = Slot("deform.models", ModelPair)
 TRAINING_RUN = Slot("train.run", TrainingRun)
 SIGNAL_PINS = Slot("signal.pins", Pins, Pins)
+@dataclass(frozen=True)
+class MeasuredTimings:
+    """What the Scaling lab last measured: where, how, and which (query, batch) runs."""
+
+    device: str
+    warmup: int
+    repeats: int
+    runs: tuple[tuple[str, int], ...]
+
+
+MEASURED_TIMINGS = Slot("scaling.measured", MeasuredTimings)
 #: The Build page's previous profile (the metrics show the change against it).
 PREVIOUS_PROFILE = Slot("build.previous", Profile)
