@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from explorer.config import parse_query
+from explorer.families import build
 from explorer.runtime.device import available_devices
 from explorer.runtime.guard import TooLargeError
 from explorer.runtime.models import build_seeded, instantiate
@@ -31,6 +32,10 @@ def test_a_seeded_build_has_the_same_weights_on_every_available_device(query):
             assert torch.equal(value.cpu(), reference[key]), f"{key} differs on {device}"
         seeded = instantiate(config, device, seed=7).module.state_dict()
         assert all(torch.equal(seeded[k].cpu(), reference[k]) for k in reference)
+        with torch.random.fork_rng(devices=[]):  # the family builder itself draws on the CPU too
+            torch.manual_seed(7)
+            direct = build(config, device=device).module.state_dict()
+        assert all(torch.equal(direct[k].cpu(), reference[k]) for k in reference)
     other = build_seeded(config, seed=8).module.state_dict()
     assert any(not torch.equal(other[k], reference[k]) for k in reference if reference[k].is_floating_point())
 

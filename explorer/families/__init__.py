@@ -6,8 +6,6 @@ A new family is one module here: a config dataclass (``@register_family``), a bu
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 
 from explorer.config import FAMILIES, ModelConfig
@@ -49,8 +47,14 @@ FAMILIES.update(_registered)
 
 
 def build(config: ModelConfig, device: str | torch.device | None = None) -> BuiltModel:
-    """Instantiate the model of ``config``. ``device="meta"`` builds shapes only (no memory)."""
-    context = torch.device(device) if device is not None else nullcontext()
-    with context:
+    """Instantiate the model of ``config``. ``device="meta"`` builds shapes only (no memory).
+
+    On any real device the weights are drawn on the CPU and then moved there: CUDA's random
+    generator is not the CPU's, so the same seed gives the same weights on every device.
+    """
+    target = torch.device(device) if device is not None else torch.device("cpu")
+    with torch.device("meta" if target.type == "meta" else "cpu"):
         built = BUILDERS[type(config)](config)
+    if target.type not in ("meta", "cpu"):
+        built.module.to(target)
     return built

@@ -28,18 +28,11 @@ def build_on(config: ModelConfig, device: str | torch.device | None = None, seed
     With a seed the global RNG is left as it was (a forked generator), so a server shared
     between sessions never has its seed set by one of them. ``device="meta"`` builds shapes only.
     """
-    target = torch.device(device) if device is not None else torch.device("cpu")
-    if target.type == "meta":
-        return build(config, device="meta")
-    if seed is None:
-        built = build(config, device="cpu")
-    else:
-        with _SEEDED_BUILD_LOCK, torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            built = build(config, device="cpu")
-    if target.type != "cpu":
-        built.module.to(target)
-    return built
+    if seed is None or torch.device(device or "cpu").type == "meta":
+        return build(config, device)
+    with _SEEDED_BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(config, device)  # draws on the CPU, then moves (see explorer.families.build)
 
 
 def build_seeded(config: ModelConfig, seed: int = 0, device: str | torch.device | None = None) -> BuiltModel:
