@@ -13,6 +13,8 @@ PAGES = [
     st.Page("pages/signal.py", title="Signal flow", icon=":material/show_chart:"),
     st.Page("pages/saliency.py", title="Saliency", icon=":material/visibility:"),
     st.Page("pages/deform.py", title="Deformable", icon=":material/grain:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
 ]
 
 page = st.navigation(PAGES)
