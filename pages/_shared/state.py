@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 import streamlit as st
 
+from explorer.analysis.lessons import Outcome
 from explorer.analysis.profile import Profile
 from explorer.analysis.training import TrainingRun
 from explorer.config import ModelConfig
@@ -112,3 +113,45 @@ class MeasuredTimings:
 MEASURED_TIMINGS = Slot("scaling.measured", MeasuredTimings)
 #: The Build page's previous profile (the metrics show the change against it).
 PREVIOUS_PROFILE = Slot("build.previous", Profile)
+
+
+# -- Lessons (pages/lessons.py) --------------------------------------------------------------------
+@dataclass
+class LessonTally:
+    """Per lesson, whether the session's last prediction before a run was right."""
+
+    results: dict[str, bool] = field(default_factory=dict)
+
+    def record(self, lesson: str, right: bool) -> None:
+        self.results[lesson] = right
+
+    @property
+    def right(self) -> int:
+        return sum(self.results.values())
+
+    @property
+    def answered(self) -> int:
+        return len(self.results)
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    """One run of a lesson: the prediction made before it, the measured outcome and the answer."""
+
+    lesson: str
+    #: What the run depended on (the file's text, the inputs, the device): a change hides the reveal.
+    key: tuple[object, ...]
+    prediction: str | float
+    outcome: Outcome
+    truth: str | float
+    right: bool
+    claim_holds: bool
+
+
+@dataclass
+class LessonRuns:
+    runs: dict[str, LessonRun] = field(default_factory=dict)
+
+
+LESSON_TALLY = Slot("lessons.tally", LessonTally, LessonTally)
+LESSON_RUNS = Slot("lessons.runs", LessonRuns, LessonRuns)

@@ -1,0 +1,104 @@
+"""Figures and words for a lesson's reveal: one plotly figure per measured panel, the prediction
+beside the result, and the links into the other pages. No torch, no streamlit."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+
+from explorer.analysis.lessons import Lesson, Panel
+
+__all__ = ["LINK_PAGES", "format_value", "lesson_link", "links", "panel_figure", "tally_text", "verdict"]
+
+#: Page key -> (page file, label) for the links a lesson may name.
+LINK_PAGES = {
+    "build": ("pages/build.py", "Build"),
+    "graph": ("pages/graph.py", "Graph"),
+    "signal": ("pages/signal.py", "Signal flow"),
+    "scaling": ("pages/scaling.py", "Scaling lab"),
+}
+
+
+def panel_figure(panel: Panel) -> go.Figure:
+    figure = go.Figure()
+    for series in panel.series:
+        if panel.style == "bar":
+            error = dict(type="data", array=list(series.error), visible=True) if series.error else None
+            figure.add_bar(name=series.label, x=list(series.x), y=list(series.y), error_y=error)
+        elif panel.style == "scatter":
+            figure.add_scatter(
+                name=series.label,
+                x=list(series.x),
+                y=list(series.y),
+                mode="markers+text" if series.text else "markers",
+                text=list(series.text) if series.text else None,
+                textposition="top center",
+            )
+        else:
+            figure.add_scatter(name=series.label, x=list(series.x), y=list(series.y), mode="lines+markers")
+    figure.update_layout(
+        title=panel.title,
+        xaxis_title=panel.x_title,
+        yaxis_title=panel.y_title,
+        barmode="group",
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    if panel.log_y:
+        figure.update_yaxes(type="log")
+    if panel.log_x:
+        figure.update_xaxes(type="log")
+    return figure
+
+
+def format_value(value: Any, unit: str = "") -> str:
+    if isinstance(value, str):
+        return value
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text}{unit}" if unit in ("×", "%") else f"{text} {unit}".strip()
+
+
+def verdict(lesson: Lesson, prediction: str | float, truth: str | float, right: bool) -> str:
+    """One line: what was predicted, what was measured, and whether they agree."""
+    unit = lesson.question.unit
+    said = format_value(prediction, unit)
+    got = format_value(truth, unit)
+    if isinstance(truth, str):
+        return f"You predicted **{said}**; the measurement says **{got}**: {'right' if right else 'not this time'}."
+    tolerance = f"{lesson.rule.tolerance:.0%}"
+    return (
+        f"You predicted **{said}**; measured **{got}** "
+        f"({'within' if right else 'outside'} {tolerance} of it: {'right' if right else 'not this time'})."
+    )
+
+
+def tally_text(right: int, answered: int) -> str:
+    return f"You predicted {right} of {answered}" if answered else "No predictions yet"
+
+
+def lesson_link(name: str, query: str | None = None) -> str:
+    """The lesson's own link (relative to the app's root), with a config's keys where it has one."""
+    from explorer.config import query_to_dict
+
+    return "/lessons?" + urlencode({"lesson": name, **(query_to_dict(query) if query else {})})
+
+
+def links(lesson: Lesson) -> list[tuple[str, str, dict[str, str], str]]:
+    """(page file, label, query params, config label) for every page the lesson links to and every
+    config it runs; lessons without configs link to the page alone."""
+    from explorer.config import query_to_dict
+
+    out = []
+    for key in lesson.links:
+        page, label = LINK_PAGES[key]
+        if not lesson.configs:
+            out.append((page, label, {}, ""))
+        for config in lesson.configs:
+            out.append((page, label, dict(query_to_dict(config.query)), config.label))
+    return out
