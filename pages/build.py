@@ -4,11 +4,13 @@ import streamlit as st
 
 from explorer.formatting import human_bytes, human_count
 from explorer.views.graph import overview_figure
+from explorer.views.memory import memory_by_stage, memory_rows
 from explorer.views.profile import group_bar, hierarchy
 from explorer.views.tables import group_frame, layer_frame
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph, cached_profile, cached_summary
 from pages._shared.device import memory_note
+from pages._shared.memory import BATCHES, cached_training_memory
 from pages._shared.state import PREVIOUS_PROFILE
 
 config = architecture_controls()
@@ -27,7 +29,15 @@ flops = st.toggle("Show FLOPs (2 × MACs) instead of MACs", key="build.flops")
 work_label, work = ("FLOPs", result.flops) if flops else ("MACs", result.macs)
 previous_work = previous.flops if flops else previous.macs
 
-columns = st.columns(5)
+batch = st.select_slider(
+    "Batch size (for the memory figures)", BATCHES, value=1, key="build.batch",
+    help="Inference activations and training memory scale with the batch; weights do not",
+)
+try:
+    training, training_error = cached_training_memory(config.query, batch), ""
+except ValueError as error:
+    training, training_error = None, str(error)
+columns = st.columns(6)
 param_change = result.params - previous.params
 columns[0].metric(
     "Parameters",
@@ -43,11 +53,18 @@ columns[1].metric(
 )
 columns[2].metric("Weights", human_bytes(result.weight_bytes), help="float32, 4 bytes per parameter")
 columns[3].metric(
-    "Activations",
-    human_bytes(result.activation_bytes),
-    help="Bytes of all layer outputs of one forward pass at batch 1 (float32)",
+    f"Activations (batch {batch})",
+    human_bytes(result.activation_bytes * batch),
+    help=f"Bytes of all layer outputs of one forward pass at batch {batch} (float32): inference",
 )
 columns[4].metric(
+    f"Training memory (batch {batch})",
+    human_bytes(training.saved_bytes) if training else "n/a",
+    help=training_error
+    or "Bytes autograd saves for the backward pass of one training step (float32, each storage once, "
+    "weights not included), counted on the meta device",
+)
+columns[5].metric(
     "Input",
     f"{result.resolution}×{result.resolution}×{result.in_channels}",
     help=f"{max((r.depth or 0) for r in result.layers)} conv/linear layers",
@@ -60,8 +77,8 @@ metric_names = {
     ("flops" if flops else "macs"): work_label,
     "activation_bytes": "Activation memory",
 }
-breakdown, layers, graph, summary = st.tabs(
-    ["Breakdown", "Layers", "Layer graph", "torchinfo summary"], key="build.tab", on_change="rerun"
+breakdown, layers, memory, graph, summary = st.tabs(
+    ["Breakdown", "Layers", "Memory", "Layer graph", "torchinfo summary"], key="build.tab", on_change="rerun"
 )
 if breakdown.open:
     with breakdown:
@@ -79,6 +96,13 @@ if layers.open:
         table = layer_frame(result, flops)
         st.dataframe(table, hide_index=True, height=480)
         st.download_button("Download layers as CSV", table.to_csv(index=False), file_name="layers.csv", mime="text/csv")
+if memory.open:
+    with memory:
+        if training is None:
+            st.info(training_error)
+        else:
+            st.plotly_chart(memory_by_stage(result, training), key="build.memory")
+            st.dataframe(memory_rows(training), hide_index=True, height=360)
 if graph.open:
     with graph, st.spinner("Tracing the model…"):
         st.caption("Folded to a readable size; the Graph page folds, unfolds, compares and exports.")

@@ -153,8 +153,11 @@ def training_memory(config: ModelConfig, batch: int = 1) -> TrainingMemory:
     model = built.module
     side = config.input_resolution
     x = torch.zeros(batch, config.in_channels, side, side, device="meta")
-    with _saving(model, _meta_key) as record:
-        _forward_loss(model, x, config.classes)
+    try:
+        with _saving(model, _meta_key) as record:
+            _forward_loss(model, x, config.classes)
+    except ValueError as error:  # batch norm over a single value per channel cannot train
+        raise ValueError(f"{format_query(config)} cannot train at batch {batch}: {error}") from None
     rows = _rows(record, built, model)
     return TrainingMemory(format_query(config), batch, sum(r.saved_bytes for r in rows), rows)
 
