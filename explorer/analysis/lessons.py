@@ -204,6 +204,14 @@ class _Reader:
         return tuple(value)
 
 
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
 def _kind_words(kinds: tuple[type, ...]) -> str:
     names = {str: "text", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
@@ -238,10 +246,15 @@ def load_lesson(path: Path) -> Lesson:
     if len(set(labels)) != len(labels):
         raise experiment.fail("configs", "has two configs with the same label")
     params = {k: v for k, v in experiment.data.items() if k not in ("kind", "configs")}
-    for key in params:
+    for key, value in params.items():
         if key not in EXPERIMENTS[kind].params:
             allowed = ", ".join(EXPERIMENTS[kind].params) or "none"
             raise experiment.fail(key, f"is not a parameter of {kind}; allowed: {allowed}")
+        default = EXPERIMENTS[kind].params[key]
+        if not _same_kind(value, default):
+            raise experiment.fail(key, f"is not {_kind_words((type(default),))} ({value!r})")
+        if isinstance(default, float):
+            params[key] = float(value)
     if EXPERIMENTS[kind].needs_configs and not configs:
         raise experiment.fail("configs", f"is missing: {kind} needs at least one config")
 
