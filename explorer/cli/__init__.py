@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "signal": "activation std and gradient norm per conv/linear layer (signal flow)",
     "gradcam": "Grad-CAM heatmap of an image (writes .npy)",
     "deform": "offsets and sampling points of a deformable layer on an image (writes .npz)",
+    "search": "grid search for alpha, beta, gamma with short trainings on shapes (local pool or Ray)",
 }
 
 

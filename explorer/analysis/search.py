@@ -1,0 +1,738 @@
+"""Find alpha, beta, gamma the way EfficientNet did: a small grid under alpha·beta²·gamma² ≈ 2 at
+phi = 1, each point trained briefly on shapes, compared with the single-dimension baselines.
+
+The plan (:func:`plan`): every grid point whose alpha·beta²·gamma² lies within ``tolerance`` of 2,
+plus alpha = beta = gamma = 1 (the base network) and three single-dimension baselines (depth only,
+width only, resolution only) whose multiplier is chosen so that their *counted* MACs are nearest to
+2 x the base's (the comparison the method rests on: at equal cost, is the compound point better?).
+Each point is the base config scaled at phi = 1 by the Scaling lab's own rule
+(:func:`explorer.analysis.scaling.rule_config`, which asks the family's ``scale_knobs``), so any
+family scales, composed models included.
+
+Training (:func:`run_task`, the one task function behind every executor): the one shapes trainer
+(:func:`explorer.analysis.training.train_on_shapes`) for ``steps`` steps at the point's own input
+side, seeds 0..K-1 (the same data and initialisation draws for every point), held-out top-1 accuracy
+on another seed's images. A task sets torch's CPU threads to ``threads`` for its duration (1 under
+the pool and Ray: one task per core, and a reduction order that does not depend on the executor),
+so the same seeds give identical numbers under every executor.
+
+Executors (:mod:`explorer.analysis.search` has three): in-process (tests, one at a time), a local
+process pool (``spawn``: safe from a multi-threaded server, and CUDA works in the children), and
+Ray (``ray`` is imported only when asked for). Results: one JSON line per finished point in
+``DIR/results.jsonl`` (written as points finish), the search's arguments in ``DIR/search.json``; a
+rerun with the same arguments skips the points already there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import queue
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from explorer.compound import COEFFICIENT_RANGE, TARGET_FLOPS_RATIO, Rule, flops_ratio
+
+__all__ = [
+    "KINDS",
+    "MAX_POINTS",
+    "Cancelled",
+    "GridPoint",
+    "InlineExecutor",
+    "PointResult",
+    "PoolExecutor",
+    "RayExecutor",
+    "SearchSpec",
+    "TaskResult",
+    "TaskSpec",
+    "Verdict",
+    "format_axis",
+    "grid_rules",
+    "load_results",
+    "make_executor",
+    "parse_axis",
+    "plan",
+    "ray_available",
+    "run_search",
+    "run_task",
+    "verdict",
+]
+
+#: Point kinds: the base network, grid points, and the three single-dimension baselines.
+KINDS = ("base", "grid", "depth", "width", "resolution")
+#: The most grid points one search may plan (each is K trainings).
+MAX_POINTS = 200
+#: The most values one axis may take.
+MAX_AXIS_VALUES = 41
+RESULTS_FILE = "results.jsonl"
+SPEC_FILE = "search.json"
+#: Under Ray on a GPU, each task asks for this share of a GPU (tiny models leave a GPU mostly idle).
+RAY_GPU_SHARE = 0.125
+
+
+# -- the grid -----------------------------------------------------------------------------------
+def parse_axis(text: str, name: str = "axis") -> tuple[float, ...]:
+    """``start:stop:step`` (inclusive), a comma list or one number -> the values, each in
+    :data:`explorer.compound.COEFFICIENT_RANGE`. Raises ValueError with the allowed forms."""
+    low, high = COEFFICIENT_RANGE
+    allowed = f"START:STOP:STEP (e.g. 1.0:1.4:0.1), a comma list or one number, each from {low:g} to {high:g}"
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if not (step > 0 and start <= stop):
+                raise ValueError
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            if count > MAX_AXIS_VALUES:
+                raise ValueError(f"--{name} '{text}' has {count} values; at most {MAX_AXIS_VALUES}")
+            values = tuple(round(start + i * step, 6) for i in range(count))
+        else:
+            values = tuple(sorted({round(float(part), 6) for part in text.split(",")}))
+    except ValueError as exc:
+        if str(exc).startswith("--"):
+            raise
+        raise ValueError(f"--{name} '{text}' is not a grid; allowed: {allowed}") from None
+    if not values or any(not (math.isfinite(v) and low <= v <= high) for v in values):
+        raise ValueError(f"--{name} '{text}' is not a grid; allowed: {allowed}")
+    return values
+
+
+def format_axis(values: Sequence[float]) -> str:
+    """The shortest text :func:`parse_axis` reads back as ``values``."""
+    return ",".join(f"{v:g}" for v in values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSpec:
+    """Everything a search depends on; equal specs give equal results (the directory's identity)."""
+
+    query: str
+    alphas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
+    betas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
+    gammas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
+    tolerance: float = 0.1
+    steps: int = 60
+    seeds: int = 2
+    batch: int = 32
+    lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"--tolerance {self.tolerance}; allowed: a number above 0")
+        if self.steps < 1:
+            raise ValueError(f"--steps {self.steps}; allowed: 1 or more")
+        if not 1 <= self.seeds <= 20:
+            raise ValueError(f"--seeds {self.seeds}; allowed: 1 to 20")
+        if self.batch < 2:
+            raise ValueError(f"batch {self.batch}; allowed: 2 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+
+    @property
+    def key(self) -> str:
+        """A short stable name for this search (its directory under a page's search root)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def grid_rules(spec: SearchSpec) -> list[Rule]:
+    """The grid's (alpha, beta, gamma) whose alpha·beta²·gamma² is within the tolerance of 2.
+
+    Raises ValueError when none is (naming the nearest) or when there are more than
+    :data:`MAX_POINTS`."""
+    every = [Rule(a, b, g) for a in spec.alphas for b in spec.betas for g in spec.gammas]
+    kept = [r for r in every if abs(r.flops_ratio - TARGET_FLOPS_RATIO) <= spec.tolerance + 1e-9]
+    kept = [r for r in kept if (r.alpha, r.beta, r.gamma) != (1.0, 1.0, 1.0)]
+    if not kept:
+        nearest = min(every, key=lambda r: abs(r.flops_ratio - TARGET_FLOPS_RATIO))
+        raise ValueError(
+            f"no grid point has alpha·beta²·gamma² within {spec.tolerance:g} of 2 (nearest: "
+            f"{nearest.flops_ratio:.3f} at {nearest.alpha:g}/{nearest.beta:g}/{nearest.gamma:g}); "
+            "widen the grid or the tolerance"
+        )
+    if len(kept) > MAX_POINTS:
+        raise ValueError(f"{len(kept)} grid points; at most {MAX_POINTS}: narrow the grid or the tolerance")
+    return kept
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One network of the search: which rule made it and what it costs (counted, batch 1)."""
+
+    kind: str
+    alpha: float
+    beta: float
+    gamma: float
+    query: str
+    params: int
+    macs: int
+    resolution: int
+    #: The multipliers the family's knobs actually carry (depth, width, resolution).
+    achieved: tuple[float, float, float]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.alpha:g}:{self.beta:g}:{self.gamma:g}"
+
+    @property
+    def ratio(self) -> float:
+        """alpha·beta²·gamma² as requested."""
+        return flops_ratio(self.alpha, self.beta, self.gamma)
+
+    @property
+    def compound(self) -> bool:
+        """A grid point that scales at least two dimensions (a single-dimension one is not compound)."""
+        return self.kind == "grid" and sum(v > 1.0 for v in (self.alpha, self.beta, self.gamma)) >= 2
+
+    @property
+    def label(self) -> str:
+        names = {"base": "base", "depth": "depth only", "width": "width only", "resolution": "resolution only"}
+        coefficients = f"α={self.alpha:g} β={self.beta:g} γ={self.gamma:g}"
+        return coefficients if self.kind == "grid" else f"{names[self.kind]} ({coefficients})"
+
+
+def _point(kind: str, base: Any, rule: Rule, profiler: Callable[[Any], Any]) -> GridPoint:
+    from explorer.analysis.scaling import rule_config
+
+    scaled = rule_config(base, rule, 1.0)
+    result = profiler(scaled.config)
+    a = scaled.achieved
+    return GridPoint(
+        kind, rule.alpha, rule.beta, rule.gamma, scaled.config.query, result.params, result.macs,
+        result.resolution, (round(a.depth, 6), round(a.width, 6), round(a.resolution, 6)), tuple(scaled.notes),
+    )  # fmt: skip
+
+
+#: Candidate multipliers for the single-dimension baselines (MACs matched to 2 x the base's).
+_SINGLE_CANDIDATES = tuple(round(1.0 + 0.02 * i, 6) for i in range(1, 51))
+
+
+def _single(kind: str, base: Any, target: float, profiler: Callable[[Any], Any]) -> GridPoint | None:
+    """The one-dimension network whose counted MACs are nearest ``target`` (None: the family cannot
+    scale that dimension)."""
+    from explorer.analysis.scaling import rule_config
+
+    best: GridPoint | None = None
+    seen: set[str] = set()
+    for m in _SINGLE_CANDIDATES:
+        rule = Rule(m if kind == "depth" else 1.0, m if kind == "width" else 1.0, m if kind == "resolution" else 1.0)
+        scaled = rule_config(base, rule, 1.0)
+        if kind in scaled.unapplied or scaled.config.query in seen:
+            continue
+        seen.add(scaled.config.query)
+        point = _point(kind, base, rule, profiler)
+        if best is None or abs(math.log(point.macs / target)) < abs(math.log(best.macs / target)):
+            best = point
+    return best
+
+
+def plan(spec: SearchSpec, profiler: Callable[[Any], Any] | None = None) -> list[GridPoint]:
+    """Base, grid points (in grid order) and the single-dimension baselines of ``spec``."""
+    from explorer.analysis.profile import profile
+    from explorer.config import parse_query
+
+    profiler = profiler or profile
+    rules = grid_rules(spec)
+    base = parse_query(spec.query)
+    start = _point("base", base, Rule(1.0, 1.0, 1.0), profiler)
+    points = [start, *(_point("grid", base, r, profiler) for r in rules)]
+    target = start.macs * TARGET_FLOPS_RATIO
+    for kind in ("depth", "width", "resolution"):
+        single = _single(kind, base, target, profiler)
+        if single is not None:
+            points.append(single)
+    return points
+
+
+# -- the task ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskSpec:
+    """One training: plain values only, so it pickles for a process pool and for Ray."""
+
+    query: str
+    seed: int
+    steps: int
+    batch: int
+    lr: float
+    device: str = "cpu"
+    #: torch CPU threads during the task (0: leave as they are).
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    accuracy: float | None
+    seconds: float
+    final_loss: float | None
+    steps: int
+    device: str
+    error: str | None = None
+
+
+def run_task(task: TaskSpec) -> TaskResult:
+    """Train ``task.query`` on shapes with ``task.seed`` and measure held-out accuracy.
+
+    The one task function of every executor. Errors (a diverged run, a network too large for the
+    device) come back as ``TaskResult.error`` rather than as exceptions, so one bad point does not end
+    the search."""
+    import torch
+
+    from explorer.analysis.training import train_on_shapes
+    from explorer.config import parse_query
+
+    previous = torch.get_num_threads()
+    if task.threads:
+        torch.set_num_threads(task.threads)
+    try:
+        config = parse_query(task.query)
+        run = train_on_shapes(
+            config,
+            steps=task.steps,
+            device=task.device,
+            seed=task.seed,
+            resolution=config.input_resolution,
+            batch=task.batch,
+            lr=task.lr,
+        )
+        return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
+    except (ValueError, RuntimeError) as exc:
+        return TaskResult(None, 0.0, None, 0, task.device, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    finally:
+        if task.threads:
+            torch.set_num_threads(previous)
+
+
+def _indexed(item: tuple[int, TaskSpec]) -> tuple[int, TaskResult]:
+    index, task = item
+    return index, run_task(task)
+
+
+# -- executors ----------------------------------------------------------------------------------
+class Cancelled(Exception):
+    """The search was stopped (its stop event was set); what was finished is kept."""
+
+
+class Executor(Protocol):
+    #: Where tasks run, for people ("pool of 2 workers on cpu").
+    description: str
+
+    def run(self, tasks: Sequence[TaskSpec], stop: threading.Event | None = None) -> Iterator[tuple[int, TaskResult]]:
+        """Yield (index into ``tasks``, result) as tasks finish, in any order; raise Cancelled when
+        ``stop`` is set (pending work is dropped)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _device_for(device: str, index: int) -> str:
+    """Round-robin over the visible GPUs for ``cuda``; anything else as it is."""
+    if device != "cuda":
+        return device
+    import torch
+
+    count = max(1, torch.cuda.device_count())
+    return f"cuda:{index % count}"
+
+
+class InlineExecutor:
+    """One task after another in this process (tests, and a machine without processes to spare)."""
+
+    def __init__(self, device: str = "cpu", threads: int = 1) -> None:
+        self.device, self.threads = device, threads
+        self.description = f"in-process on {device}"
+
+    def run(self, tasks: Sequence[TaskSpec], stop: threading.Event | None = None) -> Iterator[tuple[int, TaskResult]]:
+        for index, task in enumerate(tasks):
+            if stop is not None and stop.is_set():
+                raise Cancelled
+            yield index, run_task(dataclasses.replace(task, device=self.device, threads=self.threads))
+
+    def close(self) -> None:
+        pass
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the parent decides (terminates the pool), so a worker
+    # must not die half-way through writing its result into the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class PoolExecutor:
+    """A local process pool (``spawn``), one single-threaded task per worker; on ``cuda`` every task
+    is placed on a GPU (round-robin over the visible ones)."""
+
+    def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
+        import multiprocessing
+
+        self.workers = workers or os.cpu_count() or 1
+        if self.workers < 1:
+            raise ValueError(f"--workers {self.workers}; allowed: 1 or more")
+        self.device = device
+        self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_ignore_sigint)
+        self.description = f"process pool of {self.workers} worker{'s' * (self.workers > 1)} on {device}"
+
+    def run(self, tasks: Sequence[TaskSpec], stop: threading.Event | None = None) -> Iterator[tuple[int, TaskResult]]:
+        done: queue.Queue[tuple[int, TaskResult] | BaseException] = queue.Queue()
+        for index, task in enumerate(tasks):
+            placed = dataclasses.replace(task, device=_device_for(self.device, index), threads=1)
+            self._pool.apply_async(_indexed, ((index, placed),), callback=done.put, error_callback=done.put)
+        for _ in tasks:
+            while True:
+                if stop is not None and stop.is_set():
+                    raise Cancelled
+                try:
+                    item = done.get(timeout=0.1)
+                    break
+                except queue.Empty:
+                    continue
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop at once: running trainings are killed, pending ones dropped."""
+        self._pool.terminate()
+        self._pool.join()
+
+
+def ray_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "Ray is not installed here (pip install ray, or python3 run.py test, which installs the dev "
+            "requirements); without --ray the search runs on a local process pool"
+        ) from None
+    return ray
+
+
+class RayExecutor:
+    """Ray tasks: ``address="auto"`` starts a local Ray instance (shut down on close), ``ray://host:port``
+    joins a cluster (the ``explorer`` package is shipped with the job), ``None`` uses the Ray this
+    process has already initialised (and leaves it running)."""
+
+    def __init__(self, address: str | None, workers: int | None = None, device: str = "cpu") -> None:
+        ray = _import_ray()
+        self._ray, self.device, self._owned = ray, device, False
+        package = Path(__file__).resolve().parents[1]
+        if address is None:
+            if not ray.is_initialized():
+                raise ValueError("Ray is not initialised in this process; pass an address ('auto' or ray://host:port)")
+        elif address == "auto":
+            ray.init(
+                num_cpus=workers or os.cpu_count() or 1,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": {"PYTHONPATH": str(package.parent)}},
+            )
+            self._owned = True
+        elif address.startswith("ray://"):
+            try:
+                ray.init(address=address, runtime_env={"py_modules": [str(package)]}, log_to_driver=False)
+            except Exception as exc:  # Ray raises ConnectionError, grpc errors, or a bare Exception
+                raise ValueError(f"cannot reach the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
+            self._owned = True
+        else:
+            raise ValueError(f"--ray '{address}'; allowed: auto (a local Ray instance) or ray://host:port")
+        options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
+        if device.startswith("cuda"):
+            options["num_gpus"] = RAY_GPU_SHARE
+        self._remote = ray.remote(**options)(run_task)
+        resources = ray.cluster_resources()
+        self.description = f"Ray ({address or 'this process'}: {resources.get('CPU', 0):g} CPUs) on {device}"
+
+    def run(self, tasks: Sequence[TaskSpec], stop: threading.Event | None = None) -> Iterator[tuple[int, TaskResult]]:
+        ray = self._ray
+        device = "cuda" if self.device.startswith("cuda") else self.device  # Ray picks the GPU
+        refs = {self._remote.remote(dataclasses.replace(t, device=device, threads=1)): i for i, t in enumerate(tasks)}
+        pending = list(refs)
+        try:
+            while pending:
+                if stop is not None and stop.is_set():
+                    raise Cancelled
+                ready, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+                for ref in ready:
+                    yield refs[ref], ray.get(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        if self._owned and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def make_executor(workers: int | None = None, ray: str | None = None, device: str = "cpu") -> Executor:
+    """A Ray executor when ``ray`` names an address, else a local pool of ``workers`` (default: one
+    per core)."""
+    if ray is not None:
+        return RayExecutor(ray, workers, device)
+    return PoolExecutor(workers, device)
+
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PointResult:
+    """A trained point: per-seed accuracy and training time, as one line of ``results.jsonl``."""
+
+    point: GridPoint
+    accuracies: tuple[float, ...]
+    seconds: tuple[float, ...]
+    final_losses: tuple[float, ...]
+    device: str
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.accuracies)
+
+    @property
+    def accuracy(self) -> float:
+        return statistics.fmean(self.accuracies) if self.accuracies else math.nan
+
+    @property
+    def spread(self) -> float:
+        """Sample standard deviation over seeds (0 with one seed)."""
+        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def train_seconds(self) -> float:
+        return statistics.fmean(self.seconds) if self.seconds else math.nan
+
+    def to_json(self) -> dict[str, Any]:
+        point = dataclasses.asdict(self.point)
+        return {
+            "key": self.point.key,
+            **point,
+            "ratio": round(self.point.ratio, 6),
+            "accuracy": self.accuracy if self.ok else None,
+            "spread": self.spread if self.ok else None,
+            "accuracies": list(self.accuracies),
+            "train_seconds": list(self.seconds),
+            "final_losses": list(self.final_losses),
+            "device": self.device,
+            "errors": list(self.errors),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PointResult:
+        names = {f.name for f in dataclasses.fields(GridPoint)}
+        fields = {k: v for k, v in data.items() if k in names}
+        fields["achieved"] = tuple(fields["achieved"])
+        fields["notes"] = tuple(fields.get("notes", ()))
+        return cls(
+            GridPoint(**fields),
+            tuple(data["accuracies"]),
+            tuple(data["train_seconds"]),
+            tuple(data["final_losses"]),
+            data["device"],
+            tuple(data.get("errors", ())),
+        )
+
+
+def _combine(point: GridPoint, results: Sequence[TaskResult]) -> PointResult:
+    errors = tuple(r.error for r in results if r.error)
+    good = [r for r in results if r.error is None and r.accuracy is not None]
+    return PointResult(
+        point,
+        tuple(r.accuracy for r in good if r.accuracy is not None),
+        tuple(round(r.seconds, 4) for r in good),
+        tuple(r.final_loss for r in good if r.final_loss is not None),
+        results[0].device if results else "",
+        errors,
+    )
+
+
+def load_results(directory: str | os.PathLike[str]) -> tuple[SearchSpec | None, list[PointResult]]:
+    """The spec and finished points in ``directory`` (a line cut short by a kill is skipped)."""
+    directory = Path(directory)
+    spec_path = directory / SPEC_FILE
+    spec = SearchSpec.from_dict(json.loads(spec_path.read_text())) if spec_path.exists() else None
+    results: dict[str, PointResult] = {}
+    path = directory / RESULTS_FILE
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                result = PointResult.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+            results[result.point.key] = result
+    return spec, list(results.values())
+
+
+@dataclass
+class SearchRun:
+    """What :func:`run_search` did: every point's result (earlier runs' included), how many were
+    trained now, the wall time of this run and whether it was stopped before the end."""
+
+    spec: SearchSpec
+    points: list[GridPoint]
+    results: list[PointResult] = field(default_factory=list)
+    trained: int = 0
+    skipped: int = 0
+    wall_seconds: float = 0.0
+    cancelled: bool = False
+    executor: str = ""
+
+
+def _prepare(spec: SearchSpec, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SPEC_FILE
+    if path.exists():
+        try:
+            existing = SearchSpec.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            existing = None
+        if existing != spec:
+            raise ValueError(f"{directory} holds a search with other arguments; choose another --out or remove it")
+    else:
+        path.write_text(json.dumps(spec.to_dict(), indent=1) + "\n")
+
+
+def run_search(
+    spec: SearchSpec,
+    directory: str | os.PathLike[str],
+    executor: Executor,
+    *,
+    points: list[GridPoint] | None = None,
+    stop: threading.Event | None = None,
+    progress: Callable[[PointResult, int, int], None] | None = None,
+) -> SearchRun:
+    """Train every planned point of ``spec`` not already in ``directory``, appending one line to
+    ``results.jsonl`` per finished point (all its seeds), as it finishes.
+
+    Points of the same network (rounding can map two rules to one config) are trained once. Stops
+    with ``cancelled=True`` when ``stop`` is set; a KeyboardInterrupt is let through after the
+    executor is closed. The executor is not closed otherwise (the caller owns it)."""
+    directory = Path(directory)
+    points = points if points is not None else plan(spec)
+    _prepare(spec, directory)
+    _, earlier = load_results(directory)
+    done = {r.point.key: r for r in earlier if r.ok}
+    todo = [p for p in points if p.key not in done]
+    run = SearchRun(spec, points, [done[p.key] for p in points if p.key in done], skipped=len(points) - len(todo))
+    run.executor = executor.description
+    queries = list(dict.fromkeys(p.query for p in todo))
+    tasks = [TaskSpec(q, seed, spec.steps, spec.batch, spec.lr) for q in queries for seed in range(spec.seeds)]
+    by_query: dict[str, list[TaskResult | None]] = {q: [None] * spec.seeds for q in queries}
+    waiting = {q: [p for p in todo if p.query == q] for q in queries}
+    start = time.perf_counter()
+    try:
+        with (directory / RESULTS_FILE).open("a") as out:
+            for index, result in executor.run(tasks, stop):
+                task = tasks[index]
+                slots = by_query[task.query]
+                slots[task.seed] = result
+                if any(r is None for r in slots):
+                    continue
+                for point in waiting.pop(task.query):
+                    finished = _combine(point, [r for r in slots if r is not None])
+                    out.write(json.dumps(finished.to_json()) + "\n")
+                    out.flush()
+                    run.results.append(finished)
+                    run.trained += 1
+                    if progress:
+                        progress(finished, len(run.results), len(points))
+    except Cancelled:
+        run.cancelled = True
+    except KeyboardInterrupt:
+        executor.close()
+        raise
+    finally:
+        run.wall_seconds = time.perf_counter() - start
+    order = {p.key: i for i, p in enumerate(points)}
+    run.results.sort(key=lambda r: order.get(r.point.key, len(order)))
+    return run
+
+
+# -- the honest result ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """The best compound point against one single-dimension baseline."""
+
+    baseline: PointResult
+    difference: float
+    #: sqrt(spread_a² + spread_b²): differences within it are not told apart by these seeds.
+    noise: float
+    macs_ratio: float
+
+    @property
+    def outcome(self) -> str:
+        if self.difference > self.noise:
+            return "better"
+        if self.difference < -self.noise:
+            return "worse"
+        return "within spread"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    best: PointResult | None
+    comparisons: tuple[Comparison, ...]
+    base: PointResult | None
+    sentence: str
+
+
+def verdict(results: Iterable[PointResult]) -> Verdict:
+    """Does the best compound point (at least two dimensions scaled) beat the single-dimension
+    baselines? Measured differences in mean accuracy, with the seeds' spread as the noise."""
+    results = [r for r in results if r.ok]
+    compound = [r for r in results if r.point.compound]
+    singles = [r for r in results if r.point.kind in ("depth", "width", "resolution")]
+    base = next((r for r in results if r.point.kind == "base"), None)
+    if not compound:
+        return Verdict(None, (), base, "No compound point has finished yet.")
+    best = max(compound, key=lambda r: (r.accuracy, -r.point.macs))
+    comparisons = tuple(
+        Comparison(
+            s,
+            best.accuracy - s.accuracy,
+            math.hypot(best.spread, s.spread),
+            best.point.macs / s.point.macs,
+        )
+        for s in singles
+    )
+    seeds = len(best.accuracies)
+    head = (
+        f"Best compound point {best.point.label}: {best.accuracy:.1%} ± {best.spread:.1%} over {seeds} "
+        f"seed{'s' * (seeds > 1)} at {best.point.macs / 1e6:.3g} M MACs."
+    )
+    if not comparisons:
+        return Verdict(best, (), base, head + " No single-dimension baseline has finished yet.")
+    phrase = {"better": "better than", "worse": "worse than", "within spread": "within the spread of"}
+    parts = [
+        f"{phrase[c.outcome]} {c.baseline.point.kind} only ({c.baseline.accuracy:.1%} ± {c.baseline.spread:.1%}, "
+        f"MACs ×{c.macs_ratio:.2f} of it; difference {c.difference:+.1%})"
+        for c in comparisons
+    ]
+    outcomes = {c.outcome for c in comparisons}
+    if outcomes == {"better"}:
+        summary = "It beats every single-dimension baseline by more than the seeds' spread."
+    elif "worse" in outcomes:
+        summary = "It does not beat every single-dimension baseline: at this scale compound scaling did not win here."
+    else:
+        summary = "The differences are within the seeds' spread for at least one baseline: not shown to win."
+    if best.spread == 0.0 and seeds == 1:
+        summary += " (one seed: no spread measured, so the comparison is weak)"
+    return Verdict(best, comparisons, base, f"{head} It is " + "; ".join(parts) + f". {summary}")

@@ -1,0 +1,98 @@
+"""``python -m explorer search QUERY --out DIR``: EfficientNet's grid search for alpha, beta, gamma
+with short trainings on shapes (see :mod:`explorer.analysis.search`).
+
+Every grid point with alpha·beta²·gamma² within ``--tolerance`` of 2, the base network and the
+depth-only, width-only and resolution-only baselines at about 2x the base's MACs are trained for
+``--steps`` steps with seeds 0..K-1; ``DIR/results.jsonl`` gets one JSON line per finished point as
+it finishes, and a rerun with the same arguments skips those. Ctrl-C stops at once and keeps what is
+done (exit 130). ``--json`` prints the plan, every point and the verdict as one JSON object at the end.
+
+Executors: a local process pool (``--workers``, default one per core; on a GPU machine every task
+runs on the GPU) or Ray (``--ray auto`` starts a local instance, ``--ray ray://host:port`` joins a
+cluster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import torch
+
+from explorer.cli.base import UsageError, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", metavar="QUERY", help="the base network, e.g. 'family=plain&depth=4&width=8&resolution=32'")
+    for name, what in (("alpha", "depth"), ("beta", "width"), ("gamma", "resolution")):
+        parser.add_argument(f"--{name}", default="1.0:1.4:0.1", help=f"{what} grid, START:STOP:STEP or a list (default 1.0:1.4:0.1)")
+    parser.add_argument("--tolerance", type=float, default=0.1, help="keep |alpha·beta²·gamma² - 2| <= this (default 0.1)")
+    parser.add_argument("--steps", type=int, default=60, help="training steps per run (default 60)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per point, 0..K-1 (default 2)")
+    parser.add_argument("--batch", type=int, default=32, help="training batch (default 32)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    where.add_argument("--ray", metavar="ADDRESS", default=None, help="auto (a local Ray instance) or ray://host:port")
+    parser.add_argument("--out", required=True, metavar="DIR", help="results directory (results.jsonl, search.json)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end instead of a table")
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from explorer.analysis.search import SearchSpec, parse_axis
+    from explorer.config import parse_query
+
+    config = parse_query(args.query)  # a bad query is a usage error before anything starts
+    return SearchSpec(
+        query=config.query,
+        alphas=parse_axis(args.alpha, "alpha"),
+        betas=parse_axis(args.beta, "beta"),
+        gammas=parse_axis(args.gamma, "gamma"),
+        tolerance=args.tolerance,
+        steps=args.steps,
+        seeds=args.seeds,
+        batch=args.batch,
+    )
+
+
+def _line(result: Any, done: int, total: int) -> None:
+    point = result.point
+    if result.ok:
+        text = f"{result.accuracy:6.1%} ± {result.spread:5.1%}  {result.train_seconds:6.2f} s"
+    else:
+        text = f"failed: {result.errors[0]}"
+    print(f"[{done}/{total}] {point.label:<36} {point.macs / 1e6:8.3f} M MACs  {text}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, device: torch.device) -> int:
+    from explorer.analysis.search import make_executor, plan, run_search, verdict
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}; allowed: 1 or more")
+    spec = _spec(args)
+    points = plan(spec)
+    executor = make_executor(args.workers, args.ray, device.type)
+    try:
+        if not args.json:
+            print(f"{len(points)} points x {spec.seeds} seeds on {executor.description}", file=sys.stderr, flush=True)
+        result = run_search(spec, args.out, executor, points=points, progress=None if args.json else _line)
+    finally:
+        executor.close()
+    judged = verdict(result.results)
+    if args.json:
+        print_json(
+            {
+                "spec": spec.to_dict(),
+                "out": str(args.out),
+                "executor": result.executor,
+                "trained": result.trained,
+                "skipped": result.skipped,
+                "wall_seconds": result.wall_seconds,
+                "points": [r.to_json() for r in result.results],
+                "verdict": judged.sentence,
+            }
+        )
+    else:
+        print(f"trained {result.trained}, skipped {result.skipped} (already in {args.out}), {result.wall_seconds:.1f} s")
+        print(judged.sentence)
+    return 0
