@@ -24,10 +24,16 @@ from explorer.cli.base import UsageError, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("query", metavar="QUERY", help="the base network, e.g. 'family=plain&depth=4&width=8&resolution=32'")
+    parser.add_argument(
+        "query", metavar="QUERY", help="the base network, e.g. 'family=plain&depth=4&width=8&resolution=32'"
+    )
     for name, what in (("alpha", "depth"), ("beta", "width"), ("gamma", "resolution")):
-        parser.add_argument(f"--{name}", default="1.0:1.4:0.1", help=f"{what} grid, START:STOP:STEP or a list (default 1.0:1.4:0.1)")
-    parser.add_argument("--tolerance", type=float, default=0.1, help="keep |alpha·beta²·gamma² - 2| <= this (default 0.1)")
+        parser.add_argument(
+            f"--{name}", default="1.0:1.4:0.1", help=f"{what} grid, START:STOP:STEP or a list (default 1.0:1.4:0.1)"
+        )
+    parser.add_argument(
+        "--tolerance", type=float, default=0.1, help="keep |alpha·beta²·gamma² - 2| <= this (default 0.1)"
+    )
     parser.add_argument("--steps", type=int, default=60, help="training steps per run (default 60)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per point, 0..K-1 (default 2)")
     parser.add_argument("--batch", type=int, default=32, help="training batch (default 32)")
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             }
         )
     else:
-        print(f"trained {result.trained}, skipped {result.skipped} (already in {args.out}), {result.wall_seconds:.1f} s")
+        print(
+            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}), {result.wall_seconds:.1f} s"
+        )
         print(judged.sentence)
     return 0
