@@ -32,8 +32,18 @@ def _go(name: str) -> None:
 
 
 def _chosen() -> None:
-    st.query_params.clear()
+    present = st.query_params.get("present")
+    st.query_params.clear()  # the previous lesson's config keys go too
     st.query_params["lesson"] = st.session_state["lessons.choice"]
+    if present:
+        st.query_params["present"] = present
+
+
+def _present() -> None:
+    if st.session_state["lessons.presenter"]:
+        st.query_params["present"] = "on"
+    else:
+        st.query_params.pop("present", None)
 
 
 def _lesson_from_url(lesson: Lesson) -> Lesson:
@@ -129,16 +139,15 @@ if wanted is not None and wanted not in by_name:
 if wanted not in by_name:
     wanted = names[0]
 st.session_state["lessons.choice"] = wanted
-presenter = st.query_params.get("present") == "on"
+if "lessons.presenter" not in st.session_state:
+    st.session_state["lessons.presenter"] = st.query_params.get("present") == "on"
+presenter = bool(st.session_state["lessons.presenter"])
 
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 top = st.columns([3, 1, 1])
 top[0].selectbox("Lesson", names, format_func=lambda n: by_name[n].title, key="lessons.choice", on_change=_chosen)
-if top[1].toggle("Presenter mode", value=presenter, key="lessons.presenter", help="Large type, no sidebar"):
-    st.query_params["present"] = "on"
-else:
-    st.query_params.pop("present", None)
+top[1].toggle("Presenter mode", key="lessons.presenter", on_change=_present, help="Large type, no sidebar")
 tally = LESSON_TALLY.get_or_create()
 top[2].metric("Tally", f"{tally.right} of {tally.answered}", help=tally_text(tally.right, tally.answered))
 

@@ -1,0 +1,126 @@
+"""The Lessons page through AppTest: predict, run, reveal; the tally; presenter mode; a bad lesson file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.analysis.lessons import LESSONS_DIR, LESSONS_ENV
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_lesson(name: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/lessons.py")
+    at.query_params["lesson"] = name
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_predict_run_reveal_and_tally():
+    at = open_lesson("08_memory_paths")
+    assert at.title[0].value == "The memory cost of residual and dense paths"
+    assert at.button(key="lessons.run").disabled  # predict first
+    assert not at.get("plotly_chart")
+
+    at.radio(key="lessons.predict.08_memory_paths").set_value("resnet50").run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    revealed = " ".join(i.value for i in at.info)
+    assert "You predicted **resnet50**; the measurement says **densenet121**: not this time." in revealed
+    assert len(at.get("plotly_chart")) == 1
+    assert "[Build — densenet121](build?preset=densenet121)" in markdown(at)
+    assert "[Graph — resnet50 without skips](graph?preset=resnet50&skip=off)" in markdown(at)
+    assert next(m.value for m in at.metric if m.label == "Tally") == "0 of 1"
+
+    # A second lesson, predicted right: the tally counts both.
+    at.query_params["lesson"] = "05_depthwise_separable"
+    at.run()
+    at.slider(key="lessons.predict.05_depthwise_separable").set_value(0.12).run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    assert any("measured **0.119**" in s.value and "right" in s.value for s in at.success)
+    assert next(m.value for m in at.metric if m.label == "Tally") == "1 of 2"
+    assert "The measured numbers support the claim." in [c.value for c in at.caption]
+
+
+def test_moving_an_input_hides_the_old_reveal():
+    at = open_lesson("05_depthwise_separable")
+    at.slider(key="lessons.predict.05_depthwise_separable").set_value(0.12).run()
+    at.button(key="lessons.run").click().run()
+    assert at.get("plotly_chart")
+    at.slider(key="lessons.input.05_depthwise_separable.dk").set_value(5).run()
+    assert not at.get("plotly_chart")  # the reveal was for Dk = 3
+    at.button(key="lessons.run").click().run()
+    assert any("measured **0.0478**" in s.value for s in [*at.success, *at.info])  # 1/128 + 1/25
+
+
+def test_unsupported_claim_says_so_with_the_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # The degradation lesson at a two-step budget, so the test is quick: the note is the file's.
+    text = (LESSONS_DIR / "02_degradation.toml").read_text().replace("steps = 40", "steps = 2")
+    text = text.replace("seeds = [0, 1, 2]", "seeds = [0, 1]").replace("tail = 10", "tail = 1")
+    text = text.replace('query = "family=plain&depth=56&width=8', 'query = "family=plain&depth=8&width=4')
+    (tmp_path / "02_degradation.toml").write_text(text)
+    monkeypatch.setenv(LESSONS_ENV, str(tmp_path))
+    at = open_lesson("02_degradation")
+    at.radio(key="lessons.predict.02_degradation").set_value("plain-56").run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "At this scale the claim is not shown." in warning and "ln 8 = 2.079" in warning
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_presenter_mode_hides_the_sidebar_and_steps_through_lessons():
+    at = open_lesson("04_densenet_vs_resnet", present="on")
+    assert any("stSidebar" in m.value for m in at.markdown)
+    assert at.toggle(key="lessons.presenter").value
+    at.button(key="lessons.next").click().run()
+    assert not at.exception, at.exception
+    assert at.query_params["lesson"] == "05_depthwise_separable"
+    assert at.title[0].value == "Depthwise separable convolution"
+    at.button(key="lessons.previous").click().run()
+    assert at.title[0].value == "DenseNet-121 vs ResNet-50"
+    at.toggle(key="lessons.presenter").set_value(False).run()
+    assert "present" not in at.query_params
+    assert not any("stSidebar" in m.value for m in at.markdown)
+
+
+def test_a_bad_lesson_file_is_named_and_the_others_still_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    shutil.copy(LESSONS_DIR / "09_accuracy_vs_params.toml", tmp_path)
+    text = (LESSONS_DIR / "08_memory_paths.toml").read_text().replace('widget = "choice"', 'widget = "dial"')
+    (tmp_path / "08_memory_paths.toml").write_text(text)
+    monkeypatch.setenv(LESSONS_ENV, str(tmp_path))
+    at = open_lesson("09_accuracy_vs_params")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert "lesson file 08_memory_paths.toml: field 'question.widget' is 'dial'; allowed: choice, slider" in errors[0]
+    assert at.title[0].value.startswith("Accuracy against parameters")
+    at.radio(key="lessons.predict.09_accuracy_vs_params").set_value("efficientnet_b0").run()
+    at.button(key="lessons.run").click().run()
+    assert any("right" in s.value for s in at.success)
+
+
+def test_an_unknown_lesson_name_falls_back_with_a_warning():
+    at = open_lesson("no_such_lesson")
+    assert "There is no lesson 'no_such_lesson'" in at.warning[0].value
+    assert at.title[0].value.startswith("Plain vs residual")
+
+
+def test_a_one_config_lesson_takes_the_links_config_keys():
+    at = open_lesson("07_compound_scaling", preset="efficientnet_b0", resolution="192")
+    at.slider(key="lessons.predict.07_compound_scaling").set_value(8.0).run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    assert "[Scaling lab — efficientnet_b0](scaling?family=efficientnet&resolution=192)" in markdown(at)
