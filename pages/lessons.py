@@ -108,18 +108,17 @@ def reveal(lesson: Lesson, run: LessonRun) -> None:
         st.warning("These measured numbers do not support the claim as stated (see the table).")
     with st.expander("Measured numbers"):
         st.dataframe(list(run.outcome.table), hide_index=True)
-    link_lines = [
-        f"[{label}{' — ' + config if config else ''}]({page.split('/')[-1][:-3]}?{_encode(params)})"
-        for page, label, params, config in links(lesson)
-    ]
-    if link_lines:
-        st.markdown("**Open the same models:** " + " · ".join(link_lines))
-
-
-def _encode(params: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
+    targets = links(lesson)
+    if targets:
+        st.markdown("**Open the same models:**")
+        columns = st.columns(min(4, len(targets)))
+        for i, (page, label, params, config) in enumerate(targets):
+            columns[i % len(columns)].page_link(
+                page,
+                label=f"{label}{' — ' + config if config else ''}",
+                query_params=params,
+                icon=":material/open_in_new:",
+            )
 
 
 ensure_router()
