@@ -25,6 +25,7 @@ rerun with the same arguments skips the points already there.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -35,6 +36,7 @@ import signal
 import statistics
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,6 +429,40 @@ def _import_ray() -> Any:
     return ray
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on an address nothing listens at (Ray's client retries for about a minute)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise ValueError(f"--ray '{address}'; allowed: auto (a local Ray instance) or ray://host:port")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _quiet_ray() -> Iterator[None]:
+    """Ray's client logs its connection settings at INFO on stderr: keep the one-line error contract."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.util.client", "ray.client_builder")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 class RayExecutor:
     """Ray tasks: ``address="auto"`` starts a local Ray instance (shut down on close), ``ray://host:port``
     joins a cluster (the ``explorer`` package is shipped with the job), ``None`` uses the Ray this
@@ -448,8 +484,11 @@ class RayExecutor:
             )
             self._owned = True
         elif address.startswith("ray://"):
+            _reachable(address)
             try:
-                ray.init(address=address, runtime_env={"py_modules": [str(package)]}, log_to_driver=False)
+                with warnings.catch_warnings(), _quiet_ray():
+                    warnings.simplefilter("ignore")
+                    ray.init(address=address, runtime_env={"py_modules": [str(package)]})
             except Exception as exc:  # Ray raises ConnectionError, grpc errors, or a bare Exception
                 raise ValueError(f"cannot reach the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
             self._owned = True

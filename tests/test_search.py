@@ -1,0 +1,227 @@
+"""The grid search (issue 14): the grid under alpha·beta²·gamma² ≈ 2, each point the Scaling lab's
+rule at phi=1, the same results through the in-process runner, the local pool and a local Ray
+instance; results.jsonl written as points finish and a rerun resuming; the CLI's error contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from explorer.analysis.scaling import Rule, rule_config
+from explorer.analysis.search import (
+    RESULTS_FILE,
+    GridPoint,
+    InlineExecutor,
+    PointResult,
+    PoolExecutor,
+    SearchSpec,
+    grid_rules,
+    load_results,
+    parse_axis,
+    plan,
+    run_search,
+    verdict,
+)
+from explorer.cli import main
+from explorer.config import parse_query
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = "family=plain&depth=4&width=4&resolution=16"
+
+
+def two_points(**changes) -> SearchSpec:
+    """A grid of exactly one point (1.2, 1.1, 1.2: ratio 2.09) besides the base."""
+    return SearchSpec(query=TINY, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), steps=3, seeds=2, batch=8, **changes)
+
+
+def two_point_plan(spec: SearchSpec) -> list[GridPoint]:
+    return [p for p in plan(spec) if p.kind in ("base", "grid")]
+
+
+def test_parse_axis_forms_and_errors():
+    assert parse_axis("1.0:1.4:0.1") == (1.0, 1.1, 1.2, 1.3, 1.4)
+    assert parse_axis("1.2,1.1") == (1.1, 1.2)
+    assert parse_axis("1.15") == (1.15,)
+    for bad in ("1.4:1.0:0.1", "1:2:0", "a:b:c", "0.5:1:0.1", "1,3", "", "1:2:0.001"):
+        with pytest.raises(ValueError, match="--alpha"):
+            parse_axis(bad, "alpha")
+
+
+def test_grid_keeps_points_near_two_and_names_the_nearest_when_none_is():
+    spec = SearchSpec(query=TINY)
+    rules = grid_rules(spec)
+    assert rules and all(abs(r.flops_ratio - 2) <= 0.1 + 1e-9 for r in rules)
+    assert Rule(1.2, 1.1, 1.2) in rules and Rule(1.0, 1.0, 1.0) not in rules
+    with pytest.raises(ValueError, match=re.escape("nearest: 1.210 at 1/1.1/1")):
+        grid_rules(SearchSpec(query=TINY, alphas=(1.0,), betas=(1.1,), gammas=(1.0,)))
+    with pytest.raises(ValueError, match="tolerance"):
+        SearchSpec(query=TINY, tolerance=0)
+
+
+def test_plan_scales_by_the_labs_rule_and_matches_baseline_macs():
+    spec = two_points()
+    points = plan(spec)
+    assert [p.kind for p in points] == ["base", "grid", "depth", "width", "resolution"]
+    base = parse_query(TINY)
+    grid = points[1]
+    assert grid.query == rule_config(base, Rule(1.2, 1.1, 1.2), 1.0).config.query
+    target = 2 * points[0].macs
+    for single in points[2:]:
+        scaled = [v for v in (single.alpha, single.beta, single.gamma) if v != 1.0]
+        assert len(scaled) == 1  # one dimension only
+        assert 0.75 < single.macs / target < 1.25, single
+
+
+@pytest.mark.slow
+def test_two_point_search_through_the_pool_equals_in_process(tmp_path):
+    spec = two_points()
+    points = two_point_plan(spec)
+    inline = run_search(spec, tmp_path / "inline", InlineExecutor(), points=points)
+    pool = PoolExecutor(workers=2)
+    try:
+        pooled = run_search(spec, tmp_path / "pool", pool, points=points)
+    finally:
+        pool.close()
+    assert pooled.trained == inline.trained == 2 and not pooled.cancelled
+    for a, b in zip(inline.results, pooled.results, strict=True):
+        assert a.point == b.point and a.accuracies == b.accuracies and a.final_losses == b.final_losses
+        assert len(a.accuracies) == 2 and all(0.0 <= x <= 1.0 for x in a.accuracies)
+        assert all(s > 0 for s in a.seconds)
+    lines = (tmp_path / "pool" / RESULTS_FILE).read_text().splitlines()
+    assert sorted(json.loads(line)["key"] for line in lines) == sorted(p.key for p in points)
+
+
+@pytest.mark.slow
+def test_two_point_search_through_a_local_ray_instance_equals_the_pool(tmp_path):
+    ray = pytest.importorskip("ray")
+    from explorer.analysis.search import RayExecutor
+
+    spec = two_points()
+    points = two_point_plan(spec)
+    reference = run_search(spec, tmp_path / "inline", InlineExecutor(), points=points)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=80 * 1024**2,
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+    )
+    try:
+        executor = RayExecutor(None)
+        assert "Ray" in executor.description
+        on_ray = run_search(spec, tmp_path / "ray", executor, points=points)
+        executor.close()  # not its instance: left running
+        assert ray.is_initialized()
+    finally:
+        ray.shutdown()
+    assert not ray.is_initialized()
+    assert [r.accuracies for r in on_ray.results] == [r.accuracies for r in reference.results]
+    assert [r.final_losses for r in on_ray.results] == [r.final_losses for r in reference.results]
+
+
+class StopAfter(InlineExecutor):
+    """In-process, but sets the stop event after ``n`` tasks (an interrupted run)."""
+
+    def __init__(self, n: int, stop: threading.Event) -> None:
+        super().__init__()
+        self.n, self.stop = n, stop
+
+    def run(self, tasks, stop=None):
+        for count, item in enumerate(super().run(tasks, stop), start=1):
+            yield item
+            if count == self.n:
+                self.stop.set()
+
+
+def test_an_interrupted_search_resumes_and_skips_finished_points(tmp_path):
+    spec = two_points()
+    points = two_point_plan(spec)
+    stop = threading.Event()
+    first = run_search(spec, tmp_path, StopAfter(2, stop), points=points, stop=stop)
+    assert first.cancelled and first.trained == 1  # both seeds of the first network, then stopped
+    _, kept = load_results(tmp_path)
+    assert [r.point.key for r in kept] == [points[0].key]
+    with (tmp_path / RESULTS_FILE).open("a") as out:
+        out.write('{"key": "cut short by a kil')  # a line a kill left half-written is ignored
+    second = run_search(spec, tmp_path, InlineExecutor(), points=points)
+    assert second.skipped == 1 and second.trained == 1 and not second.cancelled
+    assert [r.point.key for r in second.results] == [p.key for p in points]
+    assert second.results[0] == first.results[0]
+    with pytest.raises(ValueError, match="other arguments"):
+        run_search(two_points(lr=0.01), tmp_path, InlineExecutor(), points=points)
+
+
+def _result(kind: str, macs: int, accuracies: tuple[float, ...], rule=(1.0, 1.0, 1.0)) -> PointResult:
+    point = GridPoint(kind, *rule, query=f"q{kind}{rule}", params=1, macs=macs, resolution=16, achieved=rule)
+    return PointResult(point, accuracies, (0.1,) * len(accuracies), (1.0,) * len(accuracies), "cpu")
+
+
+def test_verdict_says_which_way_it_went_with_the_spread():
+    compound = _result("grid", 200, (0.80, 0.82), (1.2, 1.1, 1.15))
+    singles = [_result("depth", 200, (0.60, 0.62)), _result("width", 210, (0.79, 0.83))]
+    judged = verdict([compound, *singles])
+    assert judged.best == compound
+    assert [c.outcome for c in judged.comparisons] == ["better", "within spread"]
+    assert "not shown to win" in judged.sentence and "81.0% ± 1.4%" in judged.sentence
+    worse = verdict([compound, _result("resolution", 190, (0.95, 0.96))])
+    assert worse.comparisons[0].outcome == "worse" and "did not win" in worse.sentence
+    # a grid point that scales one dimension only is not a compound point
+    assert verdict([_result("grid", 200, (0.9,), (2.0, 1.0, 1.0))]).best is None
+
+
+def run_cli(*args: str, capsys) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--alpha", "1.4:1.0:0.1"], "--alpha '1.4:1.0:0.1' is not a grid"),
+        (["--beta", "3"], "--beta '3' is not a grid"),
+        (["--tolerance", "0.001", "--alpha", "1", "--beta", "1.1", "--gamma", "1"], "no grid point"),
+        (["--tolerance", "-1"], "--tolerance -1"),
+        (["--ray", "somewhere:1234"], "--ray 'somewhere:1234'"),
+        (["--workers", "0"], "--workers 0"),
+    ],
+)
+def test_cli_error_contract(tmp_path, capsys, extra, message):
+    code, out, err = run_cli("search", TINY, "--out", str(tmp_path), *extra, capsys=capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+
+
+@pytest.mark.slow
+def test_cli_unreachable_ray_address_is_one_error_line(tmp_path):
+    pytest.importorskip("ray")
+    result = subprocess.run(
+        [sys.executable, "-m", "explorer", "search", TINY, "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.2",
+         "--steps", "2", "--seeds", "1", "--ray", "ray://127.0.0.1:9", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Ray cluster at ray://127.0.0.1:9")
+
+
+@pytest.mark.slow
+def test_cli_runs_and_resumes_with_json(tmp_path, capsys):
+    args = ["search", TINY, "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.2", "--steps", "2", "--seeds", "1"]
+    args += ["--batch", "8", "--workers", "1", "--out", str(tmp_path), "--json"]
+    code, out, _ = run_cli(*args, capsys=capsys)
+    assert code == 0
+    first = json.loads(out)
+    assert first["trained"] == 5 and first["skipped"] == 0
+    assert {p["kind"] for p in first["points"]} == {"base", "grid", "depth", "width", "resolution"}
+    assert all(p["macs"] > 0 and p["params"] > 0 and len(p["accuracies"]) == 1 for p in first["points"])
+    code, out, _ = run_cli(*args, capsys=capsys)
+    again = json.loads(out)
+    assert code == 0 and again["trained"] == 0 and again["skipped"] == 5
+    assert again["points"] == first["points"]
