@@ -160,3 +160,38 @@ def explain_every_stage(
     """Grad-CAM at every stage for one target: the map sharpening (or not) with depth."""
     tensor = preprocess(image, model.config.input_resolution, model.config.in_channels, model.mean, model.std)
     return grad_cam_strip(model.built, tensor, target=target, relu=relu)
+
+
+# -- the pointing game: does the map's peak land on the object? ---------------------------------------
+def pointing_hits(
+    built: BuiltModel,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    boxes: torch.Tensor,
+    layer: str | None = None,
+    chunk: int = 100,
+) -> torch.Tensor:
+    """Per image, whether the Grad-CAM peak for class ``targets[n]`` lies inside ``boxes[n]``.
+
+    ``images`` ``(N, C, H, W)`` preprocessed; ``boxes`` ``(N, 4)`` ``(x0, y0, x1, y1)`` pixels with
+    ``x1``/``y1`` exclusive (the shapes convention). The map is upsampled to H x W as in
+    :func:`grad_cam` (ReLU on); its first maximum is the peak, so an all-zero map points at (0, 0).
+    Batched (``chunk`` images per Grad-CAM call), which is what makes 2,000 images cheap on a CPU.
+    """
+    model = built.module
+    module = _module(model, layer or default_layer(built))
+    device = next(model.parameters()).device
+    hits = []
+    side_h, side_w = images.shape[-2:]
+    with full_float32(), hooked(model, training=False):
+        cam = LayerGradCam(model, module)
+        for start in range(0, images.shape[0], chunk):
+            x = images[start : start + chunk].to(device)
+            target = targets[start : start + chunk].to(device)
+            attribution = cam.attribute(x, target=target, relu_attributions=True)
+            maps = LayerAttribution.interpolate(attribution, (side_h, side_w), interpolate_mode="bilinear")
+            flat = maps[:, 0].detach().float().flatten(1).argmax(1).cpu()
+            rows, cols = flat // side_w, flat % side_w
+            box = boxes[start : start + chunk]
+            hits.append((cols >= box[:, 0]) & (cols < box[:, 2]) & (rows >= box[:, 1]) & (rows < box[:, 3]))
+    return torch.cat(hits)

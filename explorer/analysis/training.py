@@ -44,7 +44,7 @@ from explorer.analysis.signal import (
     weighted_layers,
 )
 from explorer.config import ModelConfig, format_query
-from explorer.data.shapes import CLASSES, ShapesDataset, generate
+from explorer.data.shapes import CLASSES, DEFAULT_RESOLUTION, DEFAULT_VERSION, ShapesDataset, generate
 from explorer.families import BuiltModel
 from explorer.runtime.device import full_float32
 from explorer.runtime.hooks import hooked
@@ -53,17 +53,23 @@ from explorer.runtime.weights import ExplainableModel
 
 __all__ = [
     "OPTIMIZERS",
+    "SCHEDULES",
     "ShapesRun",
+    "ShapesScores",
     "StepRecord",
     "TrainSettings",
     "TrainingRun",
     "shapes_accuracy",
     "shapes_config",
+    "shapes_scores",
     "train",
     "train_on_shapes",
 ]
 
 OPTIMIZERS = ("sgd", "adam")
+#: Learning-rate schedules: constant, or cosine decay to zero over ``steps`` (short runs converge
+#: further with the decay: the last steps average out the noise of a large constant step).
+SCHEDULES = ("constant", "cosine")
 #: Held-out images for the accuracy of a shapes training.
 HELD_OUT = 128
 
@@ -83,10 +89,14 @@ class TrainSettings:
     #: Run forward passes under bfloat16 autocast (faster on recent GPUs; results then differ
     #: between devices). Off: every step computes in full float32, TF32 off, on every device.
     autocast: bool = False
+    #: One of :data:`SCHEDULES`.
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer '{self.optimizer}'; allowed: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule '{self.schedule}'; allowed: {', '.join(SCHEDULES)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr={self.lr}; allowed: a positive number")
         if self.steps < 1:
@@ -174,6 +184,11 @@ def train(
     data = ShapesDataset(resolution=side, in_channels=config.in_channels, seed=settings.seed).batches(settings.batch)
     layers = weighted_layers(model)
     optimizer = _optimizer(model, settings)
+    scheduler = None
+    if settings.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda done: 0.5 * (1 + math.cos(math.pi * min(done, settings.steps) / settings.steps))
+        )
     query = format_query(config)
     model.train()
     start = time.perf_counter()
@@ -190,6 +205,8 @@ def train(
         accuracy = float((logits.detach().argmax(1) == y).float().mean())
         if math.isfinite(loss_value):
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         yield StepRecord(step, settings.steps, loss_value, accuracy, time.perf_counter() - start, result)
         if not math.isfinite(loss_value):
             return
@@ -254,10 +271,18 @@ class ShapesRun:
     seconds: float
 
 
-def shapes_config(config: ModelConfig, resolution: int) -> ModelConfig:
+def shapes_config(config: ModelConfig, resolution: int | None = None) -> ModelConfig:
     """``config`` with one output per shape class, at ``resolution`` px at most (and at least the
-    family's smallest side)."""
-    side = max(config.min_resolution, min(config.input_resolution, resolution))
+    family's smallest side).
+
+    ``resolution=None``: the default shapes version's own side (64 px for version 2), whatever the
+    config's: a CIFAR-stem net (32 px by default) is then trained and explained at 64 px, so its
+    Grad-CAM has 16x16 cells instead of 8x8.
+    """
+    if resolution is None:
+        side = max(config.min_resolution, DEFAULT_RESOLUTION[DEFAULT_VERSION])
+    else:
+        side = max(config.min_resolution, min(config.input_resolution, resolution))
     return dataclasses.replace(config, classes=len(CLASSES), resolution=side)
 
 
@@ -268,9 +293,10 @@ def train_on_shapes(
     seconds: float = math.inf,
     device: torch.device | str = "cpu",
     seed: int = 0,
-    resolution: int = 64,
+    resolution: int | None = None,
     batch: int = 32,
     lr: float = 1e-3,
+    schedule: str = "constant",
     autocast: bool = False,
     held_out: int = HELD_OUT,
     built: BuiltModel | None = None,
@@ -279,7 +305,8 @@ def train_on_shapes(
     """Train ``config``'s architecture (see :func:`shapes_config`) on the shapes data set with Adam
     for ``steps`` steps or ``seconds``, whichever ends first (``steps=None``: the time budget
     alone); measure top-1 accuracy on ``held_out``
-    images of another seed (0: not measured).
+    images of another seed (0: not measured). ``schedule="cosine"`` decays the learning rate to
+    zero over ``steps`` (a step budget is then needed).
 
     The model is built here from ``seed`` (a forked RNG: the global seed is left alone, so a server
     shared between sessions is not disturbed), unless ``built`` (a private model of
@@ -296,11 +323,20 @@ def train_on_shapes(
         raise ValueError(f"train steps {steps}; allowed: 1 or more")
     if not seconds > 0:
         raise ValueError(f"time budget {seconds} s; allowed: more than 0")
+    if schedule != "constant" and steps == 10**9:
+        raise ValueError(f"schedule '{schedule}' needs a number of steps")
     small = shapes_config(config, resolution)
     if built is None:
         built = instantiate(small, device, batch=batch, training=True, seed=seed)
     settings = TrainSettings(
-        optimizer="adam", lr=lr, steps=steps, batch=batch, seed=seed, record_every=10**9, autocast=autocast
+        optimizer="adam",
+        lr=lr,
+        steps=steps,
+        batch=batch,
+        seed=seed,
+        record_every=10**9,
+        autocast=autocast,
+        schedule=schedule,
     )
     losses: list[float] = []
     record: StepRecord | None = None
@@ -341,3 +377,33 @@ def shapes_accuracy(built: BuiltModel, seed: int = 1, n: int = HELD_OUT) -> floa
     with full_float32(), hooked(built.module, training=False), torch.no_grad():
         logits = built.module(((batch.images - INPUT_MEAN) / INPUT_STD).to(device))
     return float((logits.argmax(1) == batch.labels.to(device)).float().mean())
+
+
+@dataclass(frozen=True)
+class ShapesScores:
+    """What a shapes model measures on ``n`` held-out images of ``seed``: top-1 accuracy and the
+    Grad-CAM pointing game (the map's peak, for the true class, inside the shape's box)."""
+
+    seed: int
+    n: int
+    accuracy: float
+    pointing: float
+
+
+def shapes_scores(built: BuiltModel, seed: int, n: int, layer: str | None = None, chunk: int = 100) -> ShapesScores:
+    """Accuracy and pointing game of ``built`` on images ``0..n-1`` of the shapes data set with ``seed``
+    (the default version, at the model's resolution), in chunks of ``chunk`` images."""
+    from explorer.analysis.saliency import pointing_hits  # captum: only when a map is wanted
+
+    config = built.config
+    device = next(built.module.parameters()).device
+    data = ShapesDataset(resolution=config.input_resolution, in_channels=config.in_channels, seed=seed)
+    correct = hits = 0
+    for start in range(0, n, chunk):
+        batch = data.batch(range(start, min(n, start + chunk)))
+        x = (batch.images - INPUT_MEAN) / INPUT_STD
+        with full_float32(), hooked(built.module, training=False), torch.no_grad():
+            logits = built.module(x.to(device))
+        correct += int((logits.argmax(1).cpu() == batch.labels).sum())
+        hits += int(pointing_hits(built, x, batch.labels, batch.boxes, layer=layer, chunk=chunk).sum())
+    return ShapesScores(seed=seed, n=n, accuracy=correct / n, pointing=hits / n)

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "signal": "activation std and gradient norm per conv/linear layer (signal flow)",
     "gradcam": "Grad-CAM heatmap of an image (writes .npy)",
     "deform": "offsets and sampling points of a deformable layer on an image (writes .npz)",
+    "train": "train a config on the shapes data set: weights (.pt) and a card (.json)",
+    "models": "the shipped models (assets/models) and their cards",
     "search": "grid search for alpha, beta, gamma with short trainings on shapes (local pool or Ray)",
 }
 
@@ -58,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = _selected(argv)
         args = _parser(selected).parse_args(argv)
         from explorer.runtime.device import best_device
+        from explorer.runtime.threads import apply_thread_policy
 
+        apply_thread_policy()
         device = best_device(args.device)
         return command_module(args.command).run(args, device) or 0
     except (UsageError, ValueError) as exc:

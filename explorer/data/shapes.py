@@ -72,8 +72,9 @@ CLASSES_V1: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", 
 CLASSES_V2: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring", "semicircle", "L-shape")
 #: The newest generator version.
 SHAPES_VERSION = 2
-#: The version every call without ``version=`` gets (the lead switches it to 2 with the app's defaults).
-DEFAULT_VERSION = 1
+#: The version every call without ``version=`` gets: the app, the CLI and every trainer (the one place
+#: that decides it; version 1 stays available as ``version=1``).
+DEFAULT_VERSION = 2
 TEXTURES = ("stripes", "checks", "noise")
 SUPERSAMPLE = 2
 MIN_COLOUR_DISTANCE = 0.35

@@ -1,0 +1,207 @@
+"""``python -m explorer train QUERY --steps N --out DIR``: train on the shapes data set, write weights and a card.
+
+Writes ``DIR/<name>.pt`` (the state dict, ``torch.save``) and ``DIR/<name>.json``, the card: what
+was trained (query, shapes version, side, classes), how (the exact command line that reproduces it,
+steps, batch, learning rate and schedule, seed, device, threads, torch version), what it measured
+(wall time; accuracy and the Grad-CAM pointing game on ``--held-out`` images of another seed) and
+the weights' sha256 and size. Training is :func:`explorer.analysis.training.train_on_shapes` (Adam,
+weights drawn from the seed on a forked RNG), so a seed gives the same weights on one device.
+
+A progress bar goes to stderr; ``--json`` prints the card on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from explorer.cli.base import UsageError, print_json
+
+#: The licence of everything the command writes: the project's own generated data and weights.
+LICENCE = "CC0-1.0 (weights trained by this project on its own procedurally generated shapes data)"
+#: Images of the held-out seed measured by default (the card's accuracy and pointing game).
+HELD_OUT = 2000
+#: The held-out images come from this seed offset (training draws from ``seed`` itself).
+HELD_OUT_SEED_OFFSET = 1_000_003
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", metavar="QUERY", help="e.g. preset=resnet20 (trained with one output per shape)")
+    parser.add_argument("--steps", type=int, required=True, help="Adam steps")
+    parser.add_argument("--out", required=True, help="folder for <name>.pt and <name>.json (created if missing)")
+    parser.add_argument("--seed", type=int, default=0, help="weights and training images (default 0)")
+    parser.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
+    parser.add_argument(
+        "--schedule",
+        choices=("constant", "cosine"),
+        default="cosine",
+        help="learning rate over the run (default cosine)",
+    )
+    parser.add_argument("--name", help="file name stem (default: from the query, e.g. resnet20)")
+    parser.add_argument(
+        "--held-out", type=int, default=HELD_OUT, help=f"images measured after training (default {HELD_OUT})"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch intra-op threads (default: 1 on a machine with 2 cores or fewer, else torch's)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the card as JSON")
+
+
+def default_name(query: str) -> str:
+    """A file-name stem from a query: ``preset=resnet20`` -> ``resnet20``,
+    ``family=plain&depth=8&deform=on`` -> ``plain-depth8-deformon``."""
+    parts = []
+    for item in query.split("&"):
+        key, _, value = item.partition("=")
+        parts.append(value if key in ("preset", "family") else f"{key}{value}")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "", "-".join(parts)) or "model"
+
+
+def thread_count(asked: int | None) -> int:
+    """The thread policy of bench/README.md: one intra-op thread on 2 cores or fewer (a second one
+    spins against the other core's work), torch's own choice elsewhere."""
+    if asked is not None:
+        if asked < 1:
+            raise UsageError(f"--threads {asked}; allowed: 1 or more")
+        return asked
+    return 1 if (os.cpu_count() or 1) <= 2 else torch.get_num_threads()
+
+
+class ProgressBar:
+    """``[#####.....] step 40/100 loss 0.812 12 s`` on stderr: redrawn in place on a terminal,
+    one line per tenth of the run otherwise (logs stay short)."""
+
+    def __init__(self, steps: int, width: int = 30) -> None:
+        self.steps, self.width = steps, width
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, record: Any) -> None:
+        tenth = record.step * 10 // self.steps
+        if not self.tty and tenth == self.shown and record.step != self.steps:
+            return
+        self.shown = tenth
+        filled = record.step * self.width // self.steps
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] step {record.step}/{self.steps} "
+            f"loss {record.loss:.3f} {record.elapsed_s:.0f} s"
+        )
+        sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
+        if self.tty and record.step == self.steps:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def command_line(args: argparse.Namespace, device: torch.device, name: str, threads: int) -> str:
+    """The complete command that reproduces this run (every choice spelled out)."""
+    words = ["python", "-m", "explorer", "--device", device.type, "train", args.query]
+    words += ["--steps", str(args.steps), "--seed", str(args.seed), "--batch", str(args.batch)]
+    words += ["--lr", repr(args.lr), "--schedule", args.schedule, "--held-out", str(args.held_out)]
+    words += ["--threads", str(threads), "--name", name, "--out", args.out]
+    return shlex.join(words)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(args: argparse.Namespace, device: torch.device) -> int:
+    from explorer.analysis.training import shapes_scores, train_on_shapes
+    from explorer.config import parse_query
+    from explorer.data.shapes import CLASSES, DEFAULT_VERSION
+
+    if args.steps < 1:
+        raise UsageError(f"--steps {args.steps}; allowed: 1 or more")
+    if args.batch < 2:
+        raise UsageError(f"--batch {args.batch}; allowed: 2 or more (batch norm needs batch statistics)")
+    if args.held_out < 1:
+        raise UsageError(f"--held-out {args.held_out}; allowed: 1 or more")
+    name = args.name or default_name(args.query)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise UsageError(f"--name '{name}'; allowed: letters, digits, '.', '_' and '-'")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{args.out}' exists and is not a folder")
+    config = parse_query(args.query)
+    threads = thread_count(args.threads)
+    torch.set_num_threads(threads)
+
+    start = time.perf_counter()
+    run_ = train_on_shapes(
+        config,
+        steps=args.steps,
+        device=device,
+        seed=args.seed,
+        batch=args.batch,
+        lr=args.lr,
+        schedule=args.schedule,
+        held_out=0,
+        progress=ProgressBar(args.steps),
+    )
+    train_s = time.perf_counter() - start
+    built = run_.model.built
+    scores = shapes_scores(built, seed=args.seed + HELD_OUT_SEED_OFFSET, n=args.held_out)
+
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{name}.pt"
+    state = {key: value.detach().cpu() for key, value in built.module.state_dict().items()}
+    torch.save(state, weights)
+    import torchvision
+
+    card: dict[str, Any] = {
+        "name": name,
+        "query": built.config.query,
+        "trained_query": args.query,
+        "family": built.config.family,
+        "shapes_version": DEFAULT_VERSION,
+        "resolution": built.config.input_resolution,
+        "classes": list(CLASSES),
+        "steps": run_.steps,
+        "batch": args.batch,
+        "optimizer": "adam",
+        "lr": args.lr,
+        "schedule": args.schedule,
+        "seed": args.seed,
+        "device": device.type,
+        "threads": threads,
+        "wall_s": round(train_s, 1),
+        "final_loss": run_.losses[-1],
+        "held_out": {
+            "seed": scores.seed,
+            "n": scores.n,
+            "accuracy": scores.accuracy,
+            "pointing_game": scores.pointing,
+            "pointing_rule": "Grad-CAM of the true class at the last conv stage; peak inside the shape's box",
+        },
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "sha256": sha256_of(weights),
+        "bytes": weights.stat().st_size,
+        "weights_file": weights.name,
+        "command": command_line(args, device, name, threads),
+        "licence": LICENCE,
+    }
+    (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    if args.json:
+        print_json(card)
+    else:
+        print(
+            f"{weights}: accuracy {scores.accuracy:.1%}, pointing game {scores.pointing:.1%} "
+            f"on {scores.n} held-out images, {train_s:.0f} s"
+        )
+    return 0

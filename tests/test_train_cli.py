@@ -1,0 +1,104 @@
+"""``python -m explorer train``: a card that says how the weights were made and what they measure,
+the same weights for the same seed, one-line errors; and ``python -m explorer models``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer.cli import main
+from explorer.cli.train import default_name
+from explorer.config import parse_query
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = "family=plain&depth=4&width=4"
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """The command sets torch's thread count (its thread policy); give the test process its own back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def train_tiny(capsys, out: Path, *extra: str) -> dict:
+    code = main(["--device", "cpu", "train", TINY, "--steps", "3", "--held-out", "20", "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "step 3/3" in err  # the progress bar goes to stderr
+    return json.loads((out / "plain-depth4-width4.json").read_text())
+
+
+def test_the_card_describes_the_run_and_the_weights(tmp_path, capsys):
+    card = train_tiny(capsys, tmp_path, "--seed", "5", "--batch", "4", "--lr", "0.01")
+    weights = tmp_path / "plain-depth4-width4.pt"
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert card["bytes"] == weights.stat().st_size
+    assert (card["steps"], card["seed"], card["batch"], card["lr"], card["device"]) == (3, 5, 4, 0.01, "cpu")
+    assert card["shapes_version"] == 2 and card["resolution"] == 64 and len(card["classes"]) == 8
+    assert card["query"] == "family=plain&depth=4&width=4&classes=8&resolution=64"
+    assert card["held_out"]["n"] == 20 and 0 <= card["held_out"]["accuracy"] <= 1
+    assert 0 <= card["held_out"]["pointing_game"] <= 1
+    assert card["torch"] == torch.__version__ and "CC0" in card["licence"]
+    assert card["command"].startswith("python -m explorer --device cpu train 'family=plain&depth=4&width=4' --steps 3")
+    assert "--seed 5 --batch 4 --lr 0.01" in card["command"]
+    state = torch.load(weights, weights_only=True)
+    from explorer.families import build
+
+    build(parse_query(card["query"])).module.load_state_dict(state, strict=True)
+
+
+def test_the_card_command_reproduces_the_weights_and_another_seed_does_not(tmp_path, capsys):
+    card = train_tiny(capsys, tmp_path / "a")
+    words = shlex.split(card["command"])
+    assert words[:3] == ["python", "-m", "explorer"]
+    words[words.index("--out") + 1] = str(tmp_path / "b")
+    assert main(words[3:]) == 0, capsys.readouterr().err
+    again = json.loads((tmp_path / "b" / "plain-depth4-width4.json").read_text())
+    assert again["sha256"] == card["sha256"] and again["held_out"] == card["held_out"]
+    other = train_tiny(capsys, tmp_path / "c", "--seed", "1")
+    assert other["sha256"] != card["sha256"]
+
+
+def test_a_real_process_trains_and_prints_the_card(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer", "train", TINY, "--steps", "2", "--held-out", "10", "--out", str(tmp_path)]
+        + ["--json", "--name", "t"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sha256"] == hashlib.sha256((tmp_path / "t.pt").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", TINY, "--steps", "0", "--out", "x"], "error: --steps 0; allowed: 1 or more"),
+        (["train", TINY, "--steps", "2", "--batch", "1", "--out", "x"], "error: --batch 1; allowed: 2 or more"),
+        (["train", TINY, "--steps", "2", "--lr", "-1", "--out", "x"], "error: lr=-1.0; allowed: a positive number"),
+        (["train", "preset=nope", "--steps", "2", "--out", "x"], "error: unknown preset 'nope'"),
+        (["train", TINY, "--steps", "2", "--out", __file__], "error: --out"),
+        (["train", TINY, "--steps", "2", "--name", "../x", "--out", "x"], "error: --name '../x'"),
+        (["train", TINY, "--out", "x"], "error: the following arguments are required: --steps"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_error_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_default_names_come_from_the_query():
+    assert default_name("preset=resnet20") == "resnet20"
+    assert default_name("family=plain&depth=8&deform=on") == "plain-depth8-deformon"
