@@ -16,6 +16,7 @@ from explorer.views.signal import METRIC_LABELS, loss_figure, ratio_text, signal
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_profile
 from pages._shared.device import bf16_toggle, current_device
+from pages._shared.queue import slow_work
 from pages._shared.state import SIGNAL_PINS, TRAINING_RUN
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
@@ -220,22 +221,21 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
         TRAINING_RUN.set(run)
         progress = st.progress(0.0, text="Starting…")
         live_loss, live_curves = st.empty(), st.empty()
-        model = cached_model(config.query, seed, device)
-        for record in train(config, settings, model):
-            run.records.append(record)
-            progress.progress(record.fraction, text=f"Step {record.step}/{steps} · loss {record.loss:.4g}")
-            if record.signal is not None or record.step == steps:
-                records = run.records
-                live_loss.plotly_chart(
-                    loss_figure([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records]),
-                    key=f"train.live_loss.{record.step}",
-                )
-                snapshots = [r for r in records if r.signal is not None]
-                shown = [(f"step {snapshots[0].step}", snapshots[0].signal)]
-                if len(snapshots) > 1:
-                    shown.append((f"step {snapshots[-1].step}", snapshots[-1].signal))
-                live_curves.plotly_chart(signal_figure(shown, "grad_norm"), key=f"train.live_curves.{record.step}")
-        run.finished = True
+        with slow_work("Training"):  # one of the server's slow-work slots, the place in line shown
+            model = cached_model(config.query, seed, device)
+            for record in train(config, settings, model):
+                run.records.append(record)
+                progress.progress(record.fraction, text=f"Step {record.step}/{steps} · loss {record.loss:.4g}")
+                if record.signal is not None or record.step == steps:
+                    records = run.records
+                    curve = ([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records])
+                    live_loss.plotly_chart(loss_figure(*curve), key=f"train.live_loss.{record.step}")
+                    snapshots = run.snapshots
+                    shown = [(f"step {snapshots[0].step}", snapshots[0].signal)]
+                    if len(snapshots) > 1:
+                        shown.append((f"step {snapshots[-1].step}", snapshots[-1].signal))
+                    live_curves.plotly_chart(signal_figure(shown, "grad_norm"), key=f"train.live_curves.{record.step}")
+            run.finished = True
         for placeholder in (progress, live_loss, live_curves):
             placeholder.empty()
 

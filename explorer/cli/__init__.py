@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = _selected(argv)
         args = _parser(selected).parse_args(argv)
         from explorer.runtime.device import best_device
+        from explorer.runtime.threads import apply_thread_policy
 
+        apply_thread_policy()
         device = best_device(args.device)
         return command_module(args.command).run(args, device) or 0
     except (UsageError, ValueError) as exc:

@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.analysis.profile import Profile
 from explorer.runtime.device import available_devices, best_device, describe
 from explorer.runtime.guard import fit_note
+from explorer.runtime.threads import apply_thread_policy
 
 #: The session's device choice, kept under a key of its own: a widget's state is dropped on a run
 #: that does not draw the widget (a page rendered alone, as AppTest's later runs are).
@@ -20,6 +21,7 @@ def _chosen_device() -> str:
 
 def device_sidebar() -> str:
     """The device picker in the sidebar; returns the chosen device name (auto resolves)."""
+    apply_thread_policy()  # once per process: the server's thread policy (explorer.runtime.threads)
     choices = ["auto", *available_devices()]
     choice = st.sidebar.selectbox(
         "Device",
