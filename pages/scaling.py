@@ -1,6 +1,8 @@
 """Scaling lab: EfficientNet's compound rule (and MobileNet's multipliers) as what-if sliders; counted
 cost against the rule's prediction and the published models; measured cost beside counted cost."""
 
+import os
+
 import streamlit as st
 
 from explorer.analysis.latency import (
@@ -31,6 +33,17 @@ from explorer.analysis.scaling import (
     rule_config,
     sweep,
 )
+from explorer.analysis.search import (
+    BackgroundSearch,
+    GridPoint,
+    SearchSpec,
+    load_results,
+    make_executor,
+    parse_axis,
+    plan,
+    search_directory,
+    verdict,
+)
 from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE
 from explorer.config import ConfigError, parse_query
 from explorer.formatting import human_count
@@ -55,10 +68,11 @@ from explorer.views.scaling_tables import (
     sweep_frame,
     timing_frame,
 )
+from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
-from pages._shared.state import MEASURED_TIMINGS, MeasuredTimings
+from pages._shared.state import MEASURED_TIMINGS, SEARCH_JOB, MeasuredTimings
 
 #: The what-if sliders: URL key, default and range (the rule's constants: explorer.compound).
 RULE_KEYS = {
@@ -67,7 +81,9 @@ RULE_KEYS = {
     "beta": ("scale_beta", PAPER_BETA, *COEFFICIENT_RANGE),
     "gamma": ("scale_gamma", PAPER_GAMMA, *COEFFICIENT_RANGE),
 }
-PAGE_KEYS = ("pins", "max_phi", *(url for url, *_ in RULE_KEYS.values()))
+PAGE_KEYS = ("pins", "max_phi", "search", *(url for url, *_ in RULE_KEYS.values()))
+#: The Search tab's default base: small enough that a grid of ~19 points x 2 seeds trains in minutes.
+SMALL_BASE = "family=plain&depth=4&width=8&resolution=32"
 
 
 def _profiler(config):
@@ -132,6 +148,192 @@ def _pin(query: str) -> None:
 def _unpin() -> None:
     kept = st.session_state["scaling.pinned"]
     set_page_param("pins", format_pins([parse_query(q) for q in kept]) or None)
+
+
+# -- the Search tab: EfficientNet's grid search for alpha, beta, gamma -------------------------------
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_plan(spec: SearchSpec) -> list[GridPoint]:
+    return plan(spec, _profiler)
+
+
+def _apply_best(alpha: float, beta: float, gamma: float) -> None:
+    """Put a search's best point on the what-if sliders (and in the URL), at phi = 1."""
+    for name, value in (("phi", 1.0), ("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        url, default, *_ = RULE_KEYS[name]
+        st.session_state[f"scaling.{url}"] = value
+        set_page_param(url, None if value == default else f"{value:g}")
+
+
+def _start_search(spec: SearchSpec, workers: int, device: str) -> None:
+    job = SEARCH_JOB.get()
+    if job is not None and job.running:
+        return
+    directory = search_directory(spec.key)
+    SEARCH_JOB.set(BackgroundSearch(spec, directory, lambda: make_executor(workers, None, device)).start())
+    set_page_param("search", spec.key)
+
+
+def _cancel_search() -> None:
+    job = SEARCH_JOB.get()
+    if job is not None:
+        job.cancel()
+
+
+def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
+    """Progress, the plot, the verdict and the table of the search in ``directory``."""
+    points = cached_plan(spec)
+    _, results = load_results(directory)
+    job = SEARCH_JOB.get()
+    running = job is not None and job.running and job.directory == directory
+    done = sum(1 for p in points if p.key in {r.point.key for r in results})
+    if running:
+        st.progress(done / len(points), text=f"{done} of {len(points)} points trained ({job.spec.seeds} seeds each)")
+        st.button("Cancel the search", key="scaling.search_cancel", on_click=_cancel_search)
+    elif job is not None and job.directory == directory and job.error:
+        st.error(f"The search stopped: {job.error}")
+    elif done < len(points):
+        st.caption(f"{done} of {len(points)} points trained; finished points are kept when it resumes.")
+        st.button(
+            "Resume the search",
+            key="scaling.search_resume",
+            on_click=_start_search,
+            args=(spec, os.cpu_count() or 1, current_device()),
+        )
+    judged = verdict(results)
+    best_key = judged.best.point.key if judged.best else None
+    st.plotly_chart(accuracy_vs_macs(results, spec, points, best_key), key="scaling.search_plot")
+    if judged.best is not None:
+        (st.success if {c.outcome for c in judged.comparisons} == {"better"} else st.warning)(judged.sentence)
+        b = judged.best.point
+        st.button(
+            f"Apply the best point to the what-if sliders (α={b.alpha:g}, β={b.beta:g}, γ={b.gamma:g}, phi=1)",
+            key="scaling.search_apply",
+            on_click=_apply_best,
+            args=(b.alpha, b.beta, b.gamma),
+            disabled=not can_apply,
+            help=None
+            if can_apply
+            else "EfficientNet carries alpha, beta, gamma in its own keys: set them in the sidebar",
+        )
+    else:
+        st.caption(judged.sentence)
+    base = next((p for p in points if p.kind == "base"), None)
+    st.dataframe(
+        results_frame(results, base.macs if base else None),
+        hide_index=True,
+        column_config={
+            "accuracy": st.column_config.NumberColumn(format="percent"),
+            "± spread": st.column_config.NumberColumn(format="percent"),
+        },
+        key="scaling.search_table",
+    )
+    if results:
+        st.plotly_chart(grid_space(results, spec), key="scaling.search_space")
+    st.caption(
+        f"Each point: the base scaled at phi=1 by this page's rule, trained on shapes for {spec.steps} Adam steps "
+        f"(batch {spec.batch}) with seeds 0-{spec.seeds - 1} (the same data and initial draws for every point), "
+        "held-out accuracy on 128 images of another seed; spread = standard deviation over seeds. Baselines scale "
+        "one dimension to about 2 × the base's counted MACs. Results: "
+        f"`{directory / 'results.jsonl'}`; this page's link reopens them."
+    )
+
+
+@st.fragment(run_every=1.0)
+def _live_search(spec: SearchSpec, directory, can_apply: bool) -> None:
+    _search_results(spec, directory, can_apply)
+    job = SEARCH_JOB.get()
+    if job is None or not job.running:
+        st.rerun()  # finished or cancelled: the whole page, without the timer
+
+
+def search_controls(base_query: str) -> tuple[SearchSpec | None, int]:
+    """The grid and budget as a spec (None when the grid is not valid; the error is shown)."""
+    columns = st.columns(3)
+    texts = [
+        columns[i].text_input(f"{name} grid", "1.0:1.4:0.1", key=f"scaling.search_{name}", help=help_text)
+        for i, (name, help_text) in enumerate(
+            (("alpha", "depth: START:STOP:STEP or a list"), ("beta", "width"), ("gamma", "resolution"))
+        )
+    ]
+    columns = st.columns(4)
+    tolerance = columns[0].number_input("Tolerance on α·β²·γ² − 2", 0.01, 1.0, 0.1, 0.01, key="scaling.search_tol")
+    steps = columns[1].select_slider("Steps per run", [10, 20, 40, 60, 100, 200, 400], 60, key="scaling.search_steps")
+    seeds = columns[2].select_slider("Seeds", [1, 2, 3, 4, 5], 2, key="scaling.search_seeds")
+    cores = os.cpu_count() or 1
+    workers = columns[3].number_input("Workers", 1, cores, cores, key="scaling.search_workers")
+    try:
+        spec = SearchSpec(
+            query=base_query,
+            alphas=parse_axis(texts[0], "alpha"),
+            betas=parse_axis(texts[1], "beta"),
+            gammas=parse_axis(texts[2], "gamma"),
+            tolerance=tolerance,
+            steps=steps,
+            seeds=seeds,
+        )
+        cached_plan(spec)  # the grid's own errors (nothing within the tolerance, too many points)
+    except (ValueError, ConfigError) as error:
+        st.error(str(error))
+        return None, workers
+    return spec, int(workers)
+
+
+def search_tab_body(config, can_apply: bool) -> None:
+    st.markdown(
+        "EfficientNet's α, β, γ came from a small grid search at phi = 1 under α·β²·γ² ≈ 2. Here each grid "
+        "point is trained briefly on shapes and compared with networks scaled in one dimension only at about "
+        "the same MACs: the comparison the method rests on."
+    )
+    key = page_param("search")
+    if key is not None:
+        try:
+            directory = search_directory(key)
+            spec, _ = load_results(directory)
+        except ValueError as error:
+            st.error(f"The link's search cannot be opened: {error}")
+            spec = None
+        if spec is not None:
+            st.markdown(f"**Search `{key}`**: base `{spec.query}`, {spec.steps} steps, {spec.seeds} seeds.")
+            job = SEARCH_JOB.get()
+            if job is not None and job.running and job.directory == directory:
+                _live_search(spec, directory, can_apply)
+            else:
+                _search_results(spec, directory, can_apply)
+            st.button("New search", key="scaling.search_new", on_click=set_page_param, args=("search", None))
+            return
+        if key is not None:
+            st.warning(f"No search `{key}` on this server (its results are gone): set one up below.")
+    sidebar = rule_base(config).query
+    base_query = st.radio(
+        "Base network (phi = 0)",
+        [SMALL_BASE, sidebar] if sidebar != SMALL_BASE else [SMALL_BASE],
+        format_func=lambda q: f"small plain CNN: {q}" if q == SMALL_BASE else f"the sidebar's: {q}",
+        key="scaling.search_base",
+        help="every run trains a network of about this size; the sidebar's ImageNet-sized models take minutes a run",
+    )
+    spec, workers = search_controls(base_query)
+    if spec is None:
+        return
+    points = cached_plan(spec)
+    kinds = [p.kind for p in points]
+    device = current_device()
+    st.markdown(
+        f"**{len(points)} networks** ({kinds.count('grid')} grid points, the base, "
+        f"{len(points) - kinds.count('grid') - 1} single-dimension baselines) × {spec.seeds} seeds = "
+        f"**{len(points) * spec.seeds} trainings** of {spec.steps} steps on {workers} worker"
+        f"{'s' * (workers > 1)} ({device})."
+    )
+    job = SEARCH_JOB.get()
+    busy = job is not None and job.running
+    st.button(
+        "Start the search",
+        type="primary",
+        key="scaling.search_start",
+        on_click=_start_search,
+        args=(spec, workers, device),
+        disabled=busy,
+        help="another search of this session is still running" if busy else None,
+    )
 
 
 # -- the page ---------------------------------------------------------------------------------
@@ -241,11 +443,12 @@ tabs = st.tabs(
         "MobileNet grid",
         "Measured cost",
         "Compare",
+        "Search",
     ],
     key="scaling.tab",
     on_change="rerun",
 )
-curve_tab, rounding_tab, published_tab, grid_tab, latency_tab, compare_tab = tabs
+curve_tab, rounding_tab, published_tab, grid_tab, latency_tab, compare_tab, search_tab = tabs
 
 if curve_tab.open:
     with curve_tab:
@@ -426,3 +629,7 @@ if compare_tab.open:
             )
         else:
             st.caption("Nothing pinned yet: pin the design, change the sliders, pin again.")
+
+if search_tab.open:
+    with search_tab:
+        search_tab_body(config, can_apply=own_rule is None)

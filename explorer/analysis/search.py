@@ -47,6 +47,7 @@ from explorer.compound import COEFFICIENT_RANGE, TARGET_FLOPS_RATIO, Rule, flops
 __all__ = [
     "KINDS",
     "MAX_POINTS",
+    "BackgroundSearch",
     "Cancelled",
     "GridPoint",
     "InlineExecutor",
@@ -66,6 +67,8 @@ __all__ = [
     "ray_available",
     "run_search",
     "run_task",
+    "search_directory",
+    "search_root",
     "verdict",
 ]
 
@@ -635,6 +638,21 @@ class SearchRun:
     executor: str = ""
 
 
+def search_root() -> Path:
+    """Where the Scaling lab keeps searches: ``$EXPLORER_SEARCH_DIR``, else a folder in the temp dir."""
+    import tempfile
+
+    return Path(os.environ.get("EXPLORER_SEARCH_DIR") or Path(tempfile.gettempdir()) / "explorer-searches")
+
+
+def search_directory(key: str) -> Path:
+    """The directory of the search named ``key`` (a :attr:`SearchSpec.key`; anything else is refused,
+    so a link cannot point the page at another folder)."""
+    if len(key) != 12 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"search '{key}' is not a search name (12 hex digits)")
+    return search_root() / key
+
+
 def _prepare(spec: SearchSpec, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SPEC_FILE
@@ -703,6 +721,45 @@ def run_search(
     order = {p.key: i for i, p in enumerate(points)}
     run.results.sort(key=lambda r: order.get(r.point.key, len(order)))
     return run
+
+
+class BackgroundSearch:
+    """A search running on a thread of this process (the Scaling lab's Search tab): the page polls
+    ``results.jsonl`` and may :meth:`cancel`. The executor is made on the thread and closed there."""
+
+    def __init__(self, spec: SearchSpec, directory: str | os.PathLike[str], make: Callable[[], Executor]) -> None:
+        self.spec, self.directory, self._make = spec, Path(directory), make
+        self.stop = threading.Event()
+        self.error: str | None = None
+        self.run: SearchRun | None = None
+        self._thread = threading.Thread(target=self._main, name=f"search-{spec.key}", daemon=True)
+
+    def start(self) -> BackgroundSearch:
+        self._thread.start()
+        return self
+
+    def _main(self) -> None:
+        executor = None
+        try:
+            executor = self._make()
+            self.run = run_search(self.spec, self.directory, executor, stop=self.stop)
+        except Exception as exc:  # shown on the page; the thread must not die silently
+            self.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        finally:
+            if executor is not None:
+                executor.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 # -- the honest result ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import streamlit as st
 
 from explorer.analysis.lessons import Outcome
 from explorer.analysis.profile import Profile
+from explorer.analysis.search import BackgroundSearch
 from explorer.analysis.training import TrainingRun
 from explorer.config import ModelConfig
 from explorer.runtime.weights import ExplainableModel
@@ -155,3 +156,8 @@ class LessonRuns:
 
 LESSON_TALLY = Slot("lessons.tally", LessonTally, LessonTally)
 LESSON_RUNS = Slot("lessons.runs", LessonRuns, LessonRuns)
+
+
+# -- Scaling lab: the grid search (explorer.analysis.search) ---------------------------------------
+#: The search this session started (running on a thread, or finished); the page polls its directory.
+SEARCH_JOB = Slot("scaling.search_job", BackgroundSearch)

@@ -1,0 +1,100 @@
+"""The Scaling lab's Search tab through AppTest: the plan in numbers, a finished search reopened by
+its link with the verdict and the apply-to-sliders button, and a search started from the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.analysis.search import InlineExecutor, SearchSpec, load_results, run_search, search_directory
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+SMALL = "family=plain&depth=4&width=8&resolution=32"
+
+
+@pytest.fixture(autouse=True)
+def search_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_SEARCH_DIR", str(tmp_path))
+    return tmp_path
+
+
+def open_search(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page("pages/scaling.py")
+    at.run()
+    at.session_state["scaling.tab"] = "Search"
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(m.value for m in (*at.markdown, *at.caption, *at.success, *at.warning, *at.error))
+
+
+def test_search_tab_plans_the_default_grid():
+    at = open_search(preset="resnet18")
+    assert at.radio(key="scaling.search_base").value == SMALL
+    # 15 grid points of 1.0:1.4:0.1 within 0.1 of 2, the base and three single-dimension baselines
+    assert "**19 networks** (15 grid points, the base, 3 single-dimension baselines) × 2 seeds" in texts(at)
+    assert at.button(key="scaling.search_start").label == "Start the search"
+    at.text_input(key="scaling.search_alpha").set_value("1.4:1.0").run()
+    assert any("--alpha '1.4:1.0' is not a grid" in e.value for e in at.error)
+
+
+def test_a_finished_search_reopens_from_its_link_and_applies_the_best_point():
+    spec = SearchSpec(query=SMALL, alphas=(1.2,), betas=(1.1,), gammas=(1.2, 1.15), steps=2, seeds=2, batch=8)
+    run = run_search(spec, search_directory(spec.key), InlineExecutor())
+    assert run.trained == 6
+    at = open_search(preset="resnet18", search=spec.key)
+    assert f"**Search `{spec.key}`**" in texts(at)
+    assert "Best compound point α=1.2 β=1.1 γ=" in texts(at)
+    table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
+    assert len(table) == 6 and set(table["kind"]) == {"base", "grid", "depth", "width", "resolution"}
+    _, stored = load_results(search_directory(spec.key))
+    assert sorted(table["accuracy"]) == sorted(r.accuracy for r in stored)
+    apply = at.button(key="scaling.search_apply")
+    best = next(
+        r for r in stored if r.point.compound and r.accuracy == max(x.accuracy for x in stored if x.point.compound)
+    )
+    apply.click().run()
+    assert not at.exception, at.exception
+    assert at.slider(key="scaling.scale_alpha").value == 1.2
+    assert at.slider(key="scaling.scale_gamma").value == best.point.gamma
+    # the URL keeps what differs from the sliders' defaults (alpha 1.2, beta 1.1, gamma 1.15, phi 1)
+    expected = {} if best.point.gamma == 1.15 else {"scale_gamma": f"{best.point.gamma:g}"}
+    assert {k: v for k, v in at.query_params.items() if k.startswith("scale_")} == expected
+    assert at.query_params["search"] == spec.key
+
+
+def test_a_link_to_a_missing_or_bad_search_says_so():
+    at = open_search(search="0123456789ab")
+    assert any("No search `0123456789ab`" in w.value for w in at.warning)
+    at = open_search(search="../../etc")
+    assert any("not a search name" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_start_a_search_from_the_page(search_root):
+    at = open_search(preset="resnet18")
+    for name, value in (("alpha", "1.2"), ("beta", "1.1"), ("gamma", "1.2")):
+        at.text_input(key=f"scaling.search_{name}").set_value(value)
+    at.select_slider(key="scaling.search_steps").set_value(10)
+    at.select_slider(key="scaling.search_seeds").set_value(1)
+    at.number_input(key="scaling.search_workers").set_value(1)
+    at.run()
+    assert "**5 networks**" in texts(at)
+    at.button(key="scaling.search_start").click().run()
+    assert not at.exception, at.exception
+    key = at.query_params["search"]
+    job = at.session_state["scaling.search_job"]
+    assert job.wait(timeout=240) and job.error is None, job.error
+    at.run()
+    assert not at.exception, at.exception
+    _, results = load_results(search_root / key)
+    assert len(results) == 5 and all(r.ok and len(r.accuracies) == 1 for r in results)
+    assert "Best compound point α=1.2 β=1.1 γ=1.2" in texts(at)
