@@ -1,0 +1,122 @@
+"""The grid search's executors: 1 worker against all workers (speed-up), and the local pool against
+Ray on this machine (what Ray adds per task).
+
+    python bench/bench_search.py [--steps N] [--seeds K] [--workers W] [--no-ray] [--result]
+
+A fixed small grid (base ``family=plain&depth=4&width=8&resolution=32``, alpha 1.2, beta 1.1, gamma
+1.15 and 1.2, plus the base and the three single-dimension baselines: 6 networks x K seeds) runs
+through :func:`explorer.analysis.search.run_search` three times, each into a fresh directory: a pool
+of 1 worker, a pool of W (default: one per core) and a local Ray instance with W CPUs. Each executor
+is started and warmed up first (one short task per worker: the imports and the first-call costs of
+torch), and that start-up is printed apart; the timed figure is the search's wall time alone. Ray's
+overhead per task = (Ray wall - pool wall) / tasks, at the same W. The three runs must give the same
+accuracies (checked, printed).
+
+``--result`` instead runs the default search of the Search tab (19 networks, 60 steps, the seeds
+given) on a pool of W and prints the table and the verdict: the measured answer to "does the best
+compound point beat the single-dimension baselines at equal MACs?".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from explorer.analysis.search import (
+    Executor,
+    PoolExecutor,
+    RayExecutor,
+    SearchSpec,
+    TaskSpec,
+    plan,
+    run_search,
+    verdict,
+)
+
+BASE = "family=plain&depth=4&width=8&resolution=32"
+
+
+def warm(executor: Executor, workers: int) -> float:
+    start = time.perf_counter()
+    tasks = [TaskSpec(BASE, seed, 1, 4, 1e-3) for seed in range(workers)]
+    for _ in executor.run(tasks):
+        pass
+    return time.perf_counter() - start
+
+
+def timed(name: str, make, workers: int, spec: SearchSpec, points) -> tuple[float, list]:
+    start = time.perf_counter()
+    executor = make()
+    started = time.perf_counter() - start
+    warmup = warm(executor, workers)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            run = run_search(spec, out, executor, points=points)
+    finally:
+        executor.close()
+    tasks = len({p.query for p in points}) * spec.seeds
+    print(
+        f"{name:<22} start {started:6.2f} s  warm-up {warmup:6.2f} s  search {run.wall_seconds:7.2f} s "
+        f"({tasks} tasks, {run.wall_seconds / tasks:.3f} s/task)",
+        flush=True,
+    )
+    return run.wall_seconds, [r.accuracies for r in run.results]
+
+
+def result(args: argparse.Namespace) -> None:
+    spec = SearchSpec(query=BASE, steps=args.steps, seeds=args.seeds)
+    points = plan(spec)
+    executor = PoolExecutor(args.workers)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            run = run_search(spec, out, executor, points=points)
+    finally:
+        executor.close()
+    print(
+        f"{len(points)} networks x {spec.seeds} seeds, {spec.steps} steps, "
+        f"{run.wall_seconds:.1f} s on {executor.description}"
+    )
+    for r in run.results:
+        print(
+            f"  {r.point.label:<36} {r.point.macs / 1e6:7.3f} M MACs  "
+            f"{r.accuracy:6.1%} ± {r.spread:5.1%}  {r.point.query}"
+        )
+    print(verdict(run.results).sentence)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--result", action="store_true", help="the Search tab's default search and its verdict")
+    args = parser.parse_args()
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
+    if args.result:
+        result(args)
+        return
+    spec = SearchSpec(query=BASE, alphas=(1.2,), betas=(1.1,), gammas=(1.15, 1.2), steps=args.steps, seeds=args.seeds)
+    points = plan(spec)
+    w = args.workers
+    one, acc_one = timed("pool, 1 worker", lambda: PoolExecutor(1), 1, spec, points)
+    many, acc_many = timed(f"pool, {w} workers", lambda: PoolExecutor(w), w, spec, points)
+    print(f"speed-up 1 -> {w} workers: x{one / many:.2f}")
+    same = acc_one == acc_many
+    if not args.no_ray:
+        ray_wall, acc_ray = timed(f"Ray (local), {w} CPUs", lambda: RayExecutor("auto", w), w, spec, points)
+        tasks = len({p.query for p in points}) * spec.seeds
+        print(f"Ray overhead per task vs the pool at {w} workers: {(ray_wall - many) / tasks * 1000:+.0f} ms")
+        same = same and acc_ray == acc_one
+    print(f"identical accuracies across executors: {same}")
+
+
+if __name__ == "__main__":
+    main()
