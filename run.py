@@ -3,6 +3,7 @@
 
     python3 run.py app  [streamlit options, e.g. --server.port 8502]
     python3 run.py test [pytest options, e.g. -k config -x]
+    python3 run.py serve --workers N [--port 8501] [--address 0.0.0.0]   (a class: see deploy/)
 
 Both commands create ``./.venv`` next to this file when it is missing and install the pinned
 requirements into it whenever a requirements file changed since the last install (a stamp with
@@ -35,7 +36,9 @@ MIN_PYTHON = (3, 11)
 PYTEST_NO_TESTS = 5
 
 USAGE = """usage: python3 run.py app  [streamlit options]   set up .venv and start the app
-       python3 run.py test [pytest options]      set up .venv (with dev tools), lint and run the tests"""
+       python3 run.py test [pytest options]      set up .venv (with dev tools), lint and run the tests
+       python3 run.py serve --workers N [--port P] [--address A]
+                                                 N app processes behind nginx with sticky sessions"""
 
 
 class SetupError(Exception):
@@ -181,6 +184,22 @@ def ensure_chromium() -> None:
     )
 
 
+def nginx_path() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def ensure_nginx() -> None:
+    """nginx for `serve` and its test (tests/test_deploy.py skips without it); installed when root."""
+    if nginx_path() or not (_can_apt() and Path("/etc/debian_version").exists()):
+        return
+    if _apt_install("nginx-light") and nginx_path():
+        # Debian's package starts a system nginx on port 80; the tests and `serve` run their own.
+        run(["sh", "-c", "service nginx stop >/dev/null 2>&1 || true"])
+        say(f"nginx installed at {nginx_path()}")
+    else:
+        say("could not install nginx with apt-get; tests/test_deploy.py will be skipped")
+
+
 # -- commands -------------------------------------------------------------------------------
 def _has_option(args: list[str], name: str) -> bool:
     return any(arg == name or arg.startswith(name + "=") for arg in args)
@@ -198,6 +217,7 @@ def command_test(args: list[str]) -> int:
     python = ensure_venv()
     ensure_requirements(python, [RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
     ensure_chromium()
+    ensure_nginx()
     say("ruff check .")
     lint = run([python, "-m", "ruff", "check", "."])
     if lint != 0:
@@ -212,7 +232,72 @@ def command_test(args: list[str]) -> int:
     return code
 
 
-COMMANDS = {"app": command_app, "test": command_test}
+def _serve_options(args: list[str]) -> tuple[int, int, str]:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python3 run.py serve")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    parser.add_argument("--port", type=int, default=8501, help="the port students open (nginx)")
+    parser.add_argument("--address", default="0.0.0.0", help="where nginx listens (default: every interface)")
+    options = parser.parse_args(args)
+    if options.workers < 1:
+        raise SetupError("--workers must be at least 1")
+    return options.workers, options.port, options.address
+
+
+def write_nginx_config(run_dir: Path, address: str, port: int, worker_ports: list[int]) -> Path:
+    """deploy/nginx.conf.template filled in for these ports; returns the config's path."""
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in worker_ports)
+    text = (
+        template.replace("@RUN_DIR@", str(run_dir))
+        .replace("@UPSTREAMS@", upstreams)
+        .replace("@ADDRESS@", address)
+        .replace("@PORT@", str(port))
+    )
+    path = run_dir / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+def command_serve(args: list[str]) -> int:
+    """N workers (``streamlit run app.py`` on ports P+1..P+N, loopback only) behind nginx on P."""
+    import tempfile
+    import time
+
+    workers, port, address = _serve_options(args)
+    ensure_nginx()
+    nginx = nginx_path()
+    if nginx is None:
+        raise SetupError("nginx is not installed (Debian: apt-get install nginx-light)")
+    python = ensure_venv()
+    ensure_requirements(python, [RUNTIME_REQUIREMENTS])
+    run_dir = Path(tempfile.mkdtemp(prefix="explorer-serve-"))
+    worker_ports = [port + 1 + i for i in range(workers)]
+    config = write_nginx_config(run_dir, address, port, worker_ports)
+    streamlit = [python, "-m", "streamlit", "run", ROOT / "app.py", "--server.headless", "true"]
+    options = ["--server.address", "127.0.0.1", "--server.showEmailPrompt", "false"]
+    children = [subprocess.Popen([*streamlit, *options, "--server.port", str(p)], cwd=ROOT) for p in worker_ports]
+    children.append(subprocess.Popen([nginx, "-c", config, "-g", "daemon off;"], cwd=run_dir))
+    say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = next(child for child in children if child.poll() is not None)
+        say(f"a process stopped (exit code {failed.returncode}); stopping the others")
+        return failed.returncode or 1
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+COMMANDS = {"app": command_app, "test": command_test, "serve": command_serve}
 
 
 def main(argv: list[str]) -> int:
