@@ -38,7 +38,8 @@ def panel_figure(panel: Panel) -> go.Figure:
                 textposition="top center",
             )
         else:
-            figure.add_scatter(name=series.label, x=list(series.x), y=list(series.y), mode="lines+markers")
+            mode = "lines" if len(series.x) > 30 else "lines+markers"  # markers only where they can be told apart
+            figure.add_scatter(name=series.label, x=list(series.x), y=list(series.y), mode=mode)
     figure.update_layout(
         title=panel.title,
         xaxis_title=panel.x_title,
