@@ -15,7 +15,9 @@ cluster).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Any
 
 import torch
@@ -70,6 +72,10 @@ def _line(result: Any, done: int, total: int) -> None:
     print(f"[{done}/{total}] {point.label:<36} {point.macs / 1e6:8.3f} M MACs  {text}", file=sys.stderr, flush=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.search import make_executor, plan, run_search, verdict
 
@@ -77,6 +83,9 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         raise UsageError(f"--workers {args.workers}; allowed: 1 or more")
     spec = _spec(args)
     points = plan(spec)
+    # A kill (SIGTERM) stops like Ctrl-C: the pool's workers are ended, not left orphaned.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     executor = make_executor(args.workers, args.ray, device.type)
     try:
         if not args.json:
@@ -84,6 +93,8 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         result = run_search(spec, args.out, executor, points=points, progress=None if args.json else _line)
     finally:
         executor.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     judged = verdict(result.results)
     if args.json:
         print_json(
