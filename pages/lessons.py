@@ -187,7 +187,12 @@ if st.button(
     help="Predict first" if prediction == "" else f"Computes live on {device} ({lesson.seconds or 'a moment'})",
 ):
     with st.status(f"Running on {device}…", expanded=False) as status:
-        outcome = cached_outcome(lesson, device)
+        try:
+            outcome = cached_outcome(lesson, device)
+        except ValueError as error:  # TooLargeError (the size guard) is one
+            status.update(label="Not run", state="error")
+            st.error(f"The experiment cannot run here: {error}")
+            st.stop()
         truth = answer(lesson, outcome)
         right = is_right(lesson, outcome, prediction)
         status.update(label=f"Measured: {format_value(truth, lesson.question.unit)}", state="complete")

@@ -131,3 +131,13 @@ def test_a_one_config_lesson_takes_the_links_config_keys():
     at.button(key="lessons.run").click().run()
     assert not at.exception, at.exception
     assert page_links(at)["Scaling lab — efficientnet_b0"] == "family=efficientnet&resolution=192"
+
+
+def test_a_run_refused_by_the_size_guard_says_why(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
+    at = open_lesson("01_plain_vs_residual")
+    at.radio(key="lessons.predict.01_plain_vs_residual").set_value("plain-56").run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    assert "The experiment cannot run here:" in at.error[0].value and "budget" in at.error[0].value
+    assert next(m.value for m in at.metric if m.label == "Tally") == "0 of 0"

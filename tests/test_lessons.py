@@ -223,3 +223,11 @@ expect = "yes"
     assert untrained.values["mean_offset"] == 0 and untrained.values["spread_ratio"] == 1.0
     trained = run_lesson(some)
     assert trained.values["mean_offset"] > 0 and trained.values["spread_ratio"] != 1.0
+
+
+def test_training_work_goes_through_the_size_guard(lessons, monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer.runtime.guard import TooLargeError
+
+    monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
+    with pytest.raises(TooLargeError, match="saved for backward"):
+        run_lesson(lessons["01_plain_vs_residual"])

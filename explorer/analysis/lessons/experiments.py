@@ -27,6 +27,16 @@ def run_lesson(lesson: Lesson, device: str = "cpu") -> Outcome:
     return EXPERIMENTS[lesson.kind].run(lesson, device)
 
 
+def _check_fits(query: str, device: str, batch: int) -> None:
+    """The size guard, for the training-mode work of signal and training comparisons."""
+    import torch
+
+    from explorer.analysis.profile import profile
+    from explorer.runtime.guard import check_fits
+
+    check_fits(profile(parse_query(query)), torch.device(device), batch=batch, training=True)
+
+
 def _param(lesson: Lesson, name: str) -> Any:
     return lesson.params.get(name, EXPERIMENTS[lesson.kind].params[name])
 
@@ -55,6 +65,7 @@ def _signal_comparison(lesson: Lesson, device: str) -> Outcome:
     values: dict[str, float] = {}
     act, grad, table = [], [], []
     for config in lesson.configs:
+        _check_fits(config.query, device, _param(lesson, "batch"))
         result = signal(
             parse_query(config.query), batch=_param(lesson, "batch"), seed=_param(lesson, "seed"), device=device
         )
@@ -94,6 +105,7 @@ def _training_comparison(lesson: Lesson, device: str) -> Outcome:
     curves, finals, table = [], [], []
     for config in lesson.configs:
         model_config = parse_query(config.query)
+        _check_fits(config.query, device, _param(lesson, "batch"))
         runs = []
         for seed in _param(lesson, "seeds"):
             settings = TrainSettings(
