@@ -8,7 +8,9 @@ A fixed small grid (base ``family=plain&depth=4&width=8&resolution=32``, alpha 1
 through :func:`explorer.analysis.search.run_search` three times, each into a fresh directory: a pool
 of 1 worker, a pool of W (default: one per core) and a local Ray instance with W CPUs. Each executor
 is started and warmed up first (one short task per worker: the imports and the first-call costs of
-torch), and that start-up is printed apart; the timed figure is the search's wall time alone. Ray's
+torch), and that start-up is printed apart; then the searches run round-robin over the executors
+``--repeats`` times (so a change in the machine's load hits all alike), and the timed figure is the
+median of each executor's search wall times. Ray's
 overhead per task = (Ray wall - pool wall) / tasks, at the same W. The three runs must give the same
 accuracies (checked, printed).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -51,23 +54,18 @@ def warm(executor: Executor, workers: int) -> float:
     return time.perf_counter() - start
 
 
-def timed(name: str, make, workers: int, spec: SearchSpec, points) -> tuple[float, list]:
+def search_once(executor: Executor, spec: SearchSpec, points) -> tuple[float, list]:
+    with tempfile.TemporaryDirectory() as out:
+        run = run_search(spec, out, executor, points=points)
+    return run.wall_seconds, [r.accuracies for r in run.results]
+
+
+def started(name: str, make, workers: int) -> Executor:
     start = time.perf_counter()
     executor = make()
-    started = time.perf_counter() - start
-    warmup = warm(executor, workers)
-    try:
-        with tempfile.TemporaryDirectory() as out:
-            run = run_search(spec, out, executor, points=points)
-    finally:
-        executor.close()
-    tasks = len({p.query for p in points}) * spec.seeds
-    print(
-        f"{name:<22} start {started:6.2f} s  warm-up {warmup:6.2f} s  search {run.wall_seconds:7.2f} s "
-        f"({tasks} tasks, {run.wall_seconds / tasks:.3f} s/task)",
-        flush=True,
-    )
-    return run.wall_seconds, [r.accuracies for r in run.results]
+    up = time.perf_counter() - start
+    print(f"{name:<24} start {up:6.2f} s  warm-up {warm(executor, workers):6.2f} s", flush=True)
+    return executor
 
 
 def result(args: argparse.Namespace) -> None:
@@ -96,6 +94,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=2, help="searches per executor, round-robin (median)")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--result", action="store_true", help="the Search tab's default search and its verdict")
     args = parser.parse_args()
@@ -105,17 +104,37 @@ def main() -> None:
         return
     spec = SearchSpec(query=BASE, alphas=(1.2,), betas=(1.1,), gammas=(1.15, 1.2), steps=args.steps, seeds=args.seeds)
     points = plan(spec)
+    tasks = len({p.query for p in points}) * spec.seeds
     w = args.workers
-    one, acc_one = timed("pool, 1 worker", lambda: PoolExecutor(1), 1, spec, points)
-    many, acc_many = timed(f"pool, {w} workers", lambda: PoolExecutor(w), w, spec, points)
-    print(f"speed-up 1 -> {w} workers: x{one / many:.2f}")
-    same = acc_one == acc_many
+    executors = {
+        "pool, 1 worker": started("pool, 1 worker", lambda: PoolExecutor(1), 1),
+        f"pool, {w} workers": started(f"pool, {w} workers", lambda: PoolExecutor(w), w),
+    }
     if not args.no_ray:
-        ray_wall, acc_ray = timed(f"Ray (local), {w} CPUs", lambda: RayExecutor("auto", w), w, spec, points)
-        tasks = len({p.query for p in points}) * spec.seeds
-        print(f"Ray overhead per task vs the pool at {w} workers: {(ray_wall - many) / tasks * 1000:+.0f} ms")
-        same = same and acc_ray == acc_one
-    print(f"identical accuracies across executors: {same}")
+        executors[f"Ray (local), {w} CPUs"] = started(f"Ray (local), {w} CPUs", lambda: RayExecutor("auto", w), w)
+    walls: dict[str, list[float]] = {name: [] for name in executors}
+    accuracies: dict[str, list] = {}
+    try:
+        for round_ in range(args.repeats):  # round-robin, so a change in the machine's load hits all alike
+            for name, executor in executors.items():
+                wall, accuracies[name] = search_once(executor, spec, points)
+                walls[name].append(wall)
+                print(f"  round {round_ + 1}: {name:<24} {wall:7.2f} s", flush=True)
+    finally:
+        for executor in executors.values():
+            executor.close()
+    median = {name: statistics.median(values) for name, values in walls.items()}
+    for name, value in median.items():
+        print(f"{name:<24} search median {value:7.2f} s ({tasks} tasks, {value / tasks:.3f} s/task)")
+    names = list(executors)
+    print(f"speed-up 1 -> {w} workers: x{median[names[0]] / median[names[1]]:.2f}")
+    if not args.no_ray:
+        print(
+            f"Ray overhead per task vs the pool at {w} workers: "
+            f"{(median[names[2]] - median[names[1]]) / tasks * 1000:+.0f} ms"
+        )
+    print(f"identical accuracies across executors: {len({str(v) for v in accuracies.values()}) == 1}")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
