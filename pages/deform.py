@@ -7,21 +7,53 @@ import streamlit as st
 
 from explorer.analysis.deform import (
     DEFAULT_QUERY,
+    SPREAD_IMAGES,
     config_deformable_layers,
     offset_fields,
+    spread_against_size,
     stacked_points,
     train_offsets,
     untrained_copy,
 )
 from explorer.config import ConfigError, query_to_dict
+from explorer.runtime.shipped import ShippedModel, load_shipped, shipped_deformable, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError
-from explorer.views.deform import magnitude_bars, map_heatmap, quiver_figure, sampling_figure, stacked_figure
+from explorer.views.deform import (
+    magnitude_bars,
+    map_heatmap,
+    quiver_figure,
+    sampling_figure,
+    spread_figure,
+    stacked_figure,
+)
 from pages._shared.architecture import architecture_controls, current_config
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
 from pages._shared.state import DEFORM_MODELS, SALIENCY_MODEL, ModelPair
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
+SHIPPED = "Shipped model (offsets learned)"
+#: The model a first visit opens on: the shipped deformable model (offsets learned), if there is one.
+OPENING: ShippedModel | None = shipped_deformable()
+OPENING_QUERY = OPENING.trained_query if OPENING is not None else DEFAULT_QUERY
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def shipped_model(name: str, device: str) -> ExplainableModel:
+    return load_shipped(name, device)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def spread_study(_model: ExplainableModel, key: tuple[str, ...], layer: str) -> dict:
+    """The spread-against-size study of ``layer`` (cached per model key and layer)."""
+    study = spread_against_size(_model.built, layer, mean=_model.mean, std=_model.std)
+    return {
+        "sizes": study.sizes,
+        "spreads": study.spreads,
+        "regular": study.regular_spread,
+        "rho": study.rho,
+        "n": study.n,
+    }
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -32,7 +64,7 @@ def deformable_names(query: str) -> list[str]:
 
 
 def _use_default() -> None:
-    st.query_params.from_dict(query_to_dict(DEFAULT_QUERY))
+    st.query_params.from_dict(query_to_dict(OPENING_QUERY))
 
 
 if not st.query_params.to_dict() and current_config() is None:
@@ -46,7 +78,7 @@ st.caption(
 )
 if not deformable_names(config.query):
     st.warning(f"{config.query} has no deformable layers.")
-    st.button(f"Use {DEFAULT_QUERY}", key="deform.use_default", on_click=_use_default, type="primary")
+    st.button(f"Use {OPENING_QUERY}", key="deform.use_default", on_click=_use_default, type="primary")
     st.caption("Or turn on **deform** in the sidebar (ResNets: the stages whose 3×3 convs become deformable).")
     st.stop()
 
@@ -69,16 +101,24 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
     shared = SALIENCY_MODEL.get()
     saliency = None if shared is None else shared.model
     usable = saliency is not None and deformable_names(saliency.config.query)
-    source = st.radio("Weights", [TRAINED, CHECKPOINT] + ([SALIENCY] if usable else []), key="deform.weights")
+    shipped = shipped_for(config)
+    shipped = shipped if shipped is not None and shipped.deformable else None
+    choices = ([SHIPPED] if shipped else []) + [TRAINED, CHECKPOINT] + ([SALIENCY] if usable else [])
+    source = st.radio("Weights", choices, key=f"deform.weights.{bool(shipped)}")
     device = current_device()
     try:
+        if source == SHIPPED:
+            assert shipped is not None
+            if shipped.trained_query != config.query:
+                st.caption(f"The shipped {config.family} model with deformable stages is `{shipped.query}`.")
+            return with_zero_offsets(shipped_model(shipped.name, device))
         if source == SALIENCY:
             st.caption(f"{saliency.config.query}: {saliency.weights}")
             return with_zero_offsets(saliency)
         if source == CHECKPOINT:
             after = uploaded_checkpoint("deform", config)
             return None if after is None else with_zero_offsets(after)
-        steps = st.slider("Training steps", 1, 300, 30, key="deform.steps", help="Adam, batch 16, shapes at ≤32 px")
+        steps = st.slider("Training steps", 1, 300, 30, key="deform.steps", help="Adam, batch 16, shapes at 32 px")
         seed = st.number_input("Seed (weights and data)", 0, 10_000, 0, key="deform.seed")
         bf16 = bf16_toggle("deform")
         if st.button("Train on shapes", key="deform.train", type="primary"):
@@ -179,6 +219,29 @@ def sampling_pictures(view, title: str, clickable: bool) -> None:
 
 with results:
     st.caption(f"Weights: {after_model.weights}")
+    if after.fields[layer].magnitude().max() > 0:
+        study = spread_study(after_model, (after_model.weights, after_model.config.query), layer)
+        rho = study["rho"]
+        verdict = (
+            "undefined (every spread equal)"
+            if rho != rho
+            else f"{rho:+.2f}" + (" (goal ≥ 0.5 met)" if rho >= 0.5 else " (the issue's goal of 0.5 is not reached)")
+        )
+        st.subheader(f"Does {layer} sample wider on bigger objects? Spearman ρ = {verdict}")
+        st.plotly_chart(
+            spread_figure(
+                study["sizes"],
+                study["spreads"],
+                study["regular"],
+                f"{layer}: spread of its sampling points on the object, {study['n']} held-out shapes",
+            ),
+            key="deform.spread",
+        )
+        st.caption(
+            f"Measured now on {SPREAD_IMAGES} shapes of a held-out seed: for each, the RMS distance of the layer's "
+            "sampling points from their centre (image px), averaged over the output locations on the shape, "
+            "against the square root of the shape's area. The dashed line is the regular grid (zero offsets)."
+        )
     tabs = st.tabs(["Sampling points", "Points of points", "Offset field", "Mask (DCNv2)", "Per layer"])
     with tabs[0]:
         left, right = st.columns(2)

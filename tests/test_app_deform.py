@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from explorer.analysis.deform import SPREAD_IMAGES
+from explorer.runtime.shipped import shipped_deformable
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = {"family": "plain", "depth": "4", "width": "4", "deform": "on", "resolution": "16"}
 
@@ -34,13 +37,31 @@ def trace(spec: dict, name_start: str) -> dict:
     return next(t for t in spec["data"] if t.get("name", "").startswith(name_start))
 
 
-def test_a_first_visit_opens_a_deformable_config_with_the_regular_grid():
+def test_a_first_visit_opens_the_shipped_deformable_model_with_learned_offsets():
+    opening = shipped_deformable()
+    assert opening is not None and not opening.modulated
     at = open_deform()
-    assert at.title[0].value == "Deformable convolution: family=plain&depth=8&deform=on"
+    assert at.title[0].value == f"Deformable convolution: {opening.trained_query}"
+    assert f"Weights: shipped model '{opening.name}'" in " ".join(c.value for c in at.caption)
+    after = figure(at, "After:")
+    deformed, regular = trace(after, "deformed"), trace(after, "regular")
+    assert np.abs(np.array(deformed["x"]) - regular["x"]).max() > 0.1  # learned offsets: the grid bends
+    before = figure(at, "Before training:")
+    assert trace(before, "deformed")["x"] == trace(before, "regular")["x"]
+    # The headline: the measured spread against object size, with its rank correlation.
+    assert any("Spearman ρ" in h.value for h in at.subheader)
+    spread = figure(at, f"{at.selectbox(key=f'deform.layer.{opening.query}').value}: spread")
+    points = trace(spread, "held-out shape")
+    assert len(points["x"]) == SPREAD_IMAGES and np.std(points["y"]) > 0
+
+
+def test_an_untrained_plain_net_shows_the_regular_grid():
+    at = open_deform(family="plain", depth="8", deform="on")
     assert any("Untrained: every offset is zero" in i.value for i in at.info)
     after = figure(at, "After: stage3.0.conv2")
     deformed, regular = trace(after, "deformed"), trace(after, "regular")
     assert deformed["x"] == regular["x"] and deformed["y"] == regular["y"]  # zero offsets: the same points
+    assert not any("Spearman" in h.value for h in at.subheader)
 
 
 def test_a_config_without_deformable_layers_offers_one():
@@ -48,7 +69,7 @@ def test_a_config_without_deformable_layers_offers_one():
     assert "has no deformable layers" in at.warning[0].value
     at.button(key="deform.use_default").click().run()
     assert not at.exception, at.exception
-    assert at.title[0].value == "Deformable convolution: family=plain&depth=8&deform=on"
+    assert at.title[0].value == f"Deformable convolution: {shipped_deformable().trained_query}"
 
 
 def test_training_moves_the_points_and_the_pictures_match_the_offsets():

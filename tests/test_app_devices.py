@@ -62,7 +62,7 @@ def test_saliency_page_explains_with_a_checkpoint_on_each_device(device):
     at = open_on("pages/saliency.py", device, preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", _png(Image.new("RGB", (80, 60), "red")), "image/png"))
-    at.radio(key="saliency.weights.False").set_value("Uploaded checkpoint").run()
+    next(r for r in at.radio if r.label == "Weights").set_value("Uploaded checkpoint").run()
     buffer = io.BytesIO()
     torch.save(build_seeded(parse_query("preset=resnet20"), seed=0).module.state_dict(), buffer)
     at.file_uploader(key="saliency.checkpoint").set_value(("r20.pt", buffer.getvalue(), "application/octet-stream"))

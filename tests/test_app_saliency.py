@@ -1,4 +1,5 @@
-"""The Saliency page through AppTest: image sources, the three kinds of weights, clear errors."""
+"""The Saliency page through AppTest: image sources, the four kinds of weights (shipped first when
+ImageNet's are not cached), clear errors."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.config import parse_query
+from explorer.data.samples import shape_image
+from explorer.data.shapes import CLASSES
 from explorer.families import build
+from explorer.runtime.shipped import shipped_for
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -45,18 +49,55 @@ def captions(at: AppTest) -> str:
     return " | ".join(c.value for c in at.caption)
 
 
+def weights(at: AppTest):
+    """The Weights radio (its key names its choices, which depend on the config)."""
+    return next(r for r in at.radio if r.label == "Weights")
+
+
+@pytest.fixture
+def empty_torch_cache(tmp_path):
+    """No ImageNet weights in the torch cache (and no cached model from another test)."""
+    st.cache_resource.clear()
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    yield tmp_path
+    torch.hub.set_dir(previous)
+
+
 def test_without_weights_the_page_asks_for_them():
-    at = open_saliency(preset="resnet20")
+    at = open_saliency(family="plain", depth="8")  # no shipped plain net, no ImageNet weights
     assert any("Choose an image and weights" in i.value for i in at.info)
     assert "ImageNet weights exist for torchvision's own models" in captions(at)
-    assert at.radio(key="saliency.weights.False").options == ["Uploaded checkpoint", "Trained here on shapes"]
+    assert weights(at).options == ["Uploaded checkpoint", "Trained here on shapes"]
+
+
+def test_offline_the_shipped_model_is_the_default_and_an_upload_gets_a_map_at_once(empty_torch_cache):
+    at = open_saliency(preset="resnet18")
+    assert weights(at).options[:2] == ["Shipped model (trained on shapes)", "ImageNet weights"]
+    assert weights(at).value == "Shipped model (trained on shapes)"
+    assert "ImageNet weights for resnet18 are not in the torch cache" in captions(at)
+    at.radio(key="saliency.image_source").set_value("Upload").run()
+    at.file_uploader(key="saliency.upload").set_value(("shape.png", png(shape_image(11, 120)), "image/png"))
+    at.run()  # no other click
+    assert not at.exception, at.exception
+    assert "Weights: shipped model 'resnet8-cifar'" in captions(at)
+    assert f"The shipped resnet model is `{shipped_for(parse_query('preset=resnet18')).query}`" in captions(at)
+    assert len(at.image) >= 3
+    names = at.dataframe[0].value["class"]
+    assert set(names) <= set(CLASSES) and len(names) == 5
+
+
+def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_sample():
+    at = open_saliency(preset="resnet20")  # not one of torchvision's: no ImageNet choice at all
+    assert weights(at).value == "Shipped model (trained on shapes)"
+    assert len(at.image) >= 3 and "Weights: shipped model" in captions(at)
 
 
 def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
     at = open_saliency(preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", png(Image.new("RGB", (80, 60), "red")), "image/png"))
-    at.radio(key="saliency.weights.False").set_value("Uploaded checkpoint").run()
+    weights(at).set_value("Uploaded checkpoint").run()
     at.file_uploader(key="saliency.checkpoint").set_value(
         ("r20.pt", state_dict_bytes("preset=resnet20"), "application/octet-stream")
     )
@@ -71,7 +112,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
 
 def test_checkpoint_with_foreign_keys_is_reported_not_fatal():
     at = open_saliency(preset="resnet20")
-    at.radio(key="saliency.weights.False").set_value("Uploaded checkpoint").run()
+    weights(at).set_value("Uploaded checkpoint").run()
     at.file_uploader(key="saliency.checkpoint").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
     at.run()
     assert not at.exception
@@ -96,7 +137,7 @@ def test_imagenet_weights_from_the_local_cache_show_imagenet_class_names(tmp_pat
         torch.manual_seed(0)
         torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
         at = open_saliency(preset="resnet18")
-        assert at.radio(key="saliency.weights.True").value == "ImageNet weights"
+        assert weights(at).value == "ImageNet weights"  # cached: the default
         assert "Weights: ImageNet weights from torchvision (resnet18, 69.8% top-1 as published)" in captions(at)
         names = set(at.dataframe[0].value["class"])
         assert names <= set(torchvision.models.ResNet18_Weights.DEFAULT.meta["categories"])
@@ -104,36 +145,22 @@ def test_imagenet_weights_from_the_local_cache_show_imagenet_class_names(tmp_pat
         torch.hub.set_dir(previous)
 
 
-def test_imagenet_weights_missing_offline_say_where_to_put_them(tmp_path):
-    st.cache_resource.clear()  # the page caches loaded ImageNet models across sessions
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        at = open_saliency(preset="resnet18")
-        message = " ".join(e.value for e in at.error)
-        assert "put the file at" in message and "resnet18-f37072fd.pth" in message
-        assert at.button(key="saliency.download").label == "Download resnet18 weights"
-    finally:
-        torch.hub.set_dir(previous)
+def test_imagenet_weights_missing_offline_say_where_to_put_them(empty_torch_cache):
+    at = open_saliency(preset="resnet18")
+    weights(at).set_value("ImageNet weights").run()
+    message = " ".join(e.value for e in at.error)
+    assert "put the file at" in message and "resnet18-f37072fd.pth" in message
+    assert at.button(key="saliency.download").label == "Download resnet18 weights"
 
 
 @pytest.mark.slow
 def test_training_on_shapes_then_explaining_a_generated_shape():
     at = open_saliency(preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Generated shape").run()
-    at.radio(key="saliency.weights.False").set_value("Trained here on shapes").run()
+    weights(at).set_value("Trained here on shapes").run()
     at.slider(key="saliency.budget").set_value(10).run()
     at.button(key="saliency.train").click().run()
     assert not at.exception, at.exception
     assert "Weights: trained here on generated shapes" in captions(at)
     assert "held-out images" in captions(at)
-    assert set(at.dataframe[0].value["class"]) <= {
-        "circle",
-        "square",
-        "triangle",
-        "star",
-        "cross",
-        "hexagon",
-        "ring",
-        "diamond",
-    }
+    assert set(at.dataframe[0].value["class"]) <= set(CLASSES)

@@ -1,9 +1,12 @@
 """``python -m explorer gradcam QUERY --image PATH --out FILE.npy``: Grad-CAM from the command line.
 
 Weights, in order: ``--checkpoint``; torchvision's ImageNet weights when QUERY is one of its models
-(from the torch cache, downloaded unless ``--no-download``); otherwise a short training run on the
-shapes data set (``--train-seconds``). The heatmap (2-D float32 at the model's input resolution)
-goes to ``--out``; ``--json`` prints the predictions, the layer and the weights used.
+and they are in the torch cache; the shipped model of QUERY's family (``assets/models``, see
+``python -m explorer models``: trained on shapes, so the map is of that model's architecture, which
+the JSON ``weights`` and ``model_query`` name); ImageNet weights downloaded (unless
+``--no-download``); otherwise a short training run on the shapes data set (``--train-seconds``).
+The heatmap (2-D float32 at the model's input resolution) goes to ``--out``; ``--json`` prints the
+predictions, the layer and the weights used.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from explorer.analysis.training import train_on_shapes
 from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
 from explorer.data.images import decode_image
+from explorer.runtime.shipped import load_shipped, shipped_for
 from explorer.runtime.weights import pretrained_info, with_checkpoint, with_imagenet_weights
 
 
@@ -52,7 +56,11 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     image = decode_image(_read(args.image, "image"))
     if args.checkpoint:
         model = with_checkpoint(config, _read(args.checkpoint, "checkpoint"), Path(args.checkpoint).name, device)
-    elif pretrained_info(config) is not None:
+    elif (info := pretrained_info(config)) is not None and info.cached:
+        model = with_imagenet_weights(config, device, download=False)
+    elif (shipped := shipped_for(config)) is not None:
+        model = load_shipped(shipped, device)
+    elif info is not None:
         model = with_imagenet_weights(config, device, download=not args.no_download)
     else:
         model = train_on_shapes(config, seconds=args.train_seconds, device=device, autocast=args.bf16).model
@@ -62,6 +70,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         print_json(
             {
                 "query": config.query,
+                "model_query": model.config.query,
                 "weights": model.weights,
                 "layer": result.cam.layer,
                 "target": result.cam.target,

@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="cosine",
         help="learning rate over the run (default cosine)",
     )
+    parser.add_argument(
+        "--resolution", type=int, help="image side in px (default: the shapes version's, 64; at most the config's)"
+    )
     parser.add_argument("--name", help="file name stem (default: from the query, e.g. resnet20)")
     parser.add_argument(
         "--held-out", type=int, default=HELD_OUT, help=f"images measured after training (default {HELD_OUT})"
@@ -111,6 +114,8 @@ def command_line(args: argparse.Namespace, device: torch.device, name: str, thre
     words = ["python", "-m", "explorer", "--device", device.type, "train", args.query]
     words += ["--steps", str(args.steps), "--seed", str(args.seed), "--batch", str(args.batch)]
     words += ["--lr", repr(args.lr), "--schedule", args.schedule, "--held-out", str(args.held_out)]
+    if args.resolution is not None:
+        words += ["--resolution", str(args.resolution)]
     words += ["--threads", str(threads), "--name", name, "--out", args.out]
     return shlex.join(words)
 
@@ -130,6 +135,8 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         raise UsageError(f"--batch {args.batch}; allowed: 2 or more (batch norm needs batch statistics)")
     if args.held_out < 1:
         raise UsageError(f"--held-out {args.held_out}; allowed: 1 or more")
+    if args.resolution is not None and args.resolution < 8:
+        raise UsageError(f"--resolution {args.resolution}; allowed: 8 or more")
     name = args.name or default_name(args.query)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise UsageError(f"--name '{name}'; allowed: letters, digits, '.', '_' and '-'")
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         batch=args.batch,
         lr=args.lr,
         schedule=args.schedule,
+        resolution=args.resolution,
         held_out=0,
         progress=ProgressBar(args.steps),
     )

@@ -49,6 +49,11 @@ class ShippedModel:
         return parse_query(self.query)
 
     @property
+    def trained_query(self) -> str:
+        """The query as given to ``train`` (before the shapes' classes and side were set), canonical."""
+        return parse_query(str(self.card.get("trained_query", self.query))).query
+
+    @property
     def deformable(self) -> bool:
         return query_to_dict(self.query).get("deform", "off") not in ("off", "none")
 
@@ -100,7 +105,7 @@ def shipped_for(config: ModelConfig, directory: Path = MODELS_DIR) -> ShippedMod
     deform = wanted.get("deform", "off") not in ("off", "none")
     modulated = wanted.get("modulated", "off") == "on"
     for model in models:
-        if model.query == config.query or model.card.get("trained_query") == config.query:
+        if config.query in (model.query, model.trained_query):
             return model
     return min(models, key=lambda m: (m.deformable != deform, m.modulated != modulated, m.name))
 

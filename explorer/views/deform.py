@@ -286,3 +286,31 @@ def magnitude_bars(layers: Sequence[str], series: dict[str, Sequence[float]], ti
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
+
+
+def spread_figure(
+    sizes: Sequence[float], spreads: Sequence[float], regular: float, title: str = "", height: int = 360
+) -> go.Figure:
+    """Scatter of a layer's sampling spread (image px) against the object's size (image px), with the
+    regular grid's spread as a dashed line (what zero offsets give)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(sizes), y=list(spreads), mode="markers", name="held-out shape", opacity=0.7))
+    if len(sizes):
+        fig.add_trace(
+            go.Scatter(
+                x=[min(sizes), max(sizes)],
+                y=[regular, regular],
+                mode="lines",
+                line={"dash": "dash"},
+                name="regular grid (zero offsets)",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=height,
+        xaxis_title="object size: sqrt(mask area), px",
+        yaxis_title="sampling spread (RMS from centroid), px",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig

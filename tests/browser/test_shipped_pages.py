@@ -1,0 +1,43 @@
+"""First contact, offline, default settings: Saliency explains an uploaded picture with the shipped
+model at once; Deformable opens on the shipped deformable model with its grid already bent.
+
+Also refreshes the README's Saliency screenshot (assets/saliency-shipped.png)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from explorer.data.samples import shape_image
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "saliency-shipped.png"
+
+
+def test_upload_gives_a_shipped_model_map_with_no_other_click(open_app, page, wait_for_app, tmp_path):
+    picture = tmp_path / "star.png"
+    shape_image(21, 256, "star").save(picture)
+    open_app("/saliency")  # default config; the test server's torch cache has no ImageNet weights
+    assert page.get_by_text("Shipped model (trained on shapes)").count() == 1
+    page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
+    wait_for_app(page)
+    start = time.perf_counter()
+    page.locator(".st-key-saliency-upload input[type='file']").set_input_files(str(picture))
+    wait_for_app(page)
+    seconds = time.perf_counter() - start
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Weights: shipped model 'resnet8-cifar'", exact=False).count() == 1
+    assert page.locator('[data-testid="stImage"]').count() >= 3
+    assert page.get_by_text("Overlay: star").count() == 1  # the shipped model reads the shape right
+    print(f"upload -> map in the browser: {seconds:.2f} s")
+    assert seconds < 20  # the issue's 2 s is reported by the run (print above), not asserted on a shared CI
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_deformable_opens_with_learned_offsets_and_the_headline(open_app, page, wait_for_app):
+    open_app("/deform")
+    wait_for_app(page, timeout=180)  # the spread study runs once per server (200 shapes)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Weights: shipped model 'resnet8-deform'", exact=False).count() == 1
+    assert page.get_by_text("Spearman ρ", exact=False).count() >= 1
+    assert page.get_by_text("Untrained: every offset is zero").count() == 0
