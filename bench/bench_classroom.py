@@ -11,7 +11,7 @@ pace (``--pace`` seconds between moves, +-50 %): each move sends the slider's ne
 state, exactly what the frontend sends. Students start 0 to 2 s apart.
 
 Scenarios: ``teacher`` (the class follows the teacher: everyone opens ResNet-50 and moves its depth
-slider the same way) and ``explore`` (everyone on a different preset, moving its own slider).
+slider the same way) and ``explore`` (every student on a config of their own, moving its slider).
 
 Reported per N and scenario: p50 / p95 of open-a-link and of slider-move -> script finished (the
 time a student waits for the page to settle), errors (exceptions shown on the page, failed or
@@ -39,6 +39,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 RUN_TIMEOUT_S = 180.0
 #: (link, knob whose slider the student moves): the "explore" scenario cycles through these.
@@ -171,8 +172,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def explore_plan(i: int) -> tuple[str, str]:
+    """Student ``i``'s own link: the presets in turn, then the same at 10 %, 20 %, ... smaller inputs,
+    so that no two students of a class share a config."""
+    link, knob = EXPLORE[i % len(EXPLORE)]
+    shrink = i // len(EXPLORE)
+    if shrink:
+        from explorer.config import parse_query
+
+        side = parse_query(link).input_resolution
+        link += f"&resolution={round(side * (1 - 0.1 * shrink))}"
+    return link, knob
+
+
 async def run_class(url: str, n: int, scenario: str, moves: int, pace: float) -> list[Student]:
-    plans = [TEACHER if scenario == "teacher" else EXPLORE[i % len(EXPLORE)] for i in range(n)]
+    plans = [TEACHER if scenario == "teacher" else explore_plan(i) for i in range(n)]
     tasks = [
         student(url, link, knob, moves, pace, delay=random.Random(i).uniform(0, 2), seed=i)
         for i, (link, knob) in enumerate(plans)
