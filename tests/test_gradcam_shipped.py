@@ -1,0 +1,40 @@
+"""``gradcam`` without ``--checkpoint``: cached ImageNet weights, else the shipped model of the query's
+family (named in the JSON ``weights``), never a silent download or a training run when one ships."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from explorer.config import parse_query
+from explorer.data.samples import shape_image
+from explorer.runtime.shipped import shipped_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_without_imagenet_weights_the_shipped_model_explains(tmp_path):
+    image = tmp_path / "star.png"
+    shape_image(21, 200, "star").save(image)
+    out = tmp_path / "cam.npy"
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-cache")}  # no ImageNet weights there
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer", "--device", "cpu", "gradcam", "preset=resnet18", "--image", str(image)]
+        + ["--out", str(out), "--json", "--no-download"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    shipped = shipped_for(parse_query("preset=resnet18"))
+    assert report["weights"].startswith(f"shipped model '{shipped.name}'")
+    assert report["model_query"] == shipped.query and report["query"] == "preset=resnet18"
+    assert report["target_name"] == "star"  # the shipped model reads the shape
+    assert np.load(out).shape == (64, 64) and report["heatmap_shape"] == [64, 64]
