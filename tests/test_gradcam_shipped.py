@@ -24,8 +24,10 @@ def test_without_imagenet_weights_the_shipped_model_explains(tmp_path):
     out = tmp_path / "cam.npy"
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-cache")}  # no ImageNet weights there
     done = subprocess.run(
-        [sys.executable, "-m", "explorer", "--device", "cpu", "gradcam", "preset=resnet18", "--image", str(image)]
-        + ["--out", str(out), "--json", "--no-download"],
+        [
+            *(sys.executable, "-m", "explorer", "--device", "cpu", "gradcam", "preset=resnet18"),
+            *("--image", str(image), "--out", str(out), "--json", "--no-download"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -32,7 +32,8 @@ def tolerance(p: float, n: int = RE_MEASURED) -> float:
 
 def test_the_five_kinds_ship_and_fit_the_size_budget():
     configs = [m.config for m in MODELS]
-    assert any(c.family == "resnet" and c.stem == "cifar" and not m.deformable for c, m in zip(configs, MODELS, strict=True))
+    pairs = zip(configs, MODELS, strict=True)
+    assert any(c.family == "resnet" and c.stem == "cifar" and not m.deformable for c, m in pairs)
     assert any(c.family == "mobilenet_v2" and c.alpha < 1 for c in configs)
     assert any(c.family == "densenet" and c.compression < 1 and c.bn_size > 0 for c in configs)  # DenseNet-BC
     assert any(m.deformable and not m.modulated for m in MODELS)

@@ -70,8 +70,10 @@ def test_the_card_command_reproduces_the_weights_and_another_seed_does_not(tmp_p
 
 def test_a_real_process_trains_and_prints_the_card(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "explorer", "train", TINY, "--steps", "2", "--held-out", "10", "--out", str(tmp_path)]
-        + ["--json", "--name", "t"],
+        [
+            *(sys.executable, "-m", "explorer", "train", TINY, "--steps", "2", "--held-out", "10"),
+            *("--name", "t", "--json", "--out", str(tmp_path)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
