@@ -225,3 +225,14 @@ def test_cli_runs_and_resumes_with_json(tmp_path, capsys):
     again = json.loads(out)
     assert code == 0 and again["trained"] == 0 and again["skipped"] == 5
     assert again["points"] == first["points"]
+
+
+def test_without_ray_the_error_says_what_to_do(monkeypatch, tmp_path, capsys):
+    from explorer.analysis.search import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    with pytest.raises(ValueError, match="Ray is not installed"):
+        RayExecutor("auto")
+    code, _, err = run_cli("search", TINY, "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.2", "--ray", "auto",
+                           "--out", str(tmp_path), capsys=capsys)  # fmt: skip
+    assert code == 2 and err.startswith("error: Ray is not installed") and err.count("\n") == 1
