@@ -9,6 +9,7 @@ from explorer.views.profile import group_bar, hierarchy
 from explorer.views.tables import group_frame, layer_frame
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph, cached_profile, cached_summary
+from pages._shared.composer import block_editor
 from pages._shared.device import memory_note
 from pages._shared.memory import BATCHES, cached_training_memory
 from pages._shared.state import PREVIOUS_PROFILE
@@ -25,6 +26,9 @@ st.caption(
     "Every view is a link: this page's URL holds the configuration. MACs are multiply-adds at batch 1 "
     "(convolutions, linear layers and deformable sampling; BN, activations and pooling count zero)."
 )
+if config.family == "blocks":  # the composer: its blocks as an editable table
+    with st.expander("Block editor", expanded=True):
+        block_editor(config)
 flops = st.toggle("Show FLOPs (2 × MACs) instead of MACs", key="build.flops")
 work_label, work = ("FLOPs", result.flops) if flops else ("MACs", result.macs)
 previous_work = previous.flops if flops else previous.macs

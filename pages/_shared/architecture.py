@@ -188,3 +188,8 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
         _set_url(new)
     sync.config = new
     return new
+
+
+def show_config(config: ModelConfig) -> None:
+    """Make ``config`` the page's config (the URL changes; the widgets follow on the next run)."""
+    _set_url(config)
