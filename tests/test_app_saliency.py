@@ -164,3 +164,16 @@ def test_training_on_shapes_then_explaining_a_generated_shape():
     assert "Weights: trained here on generated shapes" in captions(at)
     assert "held-out images" in captions(at)
     assert set(at.dataframe[0].value["class"]) <= set(CLASSES)
+
+
+@pytest.mark.slow
+def test_train_on_shapes_warm_starts_from_the_matching_shipped_model():
+    at = open_saliency(family="resnet", stem="cifar", depth="8", width="16")
+    weights(at).set_value("Trained here on shapes").run()
+    assert "Training starts from the shipped model 'resnet8-cifar'" in captions(at)
+    at.slider(key="saliency.budget").set_value(10).run()
+    at.button(key="saliency.train").click().run()
+    assert not at.exception, at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("Weights: trained here"))
+    accuracy = int(caption.split("(")[-1].split("%")[0])
+    assert accuracy >= 80, caption  # the bar for a default run; from scratch 10 s gives ~chance

@@ -88,3 +88,12 @@ def test_models_command_lists_every_card(capsys):
     assert all(m["sha256"] == s.card["sha256"] and m["query"] == s.query for m, s in zip(listed, MODELS, strict=True))
     assert main(["models"]) == 0
     assert all(m.name in line for m, line in zip(MODELS, capsys.readouterr().out.splitlines(), strict=True))
+
+
+def test_same_architecture_compares_what_is_built_not_the_query_text():
+    from explorer.runtime.shipped import same_architecture
+
+    explicit, automatic = parse_query("family=resnet&stem=cifar&depth=8&width=16"), parse_query("preset=resnet20&depth=8")
+    assert explicit.query != automatic.query and same_architecture(explicit, automatic)
+    assert not same_architecture(explicit, parse_query("family=resnet&stem=cifar&depth=8&width=8"))
+    assert not same_architecture(explicit, parse_query("family=plain&depth=8"))

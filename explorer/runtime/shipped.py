@@ -22,7 +22,15 @@ from explorer.config import ModelConfig, parse_query, query_to_dict
 from explorer.runtime.models import instantiate
 from explorer.runtime.weights import ExplainableModel, WeightsError
 
-__all__ = ["MODELS_DIR", "ShippedModel", "load_shipped", "shipped_deformable", "shipped_for", "shipped_models"]
+__all__ = [
+    "MODELS_DIR",
+    "ShippedModel",
+    "load_shipped",
+    "same_architecture",
+    "shipped_deformable",
+    "shipped_for",
+    "shipped_models",
+]
 
 #: Where the shipped models live (the repository's ``assets/models``).
 MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
@@ -116,6 +124,20 @@ def shipped_deformable(modulated: bool = False, directory: Path = MODELS_DIR) ->
     if not models:
         return None
     return min(models, key=lambda m: (m.modulated != modulated, m.name))
+
+
+def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
+    """Whether two configs build the same network (same parameter and buffer names and shapes, built
+    on the meta device): ``width=16`` and the CIFAR stem's automatic 16 are one architecture."""
+    from explorer.families import build
+
+    if a.family != b.family:
+        return False
+
+    def shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in build(config, device="meta").module.state_dict().items()}
+
+    return shapes(a) == shapes(b)
 
 
 def _sha256(path: Path) -> str:
