@@ -93,7 +93,8 @@ def test_models_command_lists_every_card(capsys):
 def test_same_architecture_compares_what_is_built_not_the_query_text():
     from explorer.runtime.shipped import same_architecture
 
-    explicit, automatic = parse_query("family=resnet&stem=cifar&depth=8&width=16"), parse_query("preset=resnet20&depth=8")
+    explicit = parse_query("family=resnet&stem=cifar&depth=8&width=16&classes=10")
+    automatic = parse_query("preset=resnet20&depth=8")  # width: the CIFAR stem's automatic 16
     assert explicit.query != automatic.query and same_architecture(explicit, automatic)
     assert not same_architecture(explicit, parse_query("family=resnet&stem=cifar&depth=8&width=8"))
     assert not same_architecture(explicit, parse_query("family=plain&depth=8"))
