@@ -583,7 +583,8 @@ def spread_against_size(
         spreads.append(float(spread[on].mean()))
         grid = f.regular_points()[0, 0] * f.input_stride
         regular = float(np.sqrt(((grid - grid.mean(axis=0)) ** 2).sum(axis=-1).mean()))
-    sizes_a, spreads_a = np.asarray(sizes), np.asarray(spreads)
+    # Rounded to 1e-4 px: float noise below that must not rank (zero offsets give one tied value).
+    sizes_a, spreads_a = np.asarray(sizes), np.round(np.asarray(spreads), 4)
     return SpreadStudy(
         layer=name,
         seed=seed,
