@@ -27,16 +27,17 @@ HELD_OUT_SEEDS = range(1000, 1040)
 
 @pytest.fixture(scope="module")
 def trained(single_thread):
-    """ResNet-20 trained for 150 Adam steps (batch 32) on 32 px shapes (version 2, the default, drawn at
-    32 px to keep the test short): deterministic from its seeds."""
-    return train_on_shapes(parse_query("preset=resnet20"), steps=150, device="cpu", resolution=32).model
+    """ResNet-20 trained for 300 Adam steps (batch 32, lr 2e-3) on shapes version 2 (the default) drawn
+    at 32 px to keep the test short: deterministic from its seeds. (150 steps, enough for version 1,
+    gave 19% on version 2.)"""
+    return train_on_shapes(parse_query("preset=resnet20"), steps=300, device="cpu", resolution=32, lr=2e-3).model
 
 
 @pytest.mark.slow
 def test_training_beats_chance_and_says_so(trained):
     assert trained.accuracy > 2 / len(CLASSES)  # chance is 1/8
     assert f"{trained.accuracy:.0%} accuracy on 128 held-out images" in trained.weights
-    assert "150 steps at 32 px" in trained.weights
+    assert "300 steps at 32 px" in trained.weights
     assert trained.categories == CLASSES
     assert not trained.built.module.training
 
