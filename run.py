@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -279,6 +280,9 @@ def command_serve(args: list[str]) -> int:
     options = ["--server.address", "127.0.0.1", "--server.showEmailPrompt", "false"]
     children = [subprocess.Popen([*streamlit, *options, "--server.port", str(p)], cwd=ROOT) for p in worker_ports]
     children.append(subprocess.Popen([nginx, "-c", config, "-g", "daemon off;"], cwd=run_dir))
+    # SIGTERM (a service manager, a test's terminate()) must stop the workers too: turn it into an
+    # exception so the `finally` below runs instead of the interpreter exiting and orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
     try:
         while all(child.poll() is None for child in children):

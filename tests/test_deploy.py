@@ -43,6 +43,12 @@ def _is_free(port: int) -> bool:
     return True
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _get(url: str, cookie: str | None = None) -> tuple[str, str | None]:
     """(the worker that answered, the sticky cookie set) for one GET."""
     request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
@@ -106,6 +112,11 @@ def served():
     finally:
         server.terminate()
         server.wait(timeout=30)
+        for listening in (port, port + 1, port + 2):  # run.py serve stops its workers and nginx with itself
+            deadline = time.time() + 30
+            while _listening(listening) and time.time() < deadline:
+                time.sleep(0.2)
+            assert not _listening(listening), f"something still listens on {listening} after run.py serve stopped"
 
 
 def test_a_browser_stays_on_one_worker_through_reruns_and_reconnects(served):
