@@ -29,6 +29,7 @@ from explorer.views.deform import (
 from pages._shared.architecture import architecture_controls, current_config
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
+from pages._shared.queue import slow_work
 from pages._shared.state import DEFORM_MODELS, SALIENCY_MODEL, ModelPair
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
@@ -123,14 +124,15 @@ def weights_controls() -> tuple[ExplainableModel, ExplainableModel] | None:
         bf16 = bf16_toggle("deform")
         if st.button("Train on shapes", key="deform.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
-            pair = train_offsets(
-                config,
-                steps,
-                device,
-                seed=int(seed),
-                progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
-                autocast=bf16,
-            )
+            with slow_work("Training"):  # the server's slow-work queue: the place in line shown
+                pair = train_offsets(
+                    config,
+                    steps,
+                    device,
+                    seed=int(seed),
+                    progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
+                    autocast=bf16,
+                )
             DEFORM_MODELS.set(ModelPair(("trained", config.query), pair.before, pair.after))
         kept = DEFORM_MODELS.get()
         if kept is not None and kept.key == ("trained", config.query):

@@ -13,6 +13,7 @@ from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
+from pages._shared.queue import slow_work
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
@@ -102,15 +103,16 @@ def weights_controls(config: ModelConfig) -> ExplainableModel | None:
                 from explorer.families import BuiltModel
 
                 built = BuiltModel(start.built.config, copy.deepcopy(start.built.module), start.built.stages)
-            trained = train_on_shapes(
-                config,
-                seconds=seconds,
-                device=device,
-                autocast=bf16,
-                lr=2e-4 if built is not None else 1e-3,
-                built=built,
-                progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
-            ).model
+            with slow_work("Training"):  # the server's slow-work queue: the place in line shown
+                trained = train_on_shapes(
+                    config,
+                    seconds=seconds,
+                    device=device,
+                    autocast=bf16,
+                    lr=2e-4 if built is not None else 1e-3,
+                    built=built,
+                    progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
+                ).model
             SALIENCY_MODEL.set(KeyedModel(key, trained))
         kept = SALIENCY_MODEL.get()
         if kept is not None and kept.key == key:

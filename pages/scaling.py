@@ -72,6 +72,7 @@ from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
+from pages._shared.queue import slow_work
 from pages._shared.state import MEASURED_TIMINGS, SEARCH_JOB, MeasuredTimings
 
 #: The what-if sliders: URL key, default and range (the rule's constants: explorer.compound).
@@ -566,7 +567,7 @@ if latency_tab.open:
         jobs = timing_jobs(chosen, design_profile, limit * 1e9, (1, big_batch))
         if st.button(f"Measure {len(jobs)} runs on {device}", type="primary", key="scaling.measure"):
             done: list[tuple[str, int]] = []
-            with st.status("Measuring…", expanded=True) as status:
+            with slow_work("Measuring"), st.status("Measuring…", expanded=True) as status:
                 bar = st.progress(0.0)
                 for i, (query, batch) in enumerate(jobs):
                     bar.progress(i / len(jobs), text=f"{query} at batch {batch}")
