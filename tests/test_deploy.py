@@ -6,6 +6,7 @@ reconnects (sticky cookie), and new browsers spread over both. Skipped where ngi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,12 @@ async def _session_on(url: str, cookie: str, reruns: int) -> set[str]:
     return seen
 
 
+def _run(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright may own this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="module")
 def served():
     port = _free_port_block(3)
@@ -127,7 +134,7 @@ def test_a_browser_stays_on_one_worker_through_reruns_and_reconnects(served):
         assert again == worker
     ws_url = served.replace("http://", "ws://")
     for _ in range(2):  # a session, then a reconnect (a new websocket with the same cookie)
-        assert asyncio.run(_session_on(ws_url, cookie, reruns=2)) == {worker}
+        assert _run(_session_on(ws_url, cookie, reruns=2)) == {worker}
 
 
 def test_new_browsers_spread_over_both_workers(served):

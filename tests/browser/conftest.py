@@ -128,7 +128,9 @@ def app_url() -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # One server for every test: a training a finished test left running (its tab closed, the
+            # session kept for a reconnect) must not hold the next test in the slow-work queue.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_SLOW_SLOTS": "8"},
         )
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S

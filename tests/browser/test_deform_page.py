@@ -5,11 +5,12 @@ from __future__ import annotations
 QUERY = "family=plain&depth=4&width=4&deform=on&resolution=16"
 
 # Screen position of data point (x, y) in the plotly chart whose title contains the given text
-# (Streamlit wraps titles in <b>).
+# (Streamlit wraps titles in <b>), after scrolling that chart into view.
 _POINT_JS = """([title, x, y]) => {
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     const text = gd._fullLayout && gd._fullLayout.title && gd._fullLayout.title.text;
     if (!text || !text.includes(title)) continue;
+    gd.scrollIntoView({block: "center"});  // the page is taller than the window: click where it is seen
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
     return [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(y)];
   }
