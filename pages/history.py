@@ -10,6 +10,7 @@ from explorer.views.history import timeline_frame
 from explorer.views.scaling import accuracy_vs_cost
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_profile
+from pages._shared.inputs import published_weights_choice
 
 
 @st.cache_data(show_spinner=False)
@@ -38,13 +39,7 @@ st.dataframe(
 
 design = cached_profile(config.query)
 st.subheader("Accuracy against cost, and your design")
-which = st.radio(
-    "Weights",
-    ["v1", "default"],
-    format_func={"v1": "original recipe (IMAGENET1K_V1)", "default": "torchvision's best (DEFAULT)"}.get,
-    horizontal=True,
-    key="history.weights",
-)
+which = published_weights_choice("history.weights")
 entries = published_accuracies(which)
 left, right = st.columns(2)
 left.plotly_chart(accuracy_vs_cost(entries, "params", current=(design.query, design.params)), key="history.params")

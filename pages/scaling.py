@@ -72,6 +72,7 @@ from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
+from pages._shared.inputs import published_weights_choice
 from pages._shared.queue import slow_work
 from pages._shared.state import MEASURED_TIMINGS, SEARCH_JOB, MeasuredTimings
 
@@ -509,13 +510,7 @@ if published_tab.open:
             hide_index=True,
             key="scaling.published_table",
         )
-        which = st.radio(
-            "Weights",
-            ["v1", "default"],
-            format_func={"v1": "original recipe (IMAGENET1K_V1)", "default": "torchvision's best (DEFAULT)"}.get,
-            horizontal=True,
-            key="scaling.weights",
-        )
+        which = published_weights_choice("scaling.weights")
         entries = published_accuracies(which)
         axis = st.radio(
             "Cost axis", ["params", "macs"], format_func={"params": "parameters", "macs": "MACs"}.get, horizontal=True

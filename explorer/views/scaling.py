@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from explorer.analysis.published import MOBILENET_V1_PAPER, PublishedWeights
 from explorer.analysis.scaling import GridCell, PublishedPoint, RoundingExplanation, StageComparison, SweepPoint
 from explorer.formatting import human_count
+from explorer.views.layout import standard_layout
 
 USER = "#4C78A8"
 RULE = "#F58518"
@@ -24,14 +25,7 @@ PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#E
 
 
 def _layout(fig: go.Figure, title: str, height: int = 400) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        height=height,
-        # Below the plot: above it, a multi-row legend covers the title.
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
-    )
-    return fig
+    return standard_layout(fig, title, height)
 
 
 def cost_vs_phi(

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from explorer.analysis.search import GridPoint, PointResult, SearchSpec
 from explorer.compound import TARGET_FLOPS_RATIO
+from explorer.views.layout import standard_layout
 
 COLOURS = {"base": "#9D9D9D", "grid": "#4C78A8", "depth": "#F58518", "width": "#54A24B", "resolution": "#B279A2"}
 NAMES = {
@@ -29,13 +30,7 @@ SURFACE = "#E45756"
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        height=height,
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
-    )
-    return fig
+    return standard_layout(fig, title, height)
 
 
 def accuracy_vs_macs(

@@ -59,3 +59,14 @@ def uploaded_checkpoint(prefix: str, config: ModelConfig) -> ExplainableModel | 
         cached = KeyedModel(key, with_checkpoint(config, data, upload.name, current_device()))
         slot.set(cached)
     return cached.model
+
+
+def published_weights_choice(key: str) -> str:
+    """Which published accuracies to show: the original papers' recipes or torchvision's best."""
+    return st.radio(
+        "Weights",
+        ["v1", "default"],
+        format_func={"v1": "original recipe (IMAGENET1K_V1)", "default": "torchvision's best (DEFAULT)"}.get,
+        horizontal=True,
+        key=key,
+    )
