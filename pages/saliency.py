@@ -5,15 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
-from explorer.analysis.training import shapes_config, train_on_shapes
+from explorer.analysis.training import WARM_START_LR, train_on_shapes
 from explorer.config import ConfigError, ModelConfig
-from explorer.runtime.shipped import ShippedModel, load_shipped, same_architecture, shipped_for
+from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
 from pages._shared.queue import slow_work
+from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
@@ -29,19 +30,6 @@ def imagenet_model(query: str, device: str) -> ExplainableModel:
     from explorer.config import parse_query
 
     return with_imagenet_weights(parse_query(query), device, download=False)
-
-
-@st.cache_resource(max_entries=6, show_spinner=False)
-def shipped_model(name: str, device: str) -> ExplainableModel:
-    return load_shipped(name, device)
-
-
-def warm_start(config: ModelConfig, device: str) -> ExplainableModel | None:
-    """The shipped model whose architecture is exactly ``config``'s shapes version, to train on from."""
-    shipped = shipped_for(config)
-    if shipped is None or not same_architecture(shapes_config(config), shipped.config):
-        return None
-    return shipped_model(shipped.name, device)
 
 
 def weights_choices(config: ModelConfig, shipped: ShippedModel | None) -> list[str]:
@@ -96,21 +84,14 @@ def weights_controls(config: ModelConfig) -> ExplainableModel | None:
             st.caption(f"Training starts from the {start.weights} (the same architecture).")
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
-            built = None
-            if start is not None:
-                import copy
-
-                from explorer.families import BuiltModel
-
-                built = BuiltModel(start.built.config, copy.deepcopy(start.built.module), start.built.stages)
             with slow_work("Training"):  # the server's slow-work queue: the place in line shown
                 trained = train_on_shapes(
                     config,
                     seconds=seconds,
                     device=device,
                     autocast=bf16,
-                    lr=2e-4 if built is not None else 1e-3,
-                    built=built,
+                    lr=WARM_START_LR if start is not None else 1e-3,
+                    start=start,
                     progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
                 ).model
             SALIENCY_MODEL.set(KeyedModel(key, trained))

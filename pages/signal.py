@@ -17,10 +17,17 @@ from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_profile
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.queue import slow_work
+from pages._shared.shipped import warm_start
 from pages._shared.state import SIGNAL_PINS, TRAINING_RUN
 
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
+#: Said beside "Train" when no shipped model has the config's architecture to start from.
+FROM_SCRATCH_NOTE = (
+    "Fresh weights: on a laptop CPU a few hundred steps of a small net (e.g. `family=resnet&stem=cifar&depth=8`, "
+    "which starts from a shipped model) are needed before the accuracy leaves chance; the curves still show "
+    "how the signal and the gradients flow as it starts to learn."
+)
 
 
 # -- cached models and analyses (models keyed by the canonical query string) ----------------------------
@@ -195,12 +202,24 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
     steps = cols[2].select_slider("Steps", [10, 20, 50, 100, 200, 500], value=50, key="train.steps")
     batch = cols[3].select_slider("Batch", [4, 8, 16, 32, 64], value=16, key="train.batch")
     every = cols[4].select_slider("Curves every", [1, 2, 5, 10, 25], value=5, key="train.every")
+    warm = warm_start(config, device, resolution=min(resolution, config.input_resolution))
+    if warm is not None:
+        from_shipped = st.toggle(
+            f"Start from the {warm.weights}",
+            value=True,
+            key="train.warm",
+            help="Its architecture is this config's (8 shape classes): the run refines learned weights. "
+            "Off: fresh weights from the seed, the curves of a net learning from scratch.",
+        )
+        warm = warm if from_shipped else None
+    else:
+        st.caption(FROM_SCRATCH_NOTE)
     button, toggle = st.columns([1, 4], vertical_alignment="center")
     button.button("Train", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_request_training)
     with toggle:
         bf16 = bf16_toggle("train")
     start = st.session_state.pop("train.requested", False)
-    side = min(resolution, config.input_resolution)
+    side = min(resolution, config.input_resolution) if warm is None else warm.built.config.input_resolution
     if start:
         settings = TrainSettings(
             optimizer=optimizer or "adam",
@@ -217,13 +236,14 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
         except TooLargeError as error:
             st.error(str(error))
             return
-        run = TrainingRun(config.query, settings, device)
+        trained_config = config if warm is None else warm.built.config
+        run = TrainingRun(trained_config.query, settings, device)
         TRAINING_RUN.set(run)
         progress = st.progress(0.0, text="Starting…")
         live_loss, live_curves = st.empty(), st.empty()
         with slow_work("Training"):  # one of the server's slow-work slots, the place in line shown
-            model = cached_model(config.query, seed, device)
-            for record in train(config, settings, model):
+            model = cached_model(config.query, seed, device) if warm is None else warm.built
+            for record in train(trained_config, settings, model):  # trains a private copy
                 run.records.append(record)
                 progress.progress(record.fraction, text=f"Step {record.step}/{steps} · loss {record.loss:.4g}")
                 if record.signal is not None or record.step == steps:

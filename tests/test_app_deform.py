@@ -101,3 +101,25 @@ def test_picking_a_location_moves_the_star():
     assert not at.exception, at.exception
     star = trace(figure(at, "After: stage1.0.conv1 at (3, 11)"), "output location")
     assert (star["x"], star["y"]) == ([11.0], [3.0])
+
+
+def test_train_on_shapes_warm_starts_from_the_shipped_model_of_the_same_architecture():
+    opening = shipped_deformable()
+    at = open_deform()
+    at.radio(key="deform.weights.True").set_value("Trained here on shapes").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Training starts from the shipped model '{opening.name}'" in captions
+    at.slider(key="deform.steps").set_value(3)
+    at.button(key="deform.train").click().run()
+    assert not at.exception, at.exception
+    weights = next(c.value for c in at.caption if c.value.startswith("Weights: trained here"))
+    assert f"starting from the shipped model '{opening.name}'" in weights
+    accuracy = int(weights.split("(")[-1].split("%")[0])
+    assert accuracy >= 80, weights  # from scratch, 3 steps are at chance
+    before = figure(at, "Before training:")
+    assert trace(before, "deformed")["x"] == trace(before, "regular")["x"]  # "before": its offsets zeroed
+
+
+def test_a_config_no_shipped_model_matches_says_it_trains_from_scratch():
+    at = open_deform(**SMALL)
+    assert "training starts from scratch" in " ".join(c.value for c in at.caption)

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.config import parse_query
+from explorer.runtime.shipped import shipped_for
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = {"family": "plain", "depth": "8", "width": "4", "resolution": "16"}
@@ -95,3 +96,23 @@ def test_short_training_run_ends_with_the_scrubber():
     scrub.set_value(5).run()
     assert not at.exception, at.exception
     assert len(charts(at)) == 2 + 1 + 3  # the curves above, the loss, and the three scrubbed curves
+
+
+def test_training_a_shipped_architecture_starts_from_its_weights():
+    at = open_signal(family="resnet", stem="cifar", depth="8", width="16")
+    toggle = at.toggle(key="train.warm")
+    assert toggle.value and "shipped model 'resnet8-cifar'" in toggle.label
+    at.select_slider(key="train.steps").set_value(10)
+    at.select_slider(key="train.batch").set_value(32)
+    at.button(key="train.start").click().run()
+    assert not at.exception, at.exception
+    done = next(s.value for s in at.success if s.value.startswith("Trained 10 steps"))
+    first_loss = float(done.split("loss ")[1].split(" ")[0])
+    assert first_loss < 0.7, done  # learned weights: far below chance's ln 8 = 2.08
+    shipped = shipped_for(parse_query("family=resnet&stem=cifar&depth=8&width=16"))
+    assert f"This run trained `{shipped.query}`" in captions(at)  # the shipped model's 8 classes at 64 px
+
+
+def test_a_fresh_config_says_it_starts_from_scratch():
+    at = open_signal(**TINY)
+    assert "Fresh weights" in captions(at)

@@ -16,7 +16,14 @@ import pytest
 from explorer.analysis.training import shapes_scores
 from explorer.cli import main
 from explorer.config import parse_query
-from explorer.runtime.shipped import MODELS_DIR, load_shipped, shipped_deformable, shipped_for, shipped_models
+from explorer.runtime.shipped import (
+    MODELS_DIR,
+    card_goals,
+    load_shipped,
+    shipped_deformable,
+    shipped_for,
+    shipped_models,
+)
 from explorer.runtime.weights import WeightsError
 
 MODELS = shipped_models()
@@ -49,6 +56,7 @@ def test_a_shipped_model_loads_and_re_measures_its_card(model, single_thread):
     assert card["held_out"]["n"] == 2000 and card["shapes_version"] == 2
     assert card["command"].startswith("python -m explorer --device ") and f"--name {model.name}" in card["command"]
     assert "CC0" in card["licence"]
+    assert card["goals"] == card_goals(card["held_out"]["accuracy"], card["held_out"]["pointing_game"])
     loaded = load_shipped(model)
     assert loaded.categories == tuple(card["classes"]) and model.name in loaded.weights
     scores = shapes_scores(loaded.built, seed=FRESH_SEED, n=RE_MEASURED)

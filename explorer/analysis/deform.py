@@ -448,6 +448,7 @@ def train_offsets(
     progress: Callable[[int, int, float], None] | None = None,
     held_out: int = 64,
     autocast: bool = False,
+    start: ExplainableModel | None = None,
 ) -> TrainedPair:
     """Fit ``config``'s architecture to the shapes data set (random scale and rotation) for
     ``steps`` Adam steps with :func:`explorer.analysis.training.train_on_shapes`; return it with the
@@ -456,15 +457,26 @@ def train_offsets(
     Both models are built here, from ``seed``, so nothing shared is touched; ``progress(step,
     steps, loss)`` is called after every step. Accuracy is measured on ``held_out`` images of
     another seed (0: not measured). ``autocast``: train under bfloat16 autocast (see ``TrainSettings``).
+
+    ``start``: a trained model of this architecture (a shipped one, see
+    :func:`explorer.analysis.training.warm_start_for`): training goes on from a private copy of it at
+    its own resolution, and "before" is that model with its offsets zeroed (the regular grid).
     """
     if steps < 0:
         raise ValueError(f"train steps {steps}; allowed: 0 or more")
-    small = shapes_config(config, resolution)
-    before = instantiate(small, device, batch=batch, training=False, seed=seed)
+    norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
+    if start is not None:
+        resolution = start.built.config.input_resolution
+        small = shapes_config(config, resolution)
+        before = untrained_copy(start.built)
+        before.module.to(device)
+        untrained = ExplainableModel(before, f"the {start.weights} with its offsets zeroed (the regular grid)", **norm)
+    else:
+        small = shapes_config(config, resolution)
+        before = instantiate(small, device, batch=batch, training=False, seed=seed)
+        untrained = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
     if not deformable_layers(before):
         raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
-    norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
-    untrained = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
     if steps == 0:
         return TrainedPair(untrained, untrained, 0)
     run = train_on_shapes(
@@ -477,7 +489,8 @@ def train_offsets(
         lr=lr,
         autocast=autocast,
         held_out=held_out,
-        built=BuiltModel(small, copy.deepcopy(before.module), before.stages),
+        built=None if start is not None else BuiltModel(small, copy.deepcopy(before.module), before.stages),
+        start=start,
         progress=None if progress is None else (lambda record: progress(record.step, steps, record.loss)),
     )
     return TrainedPair(untrained, run.model, run.steps, list(run.losses))

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +51,9 @@ from explorer.runtime.device import full_float32
 from explorer.runtime.hooks import hooked
 from explorer.runtime.models import build_seeded
 from explorer.runtime.weights import ExplainableModel
+
+if TYPE_CHECKING:
+    from explorer.runtime.shipped import ShippedModel
 
 __all__ = [
     "OPTIMIZERS",
@@ -286,6 +290,28 @@ def shapes_config(config: ModelConfig, resolution: int | None = None) -> ModelCo
     return dataclasses.replace(config, classes=len(CLASSES), resolution=side)
 
 
+#: Adam's learning rate when training starts from a shipped model (a fifth of a fresh run's 1e-3):
+#: a short run then refines what the model learned instead of shaking it loose.
+WARM_START_LR = 2e-4
+
+
+def warm_start_for(config: ModelConfig, resolution: int | None = None) -> ShippedModel | None:
+    """The shipped model whose architecture is exactly ``config``'s shapes version (same layers and
+    tensor shapes), to train from (load it with ``load_shipped``); None when none matches."""
+    from explorer.runtime.shipped import same_architecture, shipped_for
+
+    shipped = shipped_for(config)
+    if shipped is None or not same_architecture(shapes_config(config, resolution), shipped.config):
+        return None
+    return shipped
+
+
+def private_copy(model: ExplainableModel) -> BuiltModel:
+    """A copy of ``model``'s network that training may change (a cached model is shared)."""
+    with model_lock(model.built.module):  # never copy a model in the middle of someone's analysis
+        return BuiltModel(model.built.config, copy.deepcopy(model.built.module), model.built.stages)
+
+
 def train_on_shapes(
     config: ModelConfig,
     *,
@@ -300,6 +326,7 @@ def train_on_shapes(
     autocast: bool = False,
     held_out: int = HELD_OUT,
     built: BuiltModel | None = None,
+    start: ExplainableModel | None = None,
     progress: Callable[[StepRecord], None] | None = None,
 ) -> ShapesRun:
     """Train ``config``'s architecture (see :func:`shapes_config`) on the shapes data set with Adam
@@ -310,7 +337,9 @@ def train_on_shapes(
 
     The model is built here from ``seed`` (a forked RNG: the global seed is left alone, so a server
     shared between sessions is not disturbed), unless ``built`` (a private model of
-    ``shapes_config(config, resolution)``, trained in place) is given. ``progress(record)`` is
+    ``shapes_config(config, resolution)``, trained in place) is given, or ``start`` (a trained model
+    of that architecture, e.g. :func:`warm_start_for`'s: a private copy of it is trained, and the
+    description says it started there). ``progress(record)`` is
     called after every step. A run whose loss stops being finite raises ValueError.
     """
     from explorer.runtime.models import instantiate
@@ -326,6 +355,9 @@ def train_on_shapes(
     if schedule != "constant" and steps == 10**9:
         raise ValueError(f"schedule '{schedule}' needs a number of steps")
     small = shapes_config(config, resolution)
+    if start is not None:
+        built = private_copy(start)
+        built.module.to(device)
     if built is None:
         built = instantiate(small, device, batch=batch, training=True, seed=seed)
     settings = TrainSettings(
@@ -357,9 +389,11 @@ def train_on_shapes(
     accuracy = shapes_accuracy(built, seed=seed + 1, n=held_out) if held_out else None
     where = torch.device(device).type if device is not None else "cpu"
     measured = f" ({accuracy:.0%} accuracy on {held_out} held-out images)" if accuracy is not None else ""
+    origin = f", starting from the {start.weights}" if start is not None else ""
     model = ExplainableModel(
         built,
         f"trained here on generated shapes for {record.step} steps at {small.input_resolution} px on {where}"
+        f"{origin}"
         f"{', bf16 autocast' if autocast else ''}{measured}",
         CLASSES,
         accuracy=accuracy,

@@ -128,6 +128,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.training import shapes_scores, train_on_shapes
     from explorer.config import parse_query
     from explorer.data.shapes import CLASSES, DEFAULT_VERSION
+    from explorer.runtime.shipped import card_goals
 
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}; allowed: 1 or more")
@@ -203,6 +204,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         "weights_file": weights.name,
         "command": command_line(args, device, name, threads),
         "licence": LICENCE,
+        "goals": card_goals(scores.accuracy, scores.pointing),
     }
     (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     if args.json:
