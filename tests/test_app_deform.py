@@ -42,7 +42,7 @@ def test_a_first_visit_opens_the_shipped_deformable_model_with_learned_offsets()
     assert opening is not None and not opening.modulated
     at = open_deform()
     title = at.title[0].value  # the sidebar writes the query its own way (width=16 is the stem's default)
-    assert title.startswith("Deformable convolution: family=resnet&depth=8") and "deform=3" in title
+    assert title.startswith("Deformable convolution: family=resnet&depth=8") and "deform=2" in title
     assert f"Weights: shipped model '{opening.name}'" in " ".join(c.value for c in at.caption)
     after = figure(at, "After:")
     deformed, regular = trace(after, "deformed"), trace(after, "regular")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from explorer.analysis.deform import spearman, spread_against_size, untrained_copy
+from explorer.analysis.deform import SPREAD_IMAGES, spearman, spread_against_size, untrained_copy
 from explorer.runtime.shipped import load_shipped, shipped_deformable
 
 
@@ -36,3 +36,11 @@ def test_the_shipped_deformable_models_measure_a_spread_per_shape(modulated, sin
     zero = spread_against_size(untrained_copy(model.built), n=10)
     np.testing.assert_allclose(zero.spreads, zero.regular_spread, rtol=1e-6)
     assert math.isnan(zero.rho)
+
+
+def test_the_shipped_deformable_model_spreads_wider_on_bigger_objects(single_thread):
+    """Issue 16's headline, as the Deformable page measures it (the page's default layer, 200
+    held-out shapes): the sampling points' spread rises with the object's size, Spearman rho >= 0.5."""
+    model = load_shipped(shipped_deformable())
+    study = spread_against_size(model.built, n=SPREAD_IMAGES)
+    assert study.rho >= 0.5, study.rho
