@@ -88,3 +88,48 @@ def test_cli_profile_adds_training_bytes(capsys: pytest.CaptureFixture[str]) -> 
     record = json.loads(capsys.readouterr().out)[0]
     assert record["training_bytes"] == training_memory(parse_query("preset=resnet18"), 4).saved_bytes
     assert record["memory"]["training_total_bytes"] == 4 * record["weight_bytes"] + record["training_bytes"]
+
+
+#: One or more configs of every family that has batch norms, at sizes that keep the real op quick.
+STAND_IN = [
+    "preset=resnet50&resolution=96",
+    "preset=resnet20",
+    "preset=preact_resnet164",
+    "preset=resnet50&deform=4&resolution=96",
+    "preset=densenet121&resolution=64",
+    "preset=mobilenet_v1&resolution=96",
+    "preset=mobilenet_v2&resolution=96",
+    "preset=mobilenet_v3_large&resolution=96",
+    "preset=efficientnet_b0&resolution=96",
+    "preset=vgg11_bn&resolution=64",
+    "preset=googlenet&resolution=96",
+    "preset=inception_v3&aux=off&resolution=160",
+    "preset=hybrid_efficient",
+    "family=plain&depth=12",
+    "family=blocks",
+]
+
+
+@pytest.mark.parametrize("query", STAND_IN)
+def test_the_batch_norm_stand_in_saves_what_the_real_op_saves(query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in for meta batch norms (explorer.analysis.memory._fast_meta_norms) changes the time,
+    not one row: the same config counted with torch's own training-mode batch norm."""
+    from contextlib import nullcontext
+
+    import explorer.analysis.memory as memory
+
+    config = parse_query(query)
+    fast = [memory.training_memory.__wrapped__(config, batch) for batch in (1, 2)]
+    monkeypatch.setattr(memory, "_fast_meta_norms", lambda model: nullcontext())
+    real = [memory.training_memory.__wrapped__(config, batch) for batch in (1, 2)]
+    assert fast == real
+    assert fast[1].saved_bytes > fast[0].saved_bytes > 0
+    assert any(row.type.startswith("BatchNorm") and row.saved_bytes for row in fast[0].layers)
+
+
+def test_the_stand_in_keeps_the_single_value_per_channel_error() -> None:
+    # ResNet-18 at 32 px: layer4's batch norms see a 1x1 map, one value per channel at batch 1, and
+    # torch's batch norm refuses to train; the count says so with torch's own message.
+    with pytest.raises(ValueError, match=r"cannot train at batch 1: Expected more than 1 value per channel"):
+        training_memory.__wrapped__(parse_query("preset=resnet18&resolution=32"), 1)
+    assert training_memory.__wrapped__(parse_query("preset=resnet18&resolution=32"), 2).saved_bytes > 0

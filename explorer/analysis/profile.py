@@ -1,7 +1,8 @@
 """Parameters, MACs, output shapes and activation memory of a config, per layer and in total.
 
 Computed on the ``meta`` device: no weights are allocated, so EfficientNet-B7 at 600 px profiles
-in well under a second. MACs come from ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2;
+in well under a second. MACs come from :class:`explorer.analysis.counting.MacCounter` (the formulas
+of ``torch.utils.flop_counter``, counted per module safely while other threads profile too; FLOPs / 2;
 see :mod:`explorer.analysis.flops` for the counting convention and the deformable-conv formula).
 
 Rows: one per layer that does work, in execution order: every leaf module (pass-through modules
@@ -27,9 +28,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.analysis import flops as _flops  # noqa: F401  (registers the deform_conv2d formula)
+from explorer.analysis.counting import counting
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
@@ -134,9 +134,9 @@ def _with_unrun(order: list[str], unrun: set[str], defined: list[str]) -> list[s
 @contextmanager
 def _shape_only_norms(model: nn.Module) -> Iterator[None]:
     """On the meta device, batch norms return an empty tensor of their input's shape instead of
-    running: they count zero MACs and keep the shape, and FlopCounterMode would otherwise decompose
+    running: they count zero MACs and keep the shape, and the MAC counter would otherwise decompose
     each one into a dozen element-wise ops (about half of EfficientNet-B7's profiling time).
-    Hand-written because neither FlopCounterMode nor torch offers a "shapes only" switch."""
+    Hand-written because torch offers no "shapes only" switch."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if next((p.device.type for p in model.parameters()), "meta") != "meta":
         norms = []
@@ -182,20 +182,13 @@ def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
         hooked(model, forward=hooks, training=False),
         _shape_only_norms(model),
         torch.no_grad(),
-        FlopCounterMode(display=False) as counter,
+        counting(model) as counter,
     ):
         model(x)
-    root = type(model).__name__
-    module_flops = {
-        (key[len(root) + 1 :] if key != root else ""): sum(ops.values())
-        for key, ops in counter.get_flop_counts().items()
-        if key == root or key.startswith(root + ".")
-    }
-    total_macs = counter.get_total_flops() // 2
+    total_macs = counter.total // 2
 
     def own_macs(name: str) -> int:
-        children = [f"{name}.{c}" for c, _ in modules[name].named_children()]
-        return (module_flops.get(name, 0) - sum(module_flops.get(c, 0) for c in children)) // 2
+        return counter.own.get(name, 0) // 2
 
     # Modules with functional work of their own but no row (rare) get one, so rows sum to totals.
     for name, module in modules.items():
@@ -233,7 +226,8 @@ def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
         )
     params = sum(p.numel() for p in model.parameters())
     unrowed_macs = total_macs - sum(r.macs for r in rows)
-    if unrowed_macs:  # work done by the root module itself
+    if unrowed_macs:  # work done by the root module itself (counted under OUTSIDE)
+        root = type(model).__name__
         rows.append(LayerRow("(root)", root, built.stages[-1].name, None, None, 0, unrowed_macs, (), 0, None))
     return Profile(
         query=format_query(config),

@@ -10,8 +10,9 @@ is: two nodes, its ``offset_conv`` (an ordinary conv predicting 2·k·k offset c
 deformable sampling conv, with edges input -> offset_conv -> sampling and input -> sampling, in a
 group of their own.
 
-Shapes and MACs come from running each node on the ``meta`` device inside ``FlopCounterMode``
-(the convention of :mod:`explorer.analysis.flops`), memoised by (module settings, input shapes):
+Shapes and MACs come from running each node on the ``meta`` device inside
+:func:`explorer.analysis.counting.counting` (FlopCounterMode's formulas without its process-wide
+module hooks; the convention of :mod:`explorer.analysis.flops`), memoised by (module settings, input shapes):
 the 333 identical-looking blocks of ResNet-1001 cost a handful of distinct calls, not thousands.
 
 Hierarchy: root -> stage (from the builder's :class:`~explorer.families.Stage` list) -> the
@@ -34,9 +35,8 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.analysis import flops as _flops  # noqa: F401  (registers the deform_conv2d formula)
+from explorer.analysis.counting import counting
 from explorer.analysis.graph.data import BYTES_PER_VALUE, GraphGroup, GraphNode, LayerGraph
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
@@ -118,9 +118,9 @@ class _Runner:
         if hit is not None:
             shape_spec, macs = hit
             return _rebuild(shape_spec), macs
-        with FlopCounterMode(display=False) as counter:
+        with counting() as counter:
             out = call()
-        macs = counter.get_total_flops() // 2
+        macs = counter.total // 2
         if key is not None:
             self.memo[key] = (_spec(out), macs)
         return out, macs

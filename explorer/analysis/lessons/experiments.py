@@ -217,13 +217,14 @@ def _profile_comparison(lesson: Lesson, device: str) -> Outcome:
 def _conv_macs(*layers: Any, channels: int, side: int) -> int:
     """MACs of ``layers`` applied in turn to a ``channels x side x side`` input (meta device)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from explorer.analysis.counting import counting
 
     x = torch.zeros(1, channels, side, side, device="meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with counting() as counter, torch.no_grad():
         for layer in layers:
             x = layer.to("meta")(x)
-    return counter.get_total_flops() // 2
+    return counter.total // 2
 
 
 def separable_ratio(dk: int, m: int, n: int, side: int = 14) -> tuple[int, int]:
