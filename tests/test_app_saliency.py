@@ -93,6 +93,17 @@ def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_sample():
     assert len(at.image) >= 3 and "Weights: shipped model" in captions(at)
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [({"preset": "densenet121"}, "densenet_bc22-k12"), ({"preset": "mobilenet_v2"}, "mobilenet_v2-a035")],
+)
+def test_each_family_with_a_shipped_model_opens_on_it_offline(query, name, empty_torch_cache):
+    at = open_saliency(**query)
+    assert weights(at).value == "Shipped model (trained on shapes)"
+    assert f"Weights: shipped model '{name}'" in captions(at)
+    assert len(at.image) >= 3  # the sample picture, its map, the overlay
+
+
 def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
     at = open_saliency(preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Upload").run()
