@@ -141,3 +141,25 @@ def test_every_family_default_profiles_with_rows_summing_to_totals(family: str) 
     assert [g["stage"] for g in result.grouped("stage")] == [
         s for s in stage_names if any(r.stage == s for r in result.layers)
     ]
+
+
+@pytest.mark.parametrize(
+    "query", ["preset=googlenet", "preset=efficientnet_b0", "preset=resnet50&deform=4", "preset=densenet121"]
+)
+def test_analyses_of_a_lent_model_equal_those_of_a_fresh_build(query: str) -> None:
+    """explorer.runtime.meta_models lends one meta build to the profile and the training memory in
+    turn: whatever order they run in, each sees the model as a fresh build."""
+    from explorer.analysis.memory import training_memory
+    from explorer.runtime.meta_models import lent
+
+    config = parse_query(query)
+    fresh = profile(config, build(config, device="meta"))
+    first = profile(config)
+    memory = training_memory.__wrapped__(config, 2)
+    modes = [m.training for m in build(config, device="meta").module.modules()]
+    with lent(config) as built:
+        assert [m.training for m in built.module.modules()] == modes
+        assert not any(m._forward_hooks or m._forward_pre_hooks for m in built.module.modules())
+        assert all("forward" not in m.__dict__ for m in built.module.modules())
+    assert profile(config) == first == fresh
+    assert training_memory.__wrapped__(config, 2) == memory

@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.config import ModelConfig, format_query
-from explorer.families import BuiltModel, build
+from explorer.families import BuiltModel
 from explorer.runtime.hooks import hooked
+from explorer.runtime.meta_models import lent
 
 __all__ = ["LayerMemory", "TrainingMemory", "measured_saved_bytes", "training_memory"]
 
@@ -252,16 +253,14 @@ def training_memory(config: ModelConfig, batch: int = 1) -> TrainingMemory:
     (float32, meta device; see the module docstring for what counts)."""
     if batch < 1:
         raise ValueError(f"batch={batch}; allowed: 1 or more")
-    built = build(config, device="meta")
-    model = built.module
     side = config.input_resolution
     x = torch.zeros(batch, config.in_channels, side, side, device="meta")
     try:
-        with _saving(model, _meta_key) as record, _fast_meta_norms(model):
-            _forward_loss(model, x, config.classes)
+        with lent(config) as built, _saving(built.module, _meta_key) as record, _fast_meta_norms(built.module):
+            _forward_loss(built.module, x, config.classes)
     except ValueError as error:  # batch norm over a single value per channel cannot train
         raise ValueError(f"{format_query(config)} cannot train at batch {batch}: {error}") from None
-    rows = _rows(record, built, model)
+    rows = _rows(record, built, built.module)
     return TrainingMemory(format_query(config), batch, sum(r.saved_bytes for r in rows), rows)
 
 

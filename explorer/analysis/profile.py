@@ -31,9 +31,10 @@ from torch import Tensor, nn
 
 from explorer.analysis.counting import counting
 from explorer.config import ModelConfig, format_query
-from explorer.families import BuiltModel, build
+from explorer.families import BuiltModel
 from explorer.families.deformable import DeformableConv2d
 from explorer.runtime.hooks import hooked
+from explorer.runtime.meta_models import lent
 
 BYTES_PER_VALUE = 4  # float32
 WEIGHTED_TYPES = (nn.Conv2d, nn.Linear, DeformableConv2d)
@@ -150,8 +151,15 @@ def _shape_only_norms(model: nn.Module) -> Iterator[None]:
 
 
 def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
-    """Profile ``config`` at batch 1 (see the module docstring for what is counted)."""
-    built = built or build(config, device="meta")
+    """Profile ``config`` at batch 1 (see the module docstring for what is counted), on ``built``
+    or on a meta-device build (lent: :mod:`explorer.runtime.meta_models`)."""
+    if built is None:
+        with lent(config) as meta:
+            return _profile(config, meta)
+    return _profile(config, built)
+
+
+def _profile(config: ModelConfig, built: BuiltModel) -> Profile:
     model = built.module
     modules = dict(model.named_modules())
     candidates = {
