@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared.device import device_sidebar
+from pages._shared.device import device_pending, device_sidebar, torch_imported
 
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
 
@@ -18,5 +18,9 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-device_sidebar()
+if torch_imported():
+    device_sidebar()
+else:  # a fresh process's first page draws before torch is imported (see device_pending)
+    with st.sidebar:
+        device_pending()
 page.run()

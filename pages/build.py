@@ -10,7 +10,7 @@ from explorer.views.tables import group_frame, layer_frame
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph, cached_profile, cached_summary
 from pages._shared.composer import block_editor
-from pages._shared.device import memory_note
+from pages._shared.device import memory_note, torch_imported
 from pages._shared.memory import BATCHES, cached_training_memory
 from pages._shared.state import PREVIOUS_PROFILE
 
@@ -73,8 +73,7 @@ columns[5].metric(
     f"{result.resolution}×{result.resolution}×{result.in_channels}",
     help=f"{max((r.depth or 0) for r in result.layers)} conv/linear layers",
 )
-fits, note = memory_note(result)
-(st.caption if fits else st.warning)(note)
+fit_slot = st.empty()  # filled last: the device's memory budget needs torch, the numbers above do not
 
 metric_names = {
     "params": "Parameters",
@@ -114,3 +113,6 @@ if graph.open:
 if summary.open:
     with summary, st.spinner("Summarising…"):
         st.code(cached_summary(config.query), language=None)
+if torch_imported():  # a fresh process's first page: drawn again, with the note, once torch is in
+    fits, note = memory_note(result)
+    (fit_slot.caption if fits else fit_slot.warning)(note)

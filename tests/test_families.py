@@ -17,14 +17,14 @@ from torch import nn
 from explorer.config import FAMILIES, PRESETS, ModelConfig, matching_preset, parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
-from explorer.families.plain import PlainConfig
-from explorer.families.resnet import (
+from explorer.families.nets.resnet import (
     PadShortcut,
     PlainBasicBlock,
     PlainBottleneck,
     PreActBasicBlock,
     PreActBottleneck,
 )
+from explorer.families.plain import PlainConfig
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -380,3 +380,15 @@ def test_plain_init_keeps_offset_convs_at_zero(init: str) -> None:
     offsets = [m.offset_conv for m in model.modules() if isinstance(m, DeformableConv2d)]
     assert offsets
     assert all(torch.count_nonzero(m.weight) == 0 and torch.count_nonzero(m.bias) == 0 for m in offsets)
+
+
+def test_make_divisible_is_torchvisions_rule() -> None:
+    """The configs' own copy (they import no torch) rounds as torchvision's ``_make_divisible``."""
+    from torchvision.models._utils import _make_divisible
+
+    from explorer.families.rounding import make_divisible
+
+    for divisor in (4, 8, 16):
+        for tenth in range(1, 20_000, 7):
+            value = tenth / 10
+            assert make_divisible(value, divisor) == _make_divisible(value, divisor), (value, divisor)

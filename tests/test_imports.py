@@ -104,3 +104,30 @@ def test_the_core_imports_without_streamlit_captum_plotly_or_pandas(module):
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+FIRST_PAGE = """
+import sys
+from explorer.config import PRESETS, parse_query
+from explorer.controls import controls_for
+from explorer.compound import Multipliers
+for name in PRESETS:
+    config = parse_query(f"preset={name}")
+    controls_for(config)
+    config.scale_knobs(Multipliers())  # every config says how it scales, torch or not
+import explorer.families
+import explorer.analysis.stored, explorer.views.profile, explorer.views.tables, explorer.views.memory
+import pages._shared.architecture, pages._shared.caches, pages._shared.memory, pages._shared.device
+import pages._shared.state, pages._shared.composer
+from explorer.analysis.stored import stored_profile
+assert stored_profile(parse_query("preset=resnet18").query).params == 11_689_512
+print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
+"""
+
+
+def test_the_first_page_needs_no_torch():
+    """Parsing every preset, its sliders, its stored profile and the Build page's modules import no
+    torch: the app's first page draws before torch (about 3 s of one core) is imported."""
+    done = subprocess.run([sys.executable, "-c", FIRST_PAGE], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

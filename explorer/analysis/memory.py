@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from explorer.analysis.memory_data import LayerMemory, TrainingMemory
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel
 from explorer.runtime.hooks import hooked
@@ -45,30 +45,6 @@ __all__ = ["LayerMemory", "TrainingMemory", "measured_saved_bytes", "training_me
 
 #: Saved tensors packed while no module of the model was running (the loss, for instance).
 OUTSIDE = "(outside modules)"
-
-
-@dataclass(frozen=True)
-class LayerMemory:
-    name: str
-    type: str
-    stage: str
-    saved_bytes: int
-    #: Distinct storages first saved by this module.
-    tensors: int
-
-
-@dataclass(frozen=True)
-class TrainingMemory:
-    query: str
-    batch: int
-    saved_bytes: int
-    layers: tuple[LayerMemory, ...] = field(repr=False)
-
-    def grouped(self, key: str = "stage") -> list[dict[str, Any]]:
-        totals: dict[str, int] = defaultdict(int)
-        for row in self.layers:
-            totals[getattr(row, key)] += row.saved_bytes
-        return [{key: name, "saved_bytes": value} for name, value in totals.items()]
 
 
 @contextmanager

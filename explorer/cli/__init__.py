@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "deform": "offsets and sampling points of a deformable layer on an image (writes .npz)",
     "train": "train a config on the shapes data set: weights (.pt) and a card (.json)",
     "models": "the shipped models (assets/models) and their cards",
+    "store": "recompute the stored profiles of the presets (assets/profiles), read by the app's first page",
     "search": "grid search for alpha, beta, gamma with short trainings on shapes (local pool or Ray)",
 }
 

@@ -1,12 +1,13 @@
-"""Family builders; importing this package registers every family, its builder and its presets.
+"""The families; importing this package registers every family's config and presets, no torch.
 
-A new family is one module here: a config dataclass (``@register_family``), a builder
-(``@register_builder``) and its presets (``register_preset``).
+A new family is two modules: ``families/<name>.py``, its config dataclass (``@register_family``),
+knobs, scaling and presets (``register_preset``), importing no torch; and ``families/nets/<name>.py``,
+its torch modules and builder (``@register_builder``), imported by :func:`build` on first use.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.config import FAMILIES, ModelConfig
 from explorer.families import (  # noqa: F401
@@ -22,6 +23,9 @@ from explorer.families import (  # noqa: F401
     vgg,
 )
 from explorer.families.base import BUILDERS, BuiltModel, Stage
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["BuiltModel", "Stage", "build"]
 
@@ -52,6 +56,10 @@ def build(config: ModelConfig, device: str | torch.device | None = None) -> Buil
     On any real device the weights are drawn on the CPU and then moved there: CUDA's random
     generator is not the CPU's, so the same seed gives the same weights on every device.
     """
+    import torch
+
+    import explorer.families.nets  # noqa: F401  (registers the builders)
+
     target = torch.device(device) if device is not None else torch.device("cpu")
     with torch.device("meta" if target.type == "meta" else "cpu"):
         built = BUILDERS[type(config)](config)

@@ -6,13 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from torch import nn
-from torchvision.models.alexnet import AlexNet
-
 from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ModelConfig, knob, register_family, register_preset
-from explorer.families.base import BuiltModel, Stage, register_builder
-from explorer.families.widths import QUARTER_WIDTHS, scale, scale_quarter_width
+from explorer.families.widths import QUARTER_WIDTHS, scale_quarter_width
 
 #: Paths of the convs in ``features`` and their torchvision channel counts.
 CONVS = {0: 64, 3: 192, 6: 384, 8: 256, 10: 256}
@@ -37,38 +33,6 @@ class AlexNetConfig(ModelConfig):
 
     def scale_knobs(self, m: Multipliers) -> KnobScaling:
         return scale_quarter_width(self, m)
-
-
-class ExplorerAlexNet(AlexNet):
-    """torchvision's AlexNet with its convs and hidden FC layers resized (same module names)."""
-
-    def __init__(self, cfg: AlexNetConfig) -> None:
-        super().__init__(num_classes=cfg.classes, dropout=cfg.dropout)
-        if cfg.width == 1.0 and cfg.in_channels == 3:
-            return  # exactly torchvision's layers (and its initialisation)
-        channels = cfg.in_channels
-        for index, out in CONVS.items():
-            old = self.features[index]
-            out = scale(out, cfg.width)
-            self.features[index] = nn.Conv2d(channels, out, old.kernel_size, old.stride, old.padding)
-            channels = out
-        hidden = scale(HIDDEN, cfg.width)
-        self.classifier[1] = nn.Linear(channels * 6 * 6, hidden)
-        self.classifier[4] = nn.Linear(hidden, hidden)
-        self.classifier[6] = nn.Linear(hidden, cfg.classes)
-
-
-@register_builder(AlexNetConfig)
-def build_alexnet(cfg: AlexNetConfig) -> BuiltModel:  # type: ignore[override]
-    model = ExplorerAlexNet(cfg)
-    # One stage per resolution: conv1 (stride 4) + pool, conv2 + pool, conv3-5 + pool.
-    stages = (
-        Stage("stage1", ("features.0", "features.1", "features.2")),
-        Stage("stage2", ("features.3", "features.4", "features.5")),
-        Stage("stage3", tuple(f"features.{i}" for i in range(6, 13))),
-        Stage("head", ("avgpool", "classifier")),
-    )
-    return BuiltModel(cfg, model, stages)
 
 
 register_preset("alexnet", "family=alexnet")

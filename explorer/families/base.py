@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from explorer.config import ModelConfig
+
+if TYPE_CHECKING:  # the config layer imports no torch (the first page draws before torch is imported)
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -60,28 +62,3 @@ def register_builder(config_type: type[ModelConfig]) -> Callable[[Builder], Buil
         return builder
 
     return wrap
-
-
-def replace_first_conv_in_channels(model: nn.Module, in_channels: int) -> None:
-    """Give the first Conv2d ``in_channels`` inputs (torchvision constructors fix 3)."""
-    if in_channels == 3:
-        return
-    for parent in model.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, nn.Conv2d):
-                setattr(
-                    parent,
-                    name,
-                    nn.Conv2d(
-                        in_channels,
-                        child.out_channels,
-                        child.kernel_size,
-                        child.stride,
-                        child.padding,
-                        child.dilation,
-                        child.groups,
-                        child.bias is not None,
-                    ),
-                )
-                return
-    raise ValueError("model has no Conv2d")

@@ -12,8 +12,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
-
 from explorer.compound import (
     COEFFICIENT_RANGE,
     PAPER_ALPHA,
@@ -29,7 +27,6 @@ from explorer.compound import (
     rounded,
 )
 from explorer.config import ModelConfig, knob, register_family, register_preset
-from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 
 _COEFFICIENT: dict[str, Any] = {"minimum": COEFFICIENT_RANGE[0], "maximum": COEFFICIENT_RANGE[1], "step": 0.05}
 
@@ -115,20 +112,6 @@ class EfficientNetConfig(ModelConfig):
             "resolution: 224 x gamma^phi, rounded to the nearest pixel",
         )
         return CompoundConfig(config, achieved, notes)
-
-
-@register_builder(EfficientNetConfig)
-def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:  # type: ignore[override]
-    setting, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=cfg.width, depth_mult=cfg.depth)
-    model = EfficientNet(setting, dropout=0.2, num_classes=cfg.classes, last_channel=last_channel)
-    replace_first_conv_in_channels(model, cfg.in_channels)
-    last = len(model.features) - 1
-    stages = [Stage("stem", ("features.0",))]
-    for i in range(1, last):
-        blocks = tuple(f"features.{i}.{j}" for j in range(len(model.features[i])))
-        stages.append(Stage(f"stage{i}", (f"features.{i}",), blocks))
-    stages.append(Stage("head", (f"features.{last}", "avgpool", "classifier")))
-    return BuiltModel(cfg, model, tuple(stages))
 
 
 #: torchvision's published (width, depth, resolution) per model.

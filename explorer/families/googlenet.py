@@ -13,16 +13,11 @@ always returns the main logits; in training mode the auxiliary logits are kept i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, ClassVar
-
-from torch import Tensor, nn
-from torchvision.models.googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux
 
 from explorer.compound import KnobScaling, Multipliers
 from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
-from explorer.families.base import BuiltModel, Stage, register_builder
-from explorer.families.widths import QUARTER_WIDTHS, scale, scale_quarter_width, scaled_conv_block
+from explorer.families.widths import QUARTER_WIDTHS, scale_quarter_width
 
 
 def transform_input_knob() -> Any:
@@ -67,41 +62,6 @@ class GoogLeNetConfig(ModelConfig):
         check_transform_input(self)
 
 
-class ScaledInceptionAux(InceptionAux):
-    """torchvision's InceptionAux with its FC layers sized for the width (2048 = 128 x 4 x 4)."""
-
-    def __init__(self, in_channels: int, num_classes: int, width: float, **kwargs: Any) -> None:
-        super().__init__(in_channels, num_classes, **kwargs)
-        hidden = scale(1024, width)
-        self.fc1 = nn.Linear(scale(128, width) * 4 * 4, hidden)
-        self.fc2 = nn.Linear(hidden, num_classes)
-
-
-class ExplorerGoogLeNet(GoogLeNet):
-    """torchvision's GoogLeNet built from a config; forward returns the main logits only."""
-
-    def __init__(self, cfg: GoogLeNetConfig) -> None:
-        conv = scaled_conv_block(BasicConv2d, cfg.width, cfg.in_channels)
-        aux: Any = InceptionAux if cfg.width == 1.0 else partial(ScaledInceptionAux, width=cfg.width)
-        super().__init__(
-            num_classes=cfg.classes,
-            aux_logits=cfg.aux,
-            transform_input=cfg.uses_transform_input,
-            init_weights=True,
-            blocks=[conv, partial(Inception, conv_block=conv), partial(aux, conv_block=conv)],
-            dropout=cfg.dropout,
-            dropout_aux=cfg.dropout_aux,
-        )
-        if cfg.width != 1.0:
-            self.fc = nn.Linear(scale(1024, cfg.width), cfg.classes)
-        self.aux_outputs: tuple[Tensor, ...] = ()
-
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
-        logits, aux2, aux1 = self._forward(self._transform_input(x))
-        self.aux_outputs = tuple(a for a in (aux1, aux2) if a is not None)
-        return logits
-
-
 #: Stage layout (by resolution: 28, 14 and 7 px at 224) and the modules of each.
 STAGES = {
     "stem": ("conv1", "maxpool1", "conv2", "conv3", "maxpool2"),
@@ -109,20 +69,6 @@ STAGES = {
     "stage4": ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4"),
     "stage5": ("inception5a", "inception5b"),
 }
-
-
-@register_builder(GoogLeNetConfig)
-def build_googlenet(cfg: GoogLeNetConfig) -> BuiltModel:  # type: ignore[override]
-    model = ExplorerGoogLeNet(cfg)
-    # The auxiliary classifiers belong to stage 4 (they read it), listed first: analyses that take a
-    # stage's last module as what the stage computed (Grad-CAM targets) must not pick a module that
-    # does not run at inference.
-    stages = [
-        Stage(name, (("aux1", "aux2") if name == "stage4" and cfg.aux else ()) + modules, inception_blocks(modules))
-        for name, modules in STAGES.items()
-    ]
-    stages.append(Stage("head", ("avgpool", "dropout", "fc")))
-    return BuiltModel(cfg, model, tuple(stages))
 
 
 def inception_blocks(modules: tuple[str, ...]) -> tuple[str, ...]:

@@ -5,12 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from torch import nn
-from torchvision.models.vgg import VGG, cfgs, make_layers
-
 from explorer.compound import KnobScaling, Multipliers, nearest, not_scaled
 from explorer.config import ModelConfig, knob, register_family, register_preset
-from explorer.families.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 
 DEPTH_TO_TABLE = {11: "A", 13: "B", 16: "D", 19: "E"}
 
@@ -35,21 +31,6 @@ class VGGConfig(ModelConfig):
 
     def depth_rounding(self) -> str:
         return "nearest VGG configuration"
-
-
-@register_builder(VGGConfig)
-def build_vgg(cfg: VGGConfig) -> BuiltModel:  # type: ignore[override]
-    model = VGG(make_layers(cfgs[DEPTH_TO_TABLE[cfg.depth]], batch_norm=cfg.bn), num_classes=cfg.classes)
-    replace_first_conv_in_channels(model, cfg.in_channels)
-    stages: list[Stage] = []
-    current: list[str] = []
-    for index, layer in enumerate(model.features):
-        current.append(f"features.{index}")
-        if isinstance(layer, nn.MaxPool2d):
-            stages.append(Stage(f"stage{len(stages) + 1}", tuple(current)))
-            current = []
-    stages.append(Stage("head", ("avgpool", "classifier")))
-    return BuiltModel(cfg, model, tuple(stages))
 
 
 for _depth in (11, 13, 16, 19):

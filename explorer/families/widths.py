@@ -10,10 +10,7 @@ scaled counts are whole numbers, never rounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from torch import nn
 
 from explorer.compound import KnobScaling, Multipliers, nearest, not_scaled
 
@@ -29,17 +26,6 @@ def scale(channels: int, width: float) -> int:
     if not float(scaled).is_integer():
         raise ValueError(f"{channels} channels x width {width} is not a whole number")
     return int(scaled)
-
-
-def scaled_conv_block(block: Callable[..., nn.Module], width: float, in_channels: int) -> Callable[..., nn.Module]:
-    """A ``conv_block`` that builds ``block`` with both channel counts x ``width``; the image input
-    (torchvision's 3) becomes ``in_channels``. Only the first conv of these networks reads the image."""
-
-    def make(c_in: int, c_out: int, **kwargs: Any) -> nn.Module:
-        actual_in = in_channels if c_in == IMAGE_CHANNELS else scale(c_in, width)
-        return block(actual_in, scale(c_out, width), **kwargs)
-
-    return make
 
 
 def scale_quarter_width(config: Any, m: Multipliers) -> KnobScaling:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from explorer.analysis.profile import Profile
+from explorer.analysis.profile_data import Profile
 from explorer.formatting import shape_text
 
 

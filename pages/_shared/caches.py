@@ -6,12 +6,20 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.graph.data import LayerGraph
-from explorer.analysis.profile import Profile, profile
+from explorer.analysis.profile_data import Profile
+from explorer.analysis.stored import stored_profile
 from explorer.config import parse_query
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_profile(query: str) -> Profile:
+    """A preset's stored profile (no torch needed: the first page draws before torch is imported),
+    else computed now."""
+    stored = stored_profile(query)
+    if stored is not None:
+        return stored
+    from explorer.analysis.profile import profile
+
     return profile(parse_query(query))
 
 

@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
-from explorer.analysis.profile import Profile
-from explorer.runtime.device import available_devices, best_device, describe
-from explorer.runtime.guard import fit_note
-from explorer.runtime.threads import apply_thread_policy
+from explorer.analysis.profile_data import Profile
+
+# The device modules import torch (about 3 s of one core): imported where a function needs them, so
+# that the app's first page can draw before torch is imported (see ``app.py``).
 
 #: The session's device choice, kept under a key of its own: a widget's state is dropped on a run
 #: that does not draw the widget (a page rendered alone, as AppTest's later runs are).
 DEVICE_CHOICE = "device_choice"
 
 
+def torch_imported() -> bool:
+    """Whether this process has imported torch yet (it has, after its first page)."""
+    return "torch" in sys.modules
+
+
+#: Set once a fresh process's first page has drawn without torch (see :func:`device_pending`).
+_PENDING = "device.pending"
+
+
+@st.fragment(run_every=0.5)
+def device_pending() -> None:
+    """The device picker's place on a fresh process's first page, drawn before torch is imported.
+
+    The picker needs torch (about 3 s of one core to import), the Build page's first view does not
+    (the presets' profiles are stored), so the page is drawn first. This fragment's next run is
+    asked for by the browser's timer, so it comes once the page has reached the browser; it then
+    imports torch here and reruns the app, which draws the real picker (and the Build page's fit
+    note) from then on."""
+    if not st.session_state.get(_PENDING):
+        st.session_state[_PENDING] = True
+        st.caption("Device: starting PyTorch…")
+        return
+    import torch  # noqa: F401
+
+    st.rerun()
+
+
 def _chosen_device() -> str:
+    from explorer.runtime.device import available_devices
+
     choice = st.session_state.get(DEVICE_CHOICE, "auto")
     return choice if choice in ("auto", *available_devices()) else "auto"
 
 
 def device_sidebar() -> str:
     """The device picker in the sidebar; returns the chosen device name (auto resolves)."""
+    from explorer.runtime.device import available_devices, best_device, describe
+    from explorer.runtime.threads import apply_thread_policy
+
     apply_thread_policy()  # once per process: the server's thread policy (explorer.runtime.threads)
     choices = ["auto", *available_devices()]
     choice = st.sidebar.selectbox(
@@ -38,6 +72,8 @@ def device_sidebar() -> str:
 
 def current_device() -> str:
     """The device the sidebar's picker resolves to (``cpu``, ``cuda`` or ``mps``): the one lookup."""
+    from explorer.runtime.device import best_device
+
     return best_device(_chosen_device()).type
 
 
@@ -54,4 +90,7 @@ def bf16_toggle(prefix: str) -> bool:
 
 def memory_note(result: Profile) -> tuple[bool, str]:
     """Whether a forward pass fits the chosen device's budget, and a sentence saying so."""
+    from explorer.runtime.device import best_device
+    from explorer.runtime.guard import fit_note
+
     return fit_note(result, best_device(current_device()))

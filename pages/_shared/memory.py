@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis.memory import TrainingMemory, training_memory
+from explorer.analysis.memory_data import TrainingMemory
+from explorer.analysis.stored import stored_training_memory
 from explorer.config import parse_query
 
 #: Batch sizes the Build page offers for its memory figures.
@@ -13,4 +14,10 @@ BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_training_memory(query: str, batch: int) -> TrainingMemory:
+    """A preset's stored count at batch 1 (no torch needed), else counted now."""
+    stored = stored_training_memory(query, batch)
+    if stored is not None:
+        return stored
+    from explorer.analysis.memory import training_memory
+
     return training_memory(parse_query(query), batch)

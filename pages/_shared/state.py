@@ -4,27 +4,40 @@ page keeps between reruns lives here."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import streamlit as st
 
-from explorer.analysis.lessons import Outcome
-from explorer.analysis.profile import Profile
-from explorer.analysis.search import BackgroundSearch
-from explorer.analysis.training import TrainingRun
+from explorer.analysis.profile_data import Profile
 from explorer.config import ModelConfig
-from explorer.runtime.weights import ExplainableModel
+
+if TYPE_CHECKING:  # these import torch: the slots name them as "module:Class", resolved on use
+    from explorer.analysis.lessons import Outcome
+    from explorer.analysis.search import BackgroundSearch
+    from explorer.analysis.training import TrainingRun
+    from explorer.runtime.weights import ExplainableModel
 
 T = TypeVar("T")
 
 
 class Slot(Generic[T]):
-    """One value of type ``kind`` in ``st.session_state[key]``; a value of another type is an error."""
+    """One value of type ``kind`` in ``st.session_state[key]``; a value of another type is an error.
 
-    def __init__(self, key: str, kind: type[T], default: Callable[[], T] | None = None) -> None:
-        self.key, self.kind, self.default = key, kind, default
+    ``kind`` may be named as ``"module:Class"``, imported on first use: a slot of a class from a
+    torch-importing module must not import torch before the app's first page is drawn."""
+
+    def __init__(self, key: str, kind: type[T] | str, default: Callable[[], T] | None = None) -> None:
+        self.key, self._kind, self.default = key, kind, default
+
+    @property
+    def kind(self) -> type[T]:
+        if isinstance(self._kind, str):
+            module, _, name = self._kind.partition(":")
+            self._kind = getattr(importlib.import_module(module), name)
+        return self._kind  # type: ignore[return-value]
 
     def get(self) -> T | None:
         value = st.session_state.get(self.key)
@@ -99,7 +112,7 @@ URL_SYNC = Slot("architecture.url_sync", UrlSync, UrlSync)
 #: The model the Saliency page explains (the Deformable page may reuse it).
 SALIENCY_MODEL = Slot("saliency.model", KeyedModel)
 DEFORM_MODELS = Slot("deform.models", ModelPair)
-TRAINING_RUN = Slot("train.run", TrainingRun)
+TRAINING_RUN: Slot[TrainingRun] = Slot("train.run", "explorer.analysis.training:TrainingRun")
 SIGNAL_PINS = Slot("signal.pins", Pins, Pins)
 @dataclass(frozen=True)
 class MeasuredTimings:
@@ -160,4 +173,4 @@ LESSON_RUNS = Slot("lessons.runs", LessonRuns, LessonRuns)
 
 # -- Scaling lab: the grid search (explorer.analysis.search) ---------------------------------------
 #: The search this session started (running on a thread, or finished); the page polls its directory.
-SEARCH_JOB = Slot("scaling.search_job", BackgroundSearch)
+SEARCH_JOB: Slot[BackgroundSearch] = Slot("scaling.search_job", "explorer.analysis.search:BackgroundSearch")

@@ -1,0 +1,41 @@
+"""What a training-memory count is, as plain data (computed by :mod:`explorer.analysis.memory`).
+
+Apart from the computation so that a stored count can be read without importing torch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    name: str
+    type: str
+    stage: str
+    saved_bytes: int
+    #: Distinct storages first saved by this module.
+    tensors: int
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    query: str
+    batch: int
+    saved_bytes: int
+    layers: tuple[LayerMemory, ...] = field(repr=False)
+
+    def grouped(self, key: str = "stage") -> list[dict[str, Any]]:
+        totals: dict[str, int] = defaultdict(int)
+        for row in self.layers:
+            totals[getattr(row, key)] += row.saved_bytes
+        return [{key: name, "saved_bytes": value} for name, value in totals.items()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingMemory:
+        return cls(**{**data, "layers": tuple(LayerMemory(**row) for row in data["layers"])})
