@@ -232,6 +232,8 @@ def browsers(http_url: str, tabs: int) -> None:
     """K Chromium tabs at once: open a link, move the depth slider with the keyboard, page settled."""
     from playwright.sync_api import sync_playwright
 
+    from explorer.config import parse_query
+
     idle = (
         "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
         " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
@@ -248,8 +250,11 @@ def browsers(http_url: str, tabs: int) -> None:
             page.wait_for_function(idle, timeout=300_000)
             opened.append(time.perf_counter() - start)
         settled = []
-        for page in pages:
-            page.locator('[data-testid="stSlider"] [role="slider"]').first.focus()
+        for i, page in enumerate(pages):  # the knob's slider thumb (a range input), as the browser tests find it
+            link, knob = EXPLORE[i % len(EXPLORE)]
+            key = f"st-key-knob-{parse_query(link).family}-{knob}"  # "-auto-N" follows a derived knob's key
+            thumb = page.locator(f'.{key} input[type="range"], [class*="{key}-auto"] input[type="range"]')
+            thumb.first.focus(timeout=120_000)
             page.keyboard.press("ArrowRight")
         moved = time.perf_counter()
         for page in pages:
