@@ -73,7 +73,5 @@ class Profile:
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         """The inverse of :meth:`to_dict`."""
         fields = {k: v for k, v in data.items() if k not in ("flops", "weight_bytes", "layers")}
-        rows = tuple(
-            LayerRow(**{**row, "output_shape": tuple(row["output_shape"])}) for row in data["layers"]
-        )
+        rows = tuple(LayerRow(**{**row, "output_shape": tuple(row["output_shape"])}) for row in data["layers"])
         return cls(**fields, layers=rows)

@@ -31,6 +31,7 @@ class ExplorerAlexNet(AlexNet):
         self.classifier[4] = nn.Linear(hidden, hidden)
         self.classifier[6] = nn.Linear(hidden, cfg.classes)
 
+
 @register_builder(AlexNetConfig)
 def build_alexnet(cfg: AlexNetConfig) -> BuiltModel:  # type: ignore[override]
     model = ExplorerAlexNet(cfg)

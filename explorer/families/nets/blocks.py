@@ -22,6 +22,7 @@ from explorer.families.nets.base import BuiltModel, Stage, register_builder
 
 _ACTIVATIONS: dict[str, Any] = {"relu": nn.ReLU, "silu": nn.SiLU, "linear": None}
 
+
 class MBConv(nn.Module):
     """The material's MBConv (it differs from torchvision's, and the counts follow it):
 
@@ -53,6 +54,7 @@ class MBConv(nn.Module):
         out = self.project(out)
         return out + x if self.use_residual else out
 
+
 class PaperInception(Inception):
     """torchvision's GoogLeNet Inception module with the paper's 5x5 conv in its third branch
     (torchvision keeps a 3x3 there for its weights' sake; the googlenet preset keeps that)."""
@@ -60,6 +62,7 @@ class PaperInception(Inception):
     def __init__(self, c_in: int, c1: int, r3: int, c3: int, r5: int, c5: int, pool: int) -> None:
         super().__init__(c_in, c1, r3, c3, r5, c5, pool)
         self.branch3[1] = BasicConv2d(r5, c5, kernel_size=5, padding=2)
+
 
 class Separable(nn.Sequential):
     """Depthwise separable conv (MobileNetV1's layer, any odd kernel): ``dw`` then ``pw``."""
@@ -72,10 +75,12 @@ class Separable(nn.Sequential):
             )
         )
 
+
 def _projection(c_in: int, c_out: int, stride: int) -> nn.Module | None:
     if stride == 1 and c_in == c_out:
         return None
     return nn.Sequential(conv1x1(c_in, c_out, stride), nn.BatchNorm2d(c_out))
+
 
 def make_block(t: Trace) -> nn.Module:
     """The module of one block repeat (``t`` says its channels and stride)."""
@@ -116,6 +121,7 @@ def make_block(t: Trace) -> nn.Module:
         return pool(kernel, s, int(padding))
     raise AssertionError(f"no module for block kind {b.kind}")  # blockspec.KINDS and this list disagree
 
+
 class ComposedNet(nn.Module):
     """``stem`` (a Sequential), ``stage1``..``stageN`` (Sequentials of repeats), then the head:
     ``avgpool``, flatten, ``dropout``, ``fc``."""
@@ -138,6 +144,7 @@ class ComposedNet(nn.Module):
         for index in range(1, self.num_stages + 1):
             x = getattr(self, f"stage{index}")(x)
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+
 
 @register_builder(BlocksConfig)
 def build_blocks(cfg: BlocksConfig) -> BuiltModel:  # type: ignore[override]

@@ -59,6 +59,7 @@ class ExplorerDenseNet(nn.Module):
         out = torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1)
         return self.classifier(out)
 
+
 @register_builder(DenseNetConfig)
 def build_densenet(cfg: DenseNetConfig) -> BuiltModel:  # type: ignore[override]
     model = ExplorerDenseNet(cfg)

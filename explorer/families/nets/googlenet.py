@@ -25,6 +25,7 @@ class ScaledInceptionAux(InceptionAux):
         self.fc1 = nn.Linear(scale(128, width) * 4 * 4, hidden)
         self.fc2 = nn.Linear(hidden, num_classes)
 
+
 class ExplorerGoogLeNet(GoogLeNet):
     """torchvision's GoogLeNet built from a config; forward returns the main logits only."""
 
@@ -48,6 +49,7 @@ class ExplorerGoogLeNet(GoogLeNet):
         logits, aux2, aux1 = self._forward(self._transform_input(x))
         self.aux_outputs = tuple(a for a in (aux1, aux2) if a is not None)
         return logits
+
 
 @register_builder(GoogLeNetConfig)
 def build_googlenet(cfg: GoogLeNetConfig) -> BuiltModel:  # type: ignore[override]

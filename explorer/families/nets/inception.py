@@ -34,10 +34,12 @@ def _linear(in_features: int, out_features: int, stddev: float) -> nn.Linear:
     torch.nn.init.trunc_normal_(layer.weight, mean=0.0, std=stddev, a=-2, b=2)
     return layer
 
+
 class ScaledInceptionAux(InceptionAux):
     def __init__(self, in_channels: int, num_classes: int, width: float, **kwargs: Any) -> None:
         super().__init__(in_channels, num_classes, **kwargs)
         self.fc = _linear(scale(768, width), num_classes, 0.001)
+
 
 class ExplorerInception3(Inception3):
     """torchvision's Inception3 built from a config; forward returns the main logits only."""
@@ -62,6 +64,7 @@ class ExplorerInception3(Inception3):
         logits, aux = self._forward(self._transform_input(x))
         self.aux_outputs = () if aux is None else (aux,)
         return logits
+
 
 @register_builder(InceptionV3Config)
 def build_inception_v3(cfg: InceptionV3Config) -> BuiltModel:  # type: ignore[override]

@@ -29,6 +29,7 @@ class DepthwiseSeparable(nn.Sequential):
             )
         )
 
+
 class MobileNetV1(nn.Module):
     def __init__(self, alpha: float = 1.0, num_classes: int = 1000) -> None:
         super().__init__()
@@ -54,6 +55,7 @@ class MobileNetV1(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
+
 def _stages_by_stride(features: nn.Sequential, strides: list[int], prefix: str = "features") -> list[Stage]:
     """Group ``features[1:-1]`` into stages: a block of stride 2 starts a new stage."""
     stages: list[list[str]] = []
@@ -63,11 +65,13 @@ def _stages_by_stride(features: nn.Sequential, strides: list[int], prefix: str =
         stages[-1].append(f"{prefix}.{index}")
     return [Stage(f"stage{i}", tuple(names), tuple(names)) for i, names in enumerate(stages, start=1)]
 
+
 def _first_stride(block: nn.Module) -> int:
     for m in block.modules():
         if isinstance(m, nn.Conv2d) and m.stride != (1, 1):
             return m.stride[0]
     return 1
+
 
 def _mobile_stages(model: nn.Module) -> tuple[Stage, ...]:
     """V2/V3 layout: features[0] is the stem, features[-1] the final 1x1 conv of the head.
@@ -82,6 +86,7 @@ def _mobile_stages(model: nn.Module) -> tuple[Stage, ...]:
         Stage("head", head),
     )
 
+
 @register_builder(MobileNetV1Config)
 def build_mobilenet_v1(cfg: MobileNetV1Config) -> BuiltModel:  # type: ignore[override]
     model = MobileNetV1(cfg.alpha, cfg.classes)
@@ -94,6 +99,7 @@ def build_mobilenet_v1(cfg: MobileNetV1Config) -> BuiltModel:  # type: ignore[ov
     )
     return BuiltModel(cfg, model, stages)
 
+
 def _stages_by_stride_all(features: nn.Sequential, strides: list[int]) -> list[Stage]:
     """Like ``_stages_by_stride`` but over ``features[1:]`` (V1 has no final 1x1 conv)."""
     stages: list[list[str]] = []
@@ -103,11 +109,13 @@ def _stages_by_stride_all(features: nn.Sequential, strides: list[int]) -> list[S
         stages[-1].append(f"features.{index}")
     return [Stage(f"stage{i}", tuple(n), tuple(n)) for i, n in enumerate(stages, start=1)]
 
+
 @register_builder(MobileNetV2Config)
 def build_mobilenet_v2(cfg: MobileNetV2Config) -> BuiltModel:  # type: ignore[override]
     model = MobileNetV2(num_classes=cfg.classes, width_mult=cfg.alpha)
     replace_first_conv_in_channels(model, cfg.in_channels)
     return BuiltModel(cfg, model, _mobile_stages(model))
+
 
 @register_builder(MobileNetV3Config)
 def build_mobilenet_v3(cfg: MobileNetV3Config) -> BuiltModel:  # type: ignore[override]

@@ -47,6 +47,7 @@ class ConvBlock(nn.Module):
             out = out + self.shortcut(x)
         return self.relu(out)
 
+
 class PlainNet(nn.Module):
     def __init__(self, cfg: PlainConfig) -> None:
         super().__init__()
@@ -72,6 +73,7 @@ class PlainNet(nn.Module):
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))
         return self.fc(torch.flatten(self.pool(x), 1))
 
+
 def _initialise(model: nn.Module, scheme: str) -> None:
     """Re-initialise conv and linear weights (offset convs keep their zero start)."""
     if scheme == "default":
@@ -88,6 +90,7 @@ def _initialise(model: nn.Module, scheme: str) -> None:
             nn.init.orthogonal_(m.weight)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
+
 
 @register_builder(PlainConfig)
 def build_plain(cfg: PlainConfig) -> BuiltModel:  # type: ignore[override]

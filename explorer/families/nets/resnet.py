@@ -20,12 +20,14 @@ from explorer.families.resnet import ResNetConfig
 def _no_norm(num_features: int) -> nn.Module:
     return nn.Identity()
 
+
 class PlainBasicBlock(BasicBlock):
     """BasicBlock without its shortcut: the paper's plain counterpart."""
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         return self.relu(self.bn2(self.conv2(out)))
+
 
 class PlainBottleneck(Bottleneck):
     """Bottleneck without its shortcut."""
@@ -34,6 +36,7 @@ class PlainBottleneck(Bottleneck):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.relu(self.bn3(self.conv3(out)))
+
 
 class PreActBasicBlock(nn.Module):
     """BN-ReLU-conv3x3 twice; the shortcut (projection if any) takes the pre-activated input."""
@@ -72,6 +75,7 @@ class PreActBasicBlock(nn.Module):
         shortcut = self.downsample(preact) if self.downsample is not None else x
         return out + shortcut
 
+
 class PreActBottleneck(PreActBasicBlock):
     """BN-ReLU-conv1x1, BN-ReLU-conv3x3, BN-ReLU-conv1x1 (ResNet-164/1001 on CIFAR)."""
 
@@ -106,6 +110,7 @@ class PreActBottleneck(PreActBasicBlock):
         out = self.conv2(self.relu(self.bn2(out)))
         return self.conv3(self.relu(self.bn3(out)))
 
+
 class PadShortcut(nn.Module):
     """The CIFAR ResNets' parameter-free "option A" shortcut: subsample, then zero-pad channels."""
 
@@ -118,6 +123,7 @@ class PadShortcut(nn.Module):
         x = x[:, :, :: self.stride, :: self.stride]
         extra = self.out_channels - x.shape[1]
         return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
 
 class ExplorerResNet(ResNet):
     """torchvision's ResNet built from a :class:`ResNetConfig` (same names, same forward)."""
@@ -187,12 +193,14 @@ class ExplorerResNet(ResNet):
         x = self.final_relu(self.final_norm(x))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
+
 def _make_deformable(layer: nn.Module, modulated: bool = False) -> None:
     """Swap every 3x3 conv inside ``layer`` for a DeformableConv2d with the same weights."""
     for parent in list(layer.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Conv2d and child.kernel_size == (3, 3):
                 setattr(parent, name, DeformableConv2d.from_conv(child, modulated))
+
 
 @register_builder(ResNetConfig)
 def build_resnet(cfg: ResNetConfig) -> BuiltModel:  # type: ignore[override]
