@@ -32,7 +32,7 @@ def test_the_store_is_made_with_the_installed_libraries_and_holds_every_preset()
 def test_every_stored_profile_equals_the_live_one() -> None:
     for query in preset_queries():
         config = parse_query(query)
-        assert stored_profile(query) == profile(config), query
+        assert stored_profile(query) == profile(config), f"{query} is stale: run python -m explorer store"
         try:
             live = training_memory(config, 1)
         except ValueError as error:
@@ -40,7 +40,7 @@ def test_every_stored_profile_equals_the_live_one() -> None:
                 stored_training_memory(query, 1)
             assert str(error) in json.dumps(read_store()["training_memory"][query])
             continue
-        assert stored_training_memory(query, 1) == live, query
+        assert stored_training_memory(query, 1) == live, f"{query} is stale: run python -m explorer store"
 
 
 def test_resnet50_from_the_store_has_the_published_parameters() -> None:
