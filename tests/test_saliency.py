@@ -7,7 +7,14 @@ import pytest
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
-from explorer.analysis.saliency import default_layer, grad_cam, grad_cam_strip, target_layers
+from explorer.analysis.saliency import (
+    default_layer,
+    grad_cam,
+    grad_cam_strip,
+    peak_pixels,
+    pointing_hits,
+    target_layers,
+)
 from explorer.config import parse_query
 from explorer.runtime.device import available_devices
 from explorer.runtime.models import build_seeded
@@ -92,3 +99,45 @@ def test_model_comes_back_unchanged_even_after_an_error(resnet20):
 def test_unknown_layer_is_a_clear_error(resnet20):
     with pytest.raises(ValueError, match="no layer 'layer9' in this model"):
         grad_cam(resnet20, torch.randn(1, 3, 32, 32), layer="layer9")
+
+
+def _upsampled(cells: torch.Tensor, side: int) -> torch.Tensor:
+    return LayerAttribution.interpolate(cells[:, None], (side, side), interpolate_mode="bilinear")[:, 0]
+
+
+def test_a_border_cells_peak_is_its_centre_not_the_plateaus_first_pixel():
+    """Bilinear upsampling holds a border cell's value flat out to the image's edge: argmax alone
+    returns that plateau's first pixel, (0, 0) for the top-left cell of a 3x3 map at 96 px, half a
+    cell from where the cell's evidence is; the peak is kept between the outer cell centres."""
+    cells = torch.zeros(4, 3, 3)
+    cells[0, 0, 0] = cells[1, 2, 2] = cells[2, 1, 1] = cells[3, 0, 1] = 1.0
+    maps = _upsampled(cells, 96)
+    first = maps.flatten(1).argmax(1)
+    assert (first[0] // 96, first[0] % 96) == (0, 0)  # what argmax alone says for the top-left cell
+    rows, columns = peak_pixels(maps, (3, 3))
+    assert list(zip(rows.tolist(), columns.tolist(), strict=True)) == [(15, 15), (80, 80), (47, 47), (15, 47)]
+    flipped_rows, flipped_columns = peak_pixels(maps.flip(1, 2), (3, 3))  # the same maps turned half a turn
+    assert torch.equal(flipped_rows[:2], 95 - rows[:2]) and torch.equal(flipped_columns[:2], 95 - columns[:2])
+
+
+def test_interior_peaks_keep_the_bilinear_maximum():
+    """Inside the outer cell centres the rule is argmax of the upsampled map, unchanged."""
+    cells = torch.rand(50, 16, 16, generator=torch.Generator().manual_seed(3))
+    maps = _upsampled(cells, 64)
+    rows, columns = peak_pixels(maps, (16, 16))
+    flat = maps.flatten(1).argmax(1)
+    inside = (flat // 64 >= 1) & (flat // 64 <= 62) & (flat % 64 >= 1) & (flat % 64 <= 62)
+    assert inside.sum() >= 25  # 34 of these 50 (a border cell holds the maximum of the others)
+    assert torch.equal(rows[inside], (flat // 64)[inside]) and torch.equal(columns[inside], (flat % 64)[inside])
+    assert rows.min() >= 1 and rows.max() <= 62 and columns.min() >= 1 and columns.max() <= 62
+
+
+def test_gradcam_peak_and_the_pointing_game_use_the_same_point(resnet20):
+    image = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(5)).to(_device(resnet20))
+    for n in range(3):
+        cam = grad_cam(resnet20, image[n : n + 1], target=2)
+        row, column = cam.peak()
+        box = torch.tensor([[column, row, column + 1, row + 1]], dtype=torch.float32)
+        assert pointing_hits(resnet20, image[n : n + 1], torch.tensor([2]), box, layer=cam.layer).item()
+        shifted = box + torch.tensor([[1.0, 0.0, 1.0, 0.0]])  # one pixel right of the peak: a miss
+        assert not pointing_hits(resnet20, image[n : n + 1], torch.tensor([2]), shifted, layer=cam.layer).item()

@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from explorer.analysis.saliency import POINTING_RULE
 from explorer.analysis.training import shapes_scores
 from explorer.cli import main
 from explorer.config import parse_query
@@ -54,6 +55,7 @@ def test_a_shipped_model_loads_and_re_measures_its_card(model, single_thread):
     card = model.card
     assert hashlib.sha256(model.weights_path.read_bytes()).hexdigest() == card["sha256"]
     assert card["held_out"]["n"] == 2000 and card["shapes_version"] == 2
+    assert card["held_out"]["pointing_rule"] == POINTING_RULE  # measured with the rule re-measured here
     assert card["command"].startswith("python -m explorer --device ") and f"--name {model.name}" in card["command"]
     assert "CC0" in card["licence"]
     assert card["goals"] == card_goals(card["held_out"]["accuracy"], card["held_out"]["pointing_game"])

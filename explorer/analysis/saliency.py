@@ -9,6 +9,7 @@ device.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +50,10 @@ class GradCam:
         return (self.heatmap - low) / (high - low)
 
     def peak(self) -> tuple[int, int]:
-        """(row, column) of the heatmap's maximum."""
-        row, column = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
-        return int(row), int(column)
+        """(row, column) of the heatmap's maximum, kept between the outermost cell centres (the
+        pointing game's peak: :func:`peak_pixels`)."""
+        rows, columns = peak_pixels(torch.from_numpy(self.heatmap)[None], self.raw.shape)
+        return int(rows[0]), int(columns[0])
 
 
 def target_layers(built: BuiltModel) -> list[TargetLayer]:
@@ -163,6 +165,35 @@ def explain_every_stage(
 
 
 # -- the pointing game: does the map's peak land on the object? ---------------------------------------
+#: What a card's ``pointing_game`` counts (:func:`pointing_hits`), written on every card by ``train``.
+POINTING_RULE = (
+    "Grad-CAM of the true class at the last conv stage, upsampled bilinearly to the input; its first "
+    "maximum, kept between the outermost cell centres, inside the shape's box"
+)
+
+
+def peak_pixels(maps: torch.Tensor, cells: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each upsampled map ``(N, H, W)`` of a ``cells = (h, w)`` layer peaks: ``(rows, columns)``.
+
+    The first maximum of the map, kept between the outermost cell centres. Bilinear upsampling
+    (``align_corners=False``) holds the border cells' values flat from their centres to the image's
+    edge, so a border cell's maximum is a plateau; its first pixel lies up to half a cell above or
+    left of the cell's centre (a plateau at the bottom or right starts at the centre), a tie broken
+    towards the corner that no part of the map supports. Measured on 400 held-out shapes: 16 px
+    (half a cell) for MobileNet V2's 3x3 map at 96 px, which moved the peak out of the shape's box
+    for a fifth of them (55.0% -> 74.0%); at most 1 px for a 16x16 map at 64 px (ResNet-8: 88.8% ->
+    89.0%; 91.2% and 97.0% unchanged for the deformable ones).
+    """
+    height, width = maps.shape[-2:]
+    h, w = cells
+    flat = maps.detach().float().flatten(1).argmax(1).cpu()
+    rows, columns = flat // width, flat % width
+    # first and last pixel between the outer cell centres (pixel p samples (p + 0.5) * h / H - 0.5)
+    top, bottom = math.floor(0.5 * height / h - 0.5), math.ceil((h - 0.5) * height / h - 0.5)
+    left, right = math.floor(0.5 * width / w - 0.5), math.ceil((w - 0.5) * width / w - 0.5)
+    return rows.clamp(max(top, 0), bottom), columns.clamp(max(left, 0), right)
+
+
 def pointing_hits(
     built: BuiltModel,
     images: torch.Tensor,
@@ -174,9 +205,10 @@ def pointing_hits(
     """Per image, whether the Grad-CAM peak for class ``targets[n]`` lies inside ``boxes[n]``.
 
     ``images`` ``(N, C, H, W)`` preprocessed; ``boxes`` ``(N, 4)`` ``(x0, y0, x1, y1)`` pixels with
-    ``x1``/``y1`` exclusive (the shapes convention). The map is upsampled to H x W as in
-    :func:`grad_cam` (ReLU on); its first maximum is the peak, so an all-zero map points at (0, 0).
-    Batched (``chunk`` images per Grad-CAM call), which is what makes 2,000 images cheap on a CPU.
+    ``x1``/``y1`` exclusive (the shapes convention). Grad-CAM as in :func:`grad_cam` (ReLU on),
+    upsampled to H x W; its first maximum, kept between the outermost cell centres, is the peak
+    (:func:`peak_pixels`; an all-zero map points at the first cell's centre). Batched (``chunk``
+    images per Grad-CAM call), which is what makes 2,000 images cheap on a CPU.
     """
     model = built.module
     module = _module(model, layer or default_layer(built))
@@ -190,8 +222,7 @@ def pointing_hits(
             target = targets[start : start + chunk].to(device)
             attribution = cam.attribute(x, target=target, relu_attributions=True)
             maps = LayerAttribution.interpolate(attribution, (side_h, side_w), interpolate_mode="bilinear")
-            flat = maps[:, 0].detach().float().flatten(1).argmax(1).cpu()
-            rows, cols = flat // side_w, flat % side_w
+            rows, cols = peak_pixels(maps[:, 0], tuple(attribution.shape[-2:]))
             box = boxes[start : start + chunk]
             hits.append((cols >= box[:, 0]) & (cols < box[:, 2]) & (rows >= box[:, 1]) & (rows < box[:, 3]))
     return torch.cat(hits)

@@ -125,6 +125,7 @@ def sha256_of(path: Path) -> str:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    from explorer.analysis.saliency import POINTING_RULE
     from explorer.analysis.training import shapes_scores, train_on_shapes
     from explorer.config import parse_query
     from explorer.data.shapes import CLASSES, DEFAULT_VERSION
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             "n": scores.n,
             "accuracy": scores.accuracy,
             "pointing_game": scores.pointing,
-            "pointing_rule": "Grad-CAM of the true class at the last conv stage; peak inside the shape's box",
+            "pointing_rule": POINTING_RULE,
         },
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
