@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared.device import device_pending, device_sidebar, torch_imported
+from pages._shared.device import device_pending, device_sidebar, page_done, torch_imported
 
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
 
@@ -24,3 +24,4 @@ else:  # a fresh process's first page draws before torch is imported (see device
     with st.sidebar:
         device_pending()
 page.run()
+page_done()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import streamlit as st
 
@@ -21,8 +22,13 @@ def torch_imported() -> bool:
     return "torch" in sys.modules
 
 
-#: Set once a fresh process's first page has drawn without torch (see :func:`device_pending`).
-_PENDING = "device.pending"
+#: When a fresh process's first page drew the picker's place, and when that page was done.
+_PENDING_SINCE = "device.pending_since"
+_PAGE_DONE_AT = "device.page_done_at"
+#: Seconds the finished page gets to reach the browser and be drawn there before torch is imported
+#: (the import holds the GIL and a core for seconds); a page that stopped early gets the longer wait.
+DRAW_GRACE_S = 1.0
+STOPPED_PAGE_GRACE_S = 3.0
 
 
 @st.fragment(run_every=0.5)
@@ -30,17 +36,25 @@ def device_pending() -> None:
     """The device picker's place on a fresh process's first page, drawn before torch is imported.
 
     The picker needs torch (about 3 s of one core to import), the Build page's first view does not
-    (the presets' profiles are stored), so the page is drawn first. This fragment's next run is
-    asked for by the browser's timer, so it comes once the page has reached the browser; it then
-    imports torch here and reruns the app, which draws the real picker (and the Build page's fit
-    note) from then on."""
-    if not st.session_state.get(_PENDING):
-        st.session_state[_PENDING] = True
+    (the presets' profiles are stored), so the page is drawn first. The browser's timer reruns this
+    fragment; once the page has had :data:`DRAW_GRACE_S` to reach the browser and be drawn, it
+    imports torch and reruns the app, which draws the real picker (and the Build page's fit note)."""
+    now = time.monotonic()
+    since = st.session_state.setdefault(_PENDING_SINCE, now)
+    done = st.session_state.get(_PAGE_DONE_AT)
+    ready = now - done >= DRAW_GRACE_S if done is not None else now - since >= STOPPED_PAGE_GRACE_S
+    if not ready:
         st.caption("Device: starting PyTorch…")
         return
     import torch  # noqa: F401
 
     st.rerun()
+
+
+def page_done() -> None:
+    """Called by the router after a page ran to its end (see :func:`device_pending`)."""
+    if not torch_imported():
+        st.session_state[_PAGE_DONE_AT] = time.monotonic()
 
 
 def _chosen_device() -> str:
