@@ -1,6 +1,6 @@
 """Start-up: how long a user waits before the first answer, from a cold process.
 
-    python bench/bench_startup.py [--repeats N] [--no-browser]
+    python bench/bench_startup.py [--repeats N] [--no-browser | --app-only]
 
 1. CLI: ``python -m explorer profile preset=efficientnet_b7 --json`` as a whole process, beyond a bare
    ``python -c "import torch, torchvision"`` (the floor every command pays), against
@@ -113,9 +113,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--app-only", action="store_true", help="only the first page after streamlit run")
     args = parser.parse_args()
     print(f"# {platform.machine()}, python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
-    cli(args.repeats)
+    if not args.app_only:
+        cli(args.repeats)
     if not args.no_browser:
         first_page(args.repeats, [PYTHON, "-m", "streamlit"], "streamlit run app.py")
     return 0
