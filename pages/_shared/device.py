@@ -42,7 +42,8 @@ def device_pending() -> None:
     now = time.monotonic()
     since = st.session_state.setdefault(_PENDING_SINCE, now)
     done = st.session_state.get(_PAGE_DONE_AT)
-    ready = now - done >= DRAW_GRACE_S if done is not None else now - since >= STOPPED_PAGE_GRACE_S
+    waited = now - done >= DRAW_GRACE_S if done is not None else now - since >= STOPPED_PAGE_GRACE_S
+    ready = waited or torch_imported()  # the page itself may have imported torch (a config not stored)
     if not ready:
         st.caption("Device: starting PyTorch…")
         return
