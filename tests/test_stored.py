@@ -15,6 +15,7 @@ import pytest
 from explorer.analysis.memory import training_memory
 from explorer.analysis.profile import profile
 from explorer.analysis.stored import STORE, library_versions, read_store, stored_profile, stored_training_memory
+from explorer.cli import main
 from explorer.cli.store import preset_queries
 from explorer.config import parse_query
 
@@ -29,18 +30,34 @@ def test_the_store_is_made_with_the_installed_libraries_and_holds_every_preset()
 
 
 @pytest.mark.slow
-def test_every_stored_profile_equals_the_live_one() -> None:
-    for query in preset_queries():
-        config = parse_query(query)
-        assert stored_profile(query) == profile(config), f"{query} is stale: run python -m explorer store"
-        try:
-            live = training_memory(config, 1)
-        except ValueError as error:
-            with pytest.raises(ValueError, match="cannot train at batch 1"):
-                stored_training_memory(query, 1)
-            assert str(error) in json.dumps(read_store()["training_memory"][query])
-            continue
-        assert stored_training_memory(query, 1) == live, f"{query} is stale: run python -m explorer store"
+def test_the_store_command_writes_exactly_the_committed_store(tmp_path: Path, capsys) -> None:
+    """Every preset recomputed now: the committed file is byte for byte what ``store`` writes."""
+    out = tmp_path / "presets.json.gz"
+    assert main(["store", "--out", str(out)]) == 0
+    assert f"{len(preset_queries())} presets -> {out}" in capsys.readouterr().out
+    assert out.read_bytes() == STORE.read_bytes(), "the store is stale: run python -m explorer store"
+
+
+@pytest.mark.parametrize("query", ["preset=resnet18", "preset=efficientnet_b0", "preset=hybrid_resnet"])
+def test_a_stored_entry_reads_back_as_the_live_result(query: str) -> None:
+    config = parse_query(query)
+    assert stored_profile(query) == profile(config)
+    assert stored_training_memory(query, 1) == training_memory(config, 1)
+
+
+def test_an_entry_the_live_count_refuses_is_refused_with_its_message() -> None:
+    with pytest.raises(ValueError, match="cannot train at batch 1") as stored_error:
+        stored_training_memory("preset=inception_v3", 1)
+    with pytest.raises(ValueError) as live_error:
+        training_memory(parse_query("preset=inception_v3"), 1)
+    assert str(stored_error.value) == str(live_error.value)
+
+
+def test_an_unwritable_path_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["store", "--out", str(blocker / "presets.json.gz")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot write")
 
 
 def test_resnet50_from_the_store_has_the_published_parameters() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from explorer.analysis.stored import STORE
+from explorer.cli.base import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +32,16 @@ def preset_queries() -> list[str]:
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.stored import store_data
 
+    try:  # a folder that cannot be made fails now, not after half a minute of profiling
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot write {args.out}: {error.strerror or error}") from error
     data = store_data(preset_queries())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as file:  # same bytes each run
-        file.write(text.encode())
+    try:
+        with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as file:  # same bytes
+            file.write(text.encode())
+    except OSError as error:
+        raise UsageError(f"cannot write {args.out}: {error.strerror or error}") from error
     print(f"{len(data['profiles'])} presets -> {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
     return 0
