@@ -25,9 +25,10 @@ def torch_imported() -> bool:
 #: When a fresh process's first page drew the picker's place, and when that page was done.
 _PENDING_SINCE = "device.pending_since"
 _PAGE_DONE_AT = "device.page_done_at"
-#: Seconds the finished page gets to reach the browser and be drawn there before torch is imported
-#: (the import holds the GIL and a core for seconds); a page that stopped early gets the longer wait.
-DRAW_GRACE_S = 1.0
+#: Seconds the finished page gets to reach the browser and be drawn there (its charts too: the browser
+#: fetches plotly.js from this server) before torch is imported (the import holds the GIL and a core
+#: for seconds); a page that stopped early gets the longer wait.
+DRAW_GRACE_S = 2.0
 STOPPED_PAGE_GRACE_S = 3.0
 
 
