@@ -48,8 +48,9 @@ def device_pending() -> None:
     if not ready:
         st.caption("Device: starting PyTorch…")
         return
-    import torch  # noqa: F401
+    from explorer.runtime.device import available_devices
 
+    available_devices()  # imports torch and probes the devices the picker will offer
     st.rerun()
 
 
