@@ -17,9 +17,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from explorer.analysis.profile_data import BYTES_PER_VALUE
+
+__all__ = ["BYTES_PER_VALUE", "MERGE_OPS", "GraphGroup", "GraphNode", "LayerGraph"]
+
 #: Ops that merge branches, with the word shown for them.
 MERGE_OPS = {"add": "addition", "cat": "concatenation", "mul": "multiplication"}
-BYTES_PER_VALUE = 4
 
 
 @dataclass(frozen=True)
