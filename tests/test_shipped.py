@@ -58,6 +58,11 @@ def test_a_shipped_model_loads_and_re_measures_its_card(model, single_thread):
     assert card["held_out"]["pointing_rule"] == POINTING_RULE  # measured with the rule re-measured here
     assert card["command"].startswith("python -m explorer --device ") and f"--name {model.name}" in card["command"]
     assert "CC0" in card["licence"]
+    if "started_from" in card:  # refined from another run's weights: the command is the whole recipe
+        start = card["started_from"]
+        assert card["command"].startswith(start["command"] + " && ") and "--from " in card["command"]
+        assert card["total_steps"] == start["steps"] + card["steps"]
+        assert card["recipe_wall_s"] == pytest.approx(start["wall_s"] + card["wall_s"], abs=0.2)
     assert card["goals"] == card_goals(card["held_out"]["accuracy"], card["held_out"]["pointing_game"])
     loaded = load_shipped(model)
     assert loaded.categories == tuple(card["classes"]) and model.name in loaded.weights

@@ -19,6 +19,7 @@ from explorer.config import parse_query
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "family=plain&depth=4&width=4"
+RESNET8 = ROOT / "assets" / "models" / "resnet8-cifar.pt"
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +86,39 @@ def test_a_real_process_trains_and_prints_the_card(tmp_path):
     assert json.loads(done.stdout)["sha256"] == hashlib.sha256((tmp_path / "t.pt").read_bytes()).hexdigest()
 
 
+def test_a_run_from_trained_weights_carries_the_whole_recipe_and_it_reproduces(tmp_path, monkeypatch, capsys):
+    """``--from``: refine a model at another side; the card's command is the start's recipe, then this
+    run, and running it again writes the same weights."""
+    monkeypatch.chdir(tmp_path)
+    parent = train_tiny(capsys, Path("a"))
+    refine = ["--resolution", "32", "--from", "a/plain-depth4-width4.pt", "--name", "refined", "--out", "b"]
+    code = main(["--device", "cpu", "train", TINY, "--steps", "2", "--held-out", "20", *refine])
+    assert code == 0, capsys.readouterr().err
+    card = json.loads(Path("b/refined.json").read_text())
+    assert card["resolution"] == 32 and card["query"] == "family=plain&depth=4&width=4&classes=8&resolution=32"
+    assert card["steps"] == 2 and card["total_steps"] == 5
+    assert card["started_from"]["sha256"] == parent["sha256"] and card["started_from"]["resolution"] == 64
+    assert card["recipe_wall_s"] >= card["wall_s"]
+    first, second = card["command"].split(" && ")
+    assert first == parent["command"] and "--from a/plain-depth4-width4.pt" in second
+    assert "refined" in load_card_description(tmp_path / "b" / "refined.json")
+
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    for part in (first, second):
+        assert main(shlex.split(part)[3:]) == 0, capsys.readouterr().err
+    again = json.loads(Path("b/refined.json").read_text())
+    assert again["sha256"] == card["sha256"] and again["held_out"] == card["held_out"]
+
+
+def load_card_description(card_path: Path) -> str:
+    from explorer.runtime.shipped import ShippedModel, load_shipped
+
+    model = ShippedModel(card_path.stem, json.loads(card_path.read_text()), card_path.with_suffix(".pt"))
+    assert "5 steps" in model.describe()  # the whole recipe's steps
+    return load_shipped(model).weights
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -95,6 +129,11 @@ def test_a_real_process_trains_and_prints_the_card(tmp_path):
         (["train", TINY, "--steps", "2", "--out", __file__], "error: --out"),
         (["train", TINY, "--steps", "2", "--name", "../x", "--out", "x"], "error: --name '../x'"),
         (["train", TINY, "--out", "x"], "error: the following arguments are required: --steps"),
+        (["train", TINY, "--steps", "2", "--from", "nope.pt", "--out", "x"], "error: --from 'nope.pt': give a .pt"),
+        (
+            ["train", "family=plain&depth=6&width=4", "--steps", "2", "--out", "x", "--from", str(RESNET8)],
+            f"error: --from '{RESNET8}' is a preset=resnet110&depth=8",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_error_line(args, message, capsys):

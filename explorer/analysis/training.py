@@ -356,7 +356,9 @@ def train_on_shapes(
         raise ValueError(f"schedule '{schedule}' needs a number of steps")
     small = shapes_config(config, resolution)
     if start is not None:
-        built = private_copy(start)
+        # the start's layers at this run's side (the side is not part of the weights: a model may be
+        # refined at a larger picture than it was trained on)
+        built = dataclasses.replace(private_copy(start), config=small)
         built.module.to(device)
     if built is None:
         built = instantiate(small, device, batch=batch, training=True, seed=seed)

@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolution", type=int, help="image side in px (default: the shapes version's, 64; at most the config's)"
     )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        metavar="WEIGHTS",
+        help="start from these weights (a .pt that train wrote, its card beside it) instead of a fresh "
+        "init, e.g. to refine a model at a larger --resolution; the new card carries the whole recipe",
+    )
     parser.add_argument("--name", help="file name stem (default: from the query, e.g. resnet20)")
     parser.add_argument(
         "--held-out", type=int, default=HELD_OUT, help=f"images measured after training (default {HELD_OUT})"
@@ -116,8 +123,44 @@ def command_line(args: argparse.Namespace, device: torch.device, name: str, thre
     words += ["--lr", repr(args.lr), "--schedule", args.schedule, "--held-out", str(args.held_out)]
     if args.resolution is not None:
         words += ["--resolution", str(args.resolution)]
+    if args.start is not None:
+        words += ["--from", args.start]
     words += ["--threads", str(threads), "--name", name, "--out", args.out]
     return shlex.join(words)
+
+
+def read_start(path: str, config: Any, resolution: int | None) -> Any:
+    """The model ``--from`` names, as a :class:`~explorer.runtime.shipped.ShippedModel`: a ``.pt``
+    with the card ``train`` wrote beside it, of the same architecture as this run's."""
+    from explorer.analysis.training import shapes_config
+    from explorer.runtime.shipped import ShippedModel, same_architecture
+
+    weights = Path(path)
+    card_path = weights.with_suffix(".json")
+    if weights.suffix != ".pt" or not weights.is_file() or not card_path.is_file():
+        raise UsageError(f"--from '{path}': give a .pt that train wrote, with its .json card beside it")
+    try:
+        start = ShippedModel(weights.stem, json.loads(card_path.read_text()), weights)
+        if not same_architecture(shapes_config(config, resolution), start.config):
+            raise UsageError(f"--from '{path}' is a {start.query} (another architecture than this query's)")
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--from '{path}': its card {card_path.name} is not a train card ({exc})") from exc
+    return start
+
+
+def started_from(start: Any) -> dict[str, Any]:
+    """What the card says of the model a run started from (its own card's figures, its whole recipe)."""
+    card = start.card
+    return {
+        "name": start.name,
+        "query": start.query,
+        "resolution": card["resolution"],
+        "sha256": card["sha256"],
+        "steps": card.get("total_steps", card["steps"]),
+        "wall_s": card.get("recipe_wall_s", card["wall_s"]),
+        "held_out": card["held_out"],
+        "command": card["command"],
+    }
 
 
 def sha256_of(path: Path) -> str:
@@ -129,7 +172,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.training import shapes_scores, train_on_shapes
     from explorer.config import parse_query
     from explorer.data.shapes import CLASSES, DEFAULT_VERSION
-    from explorer.runtime.shipped import card_goals
+    from explorer.runtime.shipped import card_goals, load_shipped
 
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}; allowed: 1 or more")
@@ -146,8 +189,10 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{args.out}' exists and is not a folder")
     config = parse_query(args.query)
+    start_card = read_start(args.start, config, args.resolution) if args.start is not None else None
     threads = thread_count(args.threads)
     torch.set_num_threads(threads)
+    start_model = load_shipped(start_card, device) if start_card is not None else None
 
     start = time.perf_counter()
     run_ = train_on_shapes(
@@ -160,6 +205,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         schedule=args.schedule,
         resolution=args.resolution,
         held_out=0,
+        start=start_model,
         progress=ProgressBar(args.steps),
     )
     train_s = time.perf_counter() - start
@@ -207,6 +253,13 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         "licence": LICENCE,
         "goals": card_goals(scores.accuracy, scores.pointing),
     }
+    if start_card is not None:
+        # the whole recipe: the start's own command (which wrote the file --from reads) and then this one
+        parent = started_from(start_card)
+        card["started_from"] = parent
+        card["total_steps"] = parent["steps"] + run_.steps
+        card["recipe_wall_s"] = round(parent["wall_s"] + train_s, 1)
+        card["command"] = f"{parent['command']} && {card['command']}"
     (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     if args.json:
         print_json(card)

@@ -103,9 +103,10 @@ class ShippedModel:
     def describe(self) -> str:
         """Whose weights, in words (shown next to every map)."""
         held = self.card["held_out"]
+        steps = self.card.get("total_steps", self.card["steps"])  # a refined model: its whole recipe's
         return (
             f"shipped model '{self.name}' (assets/models: trained by this project on generated shapes "
-            f"v{self.card['shapes_version']}, {self.card['steps']} steps on {self.card['device']}; "
+            f"v{self.card['shapes_version']}, {steps} steps on {self.card['device']}; "
             f"{held['accuracy']:.1%} accuracy, {held['pointing_game']:.1%} pointing game on "
             f"{held['n']:,} held-out images)"
         )
