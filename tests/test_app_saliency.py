@@ -95,7 +95,7 @@ def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_sample():
 
 @pytest.mark.parametrize(
     ("query", "name"),
-    [({"preset": "densenet121"}, "densenet_bc22-k12"), ({"preset": "mobilenet_v2"}, "mobilenet_v2-a035")],
+    [({"preset": "densenet121"}, "densenet_bc40-k12"), ({"preset": "mobilenet_v2"}, "mobilenet_v2-a035")],
 )
 def test_each_family_with_a_shipped_model_opens_on_it_offline(query, name, empty_torch_cache):
     at = open_saliency(**query)

@@ -105,3 +105,22 @@ def test_divergence_stops_the_run_after_the_bad_step():
 def test_bad_settings(options):
     with pytest.raises(ValueError):
         TrainSettings(**options)
+
+
+def test_a_warm_start_trains_at_the_start_models_side_unless_told_and_leaves_it_alone():
+    """A shipped model refined from ``start`` is trained, measured and labelled at one side: its own
+    (64 px here, above the CIFAR config's 32) by default, or the one asked for."""
+    from explorer.analysis.training import train_on_shapes
+    from explorer.runtime.shipped import load_shipped
+
+    start = load_shipped("resnet8-cifar")
+    before = {k: v.clone() for k, v in start.built.module.state_dict().items()}
+    config = parse_query("family=resnet&stem=cifar&depth=8&width=16")
+    assert config.input_resolution == 32 and start.built.config.input_resolution == 64
+    run = train_on_shapes(config, steps=1, batch=4, lr=1e-4, start=start, held_out=64)
+    assert run.side == 64 and run.model.built.config.input_resolution == 64
+    assert "at 64 px" in run.model.weights and "starting from the shipped model 'resnet8-cifar'" in run.model.weights
+    assert run.model.accuracy >= 0.8  # measured at the side it was trained on, where it is good
+    asked = train_on_shapes(config, steps=1, batch=4, lr=1e-4, start=start, resolution=48, held_out=0)
+    assert asked.side == 48 and asked.model.built.config.input_resolution == 48
+    assert all(torch.equal(v, before[k]) for k, v in start.built.module.state_dict().items())

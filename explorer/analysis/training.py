@@ -338,8 +338,9 @@ def train_on_shapes(
     The model is built here from ``seed`` (a forked RNG: the global seed is left alone, so a server
     shared between sessions is not disturbed), unless ``built`` (a private model of
     ``shapes_config(config, resolution)``, trained in place) is given, or ``start`` (a trained model
-    of that architecture, e.g. :func:`warm_start_for`'s: a private copy of it is trained, and the
-    description says it started there). ``progress(record)`` is
+    of that architecture, e.g. :func:`warm_start_for`'s: a private copy of it is trained, at
+    ``resolution`` or else at the start's own side, and the description says it started there).
+    ``progress(record)`` is
     called after every step. A run whose loss stops being finite raises ValueError.
     """
     from explorer.runtime.models import instantiate
@@ -356,8 +357,10 @@ def train_on_shapes(
         raise ValueError(f"schedule '{schedule}' needs a number of steps")
     small = shapes_config(config, resolution)
     if start is not None:
-        # the start's layers at this run's side (the side is not part of the weights: a model may be
-        # refined at a larger picture than it was trained on)
+        # the start's layers at the side asked for, else at the start's own (not capped at the config's:
+        # the side is not part of the weights, and a model may be refined at a larger picture)
+        side = max(config.min_resolution, resolution or start.built.config.input_resolution)
+        small = dataclasses.replace(small, resolution=side)
         built = dataclasses.replace(private_copy(start), config=small)
         built.module.to(device)
     if built is None:

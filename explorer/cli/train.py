@@ -50,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="learning rate over the run (default cosine)",
     )
     parser.add_argument(
-        "--resolution", type=int, help="image side in px (default: the shapes version's, 64; at most the config's)"
+        "--resolution",
+        type=int,
+        help="image side in px (default: the shapes version's, 64, or the --from model's; "
+        "at most the config's unless --from)",
     )
     parser.add_argument(
         "--from",
