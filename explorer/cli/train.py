@@ -22,11 +22,15 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from explorer.cli.base import UsageError, print_json
+
+if TYPE_CHECKING:
+    from explorer.config import ModelConfig
+    from explorer.runtime.shipped import ShippedModel
 
 #: The licence of everything the command writes: the project's own generated data and weights.
 LICENCE = "CC0-1.0 (weights trained by this project on its own procedurally generated shapes data)"
@@ -132,7 +136,7 @@ def command_line(args: argparse.Namespace, device: torch.device, name: str, thre
     return shlex.join(words)
 
 
-def read_start(path: str, config: Any, resolution: int | None) -> Any:
+def read_start(path: str, config: ModelConfig, resolution: int | None) -> ShippedModel:
     """The model ``--from`` names, as a :class:`~explorer.runtime.shipped.ShippedModel`: a ``.pt``
     with the card ``train`` wrote beside it, of the same architecture as this run's."""
     from explorer.analysis.training import shapes_config
@@ -151,7 +155,7 @@ def read_start(path: str, config: Any, resolution: int | None) -> Any:
     return start
 
 
-def started_from(start: Any) -> dict[str, Any]:
+def started_from(start: ShippedModel) -> dict[str, Any]:
     """What the card says of the model a run started from (its own card's figures, its whole recipe)."""
     card = start.card
     return {
