@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
 from explorer.analysis.training import WARM_START_LR, train_on_shapes
 from explorer.config import ConfigError, ModelConfig
+from explorer.data.images import image_digest
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
@@ -144,7 +145,7 @@ with results:
         "Explain class",
         options,
         format_func=lambda i: f"{model.class_name(i)} (#{i})",
-        key=f"saliency.target.{config.query}",
+        key=f"saliency.target.{config.query}.{image_digest(image)}",  # a new picture: its own top class
         help="Default: the top prediction",
     )
     result = first if target == first.cam.target else explain_image(model, image, layer=layer, target=target, relu=relu)

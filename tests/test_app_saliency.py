@@ -188,3 +188,19 @@ def test_train_on_shapes_warm_starts_from_the_matching_shipped_model():
     caption = next(c.value for c in at.caption if c.value.startswith("Weights: trained here"))
     accuracy = int(caption.split("(")[-1].split("%")[0])
     assert accuracy >= 80, caption  # the issue's bar for a default run; from scratch 10 s gives ~chance
+
+
+def test_a_new_picture_is_explained_for_its_own_top_class_not_the_last_pictures_choice(empty_torch_cache):
+    """The explained class is per picture: picking one for a picture, then uploading another, explains
+    the new picture's top prediction (the pick was kept before, and a star was shown as an L-shape)."""
+    at = open_saliency(preset="resnet18")
+    explain = next(s for s in at.selectbox if s.label == "Explain class")
+    explain.select_index(len(explain.options) - 1).run()  # the sample's fifth class
+    picked = next(s for s in at.selectbox if s.label == "Explain class")
+    assert picked.index == len(picked.options) - 1 and picked.value != 3
+    at.radio(key="saliency.image_source").set_value("Upload").run()
+    at.file_uploader(key="saliency.upload").set_value(("star.png", png(shape_image(21, 256, "star")), "image/png"))
+    at.run()
+    assert not at.exception, at.exception
+    chosen = next(s for s in at.selectbox if s.label == "Explain class")
+    assert chosen.value == 3 and chosen.options[0] == "star (#3)"

@@ -9,7 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.data.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, decode_image, display_image, preprocess
+from explorer.data.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageError,
+    decode_image,
+    display_image,
+    image_digest,
+    preprocess,
+)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -112,3 +120,13 @@ def test_wide_image_is_centre_cropped_to_a_square():
     assert shown.shape == (20, 20, 3)
     assert shown.min() > 200
     assert preprocess(Image.fromarray(pixels), 20, in_channels=1).shape == (1, 1, 20, 20)
+
+
+def test_image_digest_follows_the_pixels():
+    image = Image.new("RGB", (8, 6), (10, 20, 30))
+    same = Image.new("RGB", (8, 6), (10, 20, 30))
+    assert image_digest(image) == image_digest(same) and len(image_digest(image)) == 16
+    same.putpixel((7, 5), (10, 20, 31))
+    assert image_digest(same) != image_digest(image)
+    assert image_digest(image.convert("RGBA")) != image_digest(image)  # mode and size are part of it
+    assert image_digest(Image.new("RGB", (6, 8), (10, 20, 30))) != image_digest(image)

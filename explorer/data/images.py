@@ -8,6 +8,7 @@ RGB; anything Pillow cannot read becomes one :class:`ImageError` with a plain me
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 
@@ -57,6 +58,14 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
         raise ImageError("this file is not an image format we can read (try PNG, JPEG, WebP or GIF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"the image could not be read: it may be truncated or corrupt ({error})") from None
+
+
+def image_digest(image: Image.Image) -> str:
+    """A short fingerprint of an image's pixels (mode, size and bytes): state that belongs to one
+    picture, such as the class a map explains, can be keyed by it and start afresh with the next."""
+    digest = hashlib.blake2b(f"{image.mode}{image.size}".encode(), digest_size=8)
+    digest.update(image.tobytes())
+    return digest.hexdigest()
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
