@@ -467,7 +467,6 @@ def train_offsets(
     norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
     if start is not None:
         resolution = start.built.config.input_resolution
-        small = shapes_config(config, resolution)
         before = untrained_copy(start.built)
         before.module.to(device)
         untrained = ExplainableModel(before, f"the {start.weights} with its offsets zeroed (the regular grid)", **norm)
@@ -489,7 +488,7 @@ def train_offsets(
         lr=lr,
         autocast=autocast,
         held_out=held_out,
-        built=None if start is not None else BuiltModel(small, copy.deepcopy(before.module), before.stages),
+        built=None if start is not None else BuiltModel(before.config, copy.deepcopy(before.module), before.stages),
         start=start,
         progress=None if progress is None else (lambda record: progress(record.step, steps, record.loss)),
     )
