@@ -163,7 +163,7 @@ def started_from(start: ShippedModel) -> dict[str, Any]:
         "query": start.query,
         "resolution": card["resolution"],
         "sha256": card["sha256"],
-        "steps": card.get("total_steps", card["steps"]),
+        "steps": start.total_steps,
         "wall_s": card.get("recipe_wall_s", card["wall_s"]),
         "held_out": card["held_out"],
         "command": card["command"],

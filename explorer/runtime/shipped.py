@@ -93,6 +93,11 @@ class ShippedModel:
         return query_to_dict(self.query).get("modulated", "off") == "on"
 
     @property
+    def total_steps(self) -> int:
+        """Steps of the whole recipe: a model refined with ``train --from`` counts its start's too."""
+        return int(self.card.get("total_steps", self.card["steps"]))
+
+    @property
     def accuracy(self) -> float:
         return float(self.card["held_out"]["accuracy"])
 
@@ -103,10 +108,9 @@ class ShippedModel:
     def describe(self) -> str:
         """Whose weights, in words (shown next to every map)."""
         held = self.card["held_out"]
-        steps = self.card.get("total_steps", self.card["steps"])  # a refined model: its whole recipe's
         return (
             f"shipped model '{self.name}' (assets/models: trained by this project on generated shapes "
-            f"v{self.card['shapes_version']}, {steps} steps on {self.card['device']}; "
+            f"v{self.card['shapes_version']}, {self.total_steps} steps on {self.card['device']}; "
             f"{held['accuracy']:.1%} accuracy, {held['pointing_game']:.1%} pointing game on "
             f"{held['n']:,} held-out images)"
         )
