@@ -6,7 +6,15 @@ import streamlit as st
 
 from explorer.analysis.lessons import Lesson, Outcome, answer, claim_holds, is_right, load_lessons, run_lesson
 from explorer.config import ConfigError, format_query, parse_query
-from explorer.views.lessons import format_value, lesson_link, links, panel_figure, tally_text, verdict
+from explorer.views.lessons import (
+    format_value,
+    lesson_link,
+    links,
+    measured_line,
+    panel_figure,
+    tally_text,
+    verdict,
+)
 from pages._shared.device import current_device
 from pages._shared.routing import ensure_router
 from pages._shared.state import LESSON_RUNS, LESSON_TALLY, LessonRun
@@ -21,9 +29,9 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { di
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_outcome(lesson: Lesson, device: str) -> Outcome:
+def cached_outcome(lesson: Lesson, device: str, _progress=None) -> Outcome:
     """Keyed by the whole lesson (its text, configs and parameters) and the device."""
-    return run_lesson(lesson, device)
+    return run_lesson(lesson, device, _progress)
 
 
 def _go(name: str) -> None:
@@ -95,7 +103,14 @@ def input_widgets(lesson: Lesson) -> Lesson:
 
 def reveal(lesson: Lesson, run: LessonRun) -> None:
     st.subheader("4. The reveal")
-    (st.success if run.right else st.info)(verdict(lesson, run.prediction, run.truth, run.right))
+    said = verdict(lesson, run.prediction, run.truth, run.right)
+    if run.right is None:
+        st.warning(said)
+    else:
+        (st.success if run.right else st.info)(said)
+    numbers = measured_line(lesson, run.outcome.values)
+    if numbers:
+        st.markdown(f"**Measured.** {numbers}.")
     columns = st.columns(min(2, len(run.outcome.panels)))
     for i, panel in enumerate(run.outcome.panels):
         columns[i % len(columns)].plotly_chart(panel_figure(panel), key=f"lessons.plot.{i}")
@@ -105,7 +120,10 @@ def reveal(lesson: Lesson, run: LessonRun) -> None:
     elif not lesson.claim.supported:
         st.warning(f"**At this scale the claim is not shown.** {lesson.claim.note.strip()}")
     else:
-        st.warning("These measured numbers do not support the claim as stated (see the table).")
+        st.warning(
+            "**This run does not show the claim** (other seeds, another device or a changed setting can do "
+            f"that): {numbers or 'see the table'}. The claim expects **{lesson.claim.expect or 'its range'}**."
+        )
     with st.expander("Measured numbers"):
         st.dataframe(list(run.outcome.table), hide_index=True)
     targets = links(lesson)
@@ -186,16 +204,20 @@ if st.button(
     disabled=prediction == "",
     help="Predict first" if prediction == "" else f"Computes live on {device} ({lesson.seconds or 'a moment'})",
 ):
-    with st.status(f"Running on {device}…", expanded=False) as status:
+    with st.status(f"Running on {device}…", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting…") if lesson.kind == "training_comparison" else None
         try:
-            outcome = cached_outcome(lesson, device)
+            report = (lambda done, text: bar.progress(done, text=text)) if bar is not None else None
+            outcome = cached_outcome(lesson, device, report)
         except ValueError as error:  # TooLargeError (the size guard) is one
             status.update(label="Not run", state="error")
             st.error(f"The experiment cannot run here: {error}")
             st.stop()
         truth = answer(lesson, outcome)
         right = is_right(lesson, outcome, prediction)
-        status.update(label=f"Measured: {format_value(truth, lesson.question.unit)}", state="complete")
+        if bar is not None:
+            bar.empty()
+        status.update(label=f"Measured: {format_value(truth, lesson.question.unit)}", state="complete", expanded=False)
     runs[lesson.name] = LessonRun(lesson.name, key, prediction, outcome, truth, right, claim_holds(lesson, outcome))
     tally.record(lesson.name, right)
     st.rerun()

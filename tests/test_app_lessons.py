@@ -73,11 +73,12 @@ def test_moving_an_input_hides_the_old_reveal():
     assert any("measured **0.0478**" in s.value for s in [*at.success, *at.info])  # 1/128 + 1/25
 
 
-def test_unsupported_claim_says_so_with_the_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    # The degradation lesson at a two-step budget, so the test is quick: the note is the file's.
-    text = (LESSONS_DIR / "02_degradation.toml").read_text().replace("steps = 40", "steps = 2")
-    text = text.replace("seeds = [0, 1, 2]", "seeds = [0, 1]").replace("tail = 10", "tail = 1")
-    text = text.replace('query = "family=plain&depth=56&width=8', 'query = "family=plain&depth=8&width=4')
+def test_a_run_that_does_not_show_the_claim_calls_no_pick_right(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # The degradation lesson at a two-step budget on small nets, so the test is quick: nothing has
+    # learned, the claim is not shown, and the reveal says so instead of calling the pick right.
+    text = (LESSONS_DIR / "02_degradation.toml").read_text().replace("steps = 100", "steps = 2")
+    text = text.replace("seeds = [0, 1, 2]", "seeds = [0, 1]").replace("tail = 20", "tail = 1")
+    text = text.replace("depth=56&width=8", "depth=8&width=4")
     (tmp_path / "02_degradation.toml").write_text(text)
     monkeypatch.setenv(LESSONS_ENV, str(tmp_path))
     at = open_lesson("02_degradation")
@@ -85,7 +86,11 @@ def test_unsupported_claim_says_so_with_the_numbers(monkeypatch: pytest.MonkeyPa
     at.button(key="lessons.run").click().run()
     assert not at.exception, at.exception
     warning = " ".join(w.value for w in at.warning)
-    assert "At this scale the claim is not shown." in warning and "ln 8 = 2.079" in warning
+    assert "no prediction is called right or wrong this time" in warning
+    assert "This run does not show the claim" in warning and "plain-56" in warning
+    assert not at.success
+    assert "final loss (± final loss spread): plain-20 " in markdown(at)
+    assert next(m.value for m in at.metric if m.label == "Tally") == "0 of 0"
     assert len(at.get("plotly_chart")) == 2
 
 

@@ -181,26 +181,36 @@ def test_accuracy_vs_params(lessons) -> None:
 
 
 @pytest.mark.slow
-def test_degradation_not_shown_at_this_scale_and_the_note_has_the_numbers(lessons, single_thread) -> None:
-    """40 SGD steps of a 56-layer net amplify float rounding: the figures differ between CPUs and thread
-    counts by a few hundredths (CI once measured residual-56's spread 0.067 where this machine has 0.031),
-    so the note's figures are checked for consistency with the measured ones, not to three decimals."""
+def test_degradation_shown_in_a_class_budget(lessons, single_thread) -> None:
+    """The lesson's own recipe (16 px upright shapes, Adam 1e-3, batch 32, 100 steps, seeds 0-2):
+    plain-56 ends above plain-20 by more than twice the seeds' spread, residual-56 at or below
+    plain-20. Measured here (one thread): plain-20 1.949 ± 0.026, plain-56 2.081 ± 0.004 (chance,
+    ln 8 = 2.079), residual-56 1.349 ± 0.052."""
     lesson, outcome = outcome_of(lessons, "02_degradation")
     v = outcome.values
-    assert not lesson.claim.supported and not claim_holds(lesson, outcome)
-    bounds = re.search(r"between (\d\.\d+) and (\d\.\d+)", lesson.claim.note)
-    assert bounds, "the note gives no range for the final losses"
-    low, high = float(bounds.group(1)), float(bounds.group(2))
-    assert low < math.log(8) < high  # the range is about chance: nothing has learned yet
-    for row in outcome.table:
-        for final in row["per seed"].split(", "):
-            assert low <= float(final) <= high, (row["config"], final)
-    for label in ("plain-20", "plain-56", "residual-56"):
-        match = re.search(rf"{label}\s+(\d\.\d+) ± (\d\.\d+)", lesson.claim.note)
-        assert match, f"the note gives no numbers for {label}"
-        noted, noted_spread = float(match.group(1)), float(match.group(2))
-        measured, spread = v[f"{label}.final_loss"], v[f"{label}.final_loss_spread"]
-        assert abs(measured - noted) <= noted_spread + spread + 0.05, (label, measured, noted)
+    assert lesson.claim.supported and claim_holds(lesson, outcome)
+    assert answer(lesson, outcome) == "plain-56"
+    p20, p56, r56 = (v[f"{k}.final_loss"] for k in ("plain-20", "plain-56", "residual-56"))
+    spread = max(v[f"{k}.final_loss_spread"] for k in ("plain-20", "plain-56"))
+    assert p56 - p20 > 2 * spread
+    assert r56 <= p20
+    assert p56 == pytest.approx(math.log(8), abs=0.02)  # the deep plain net is still at chance
+    assert p20 < math.log(8) - 0.08 and r56 < 1.5  # the other two have learned
+    assert is_right(lesson, outcome, "plain-56") is True
+    assert is_right(lesson, outcome, "residual-56") is False
+
+
+def test_a_run_that_does_not_show_the_claim_judges_no_pick(lessons) -> None:
+    """A budget too short to show degradation (2 steps): the measured 'highest' is not the claim's
+    outcome, so neither pick is called right."""
+    lesson = lessons["02_degradation"].with_params(steps=2, seeds=[0, 1], tail=1)
+    from dataclasses import replace
+
+    small = tuple(replace(c, query=c.query.replace("depth=56", "depth=8")) for c in lesson.configs)
+    lesson = replace(lesson, configs=small)
+    outcome = run_lesson(lesson)
+    assert not claim_holds(lesson, outcome)
+    assert is_right(lesson, outcome, "plain-56") is None and is_right(lesson, outcome, "residual-56") is None
 
 
 @pytest.mark.slow

@@ -95,6 +95,18 @@ class TrainSettings:
     autocast: bool = False
     #: One of :data:`SCHEDULES`.
     schedule: str = "constant"
+    #: The data: shapes drawn at a random rotation (off: upright, an easier task that small nets
+    #: learn in seconds), and the shape's radius range as a fraction of half the side (None: the
+    #: shapes version's own range).
+    rotate: bool = True
+    scale: tuple[float, float] | None = None
+    #: A fixed training set of this many images, rendered once before the first step and drawn in a
+    #: seeded random order each epoch (0: a fresh image for every slot of every batch, rendered as
+    #: the run goes; rendering then costs about as much as the step on a CPU).
+    images: int = 0
+    #: Held-out images (of seed ``seed + 1``, same rotation and scale) the last step's record is
+    #: scored on (0: not measured).
+    held_out: int = 0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -109,6 +121,22 @@ class TrainSettings:
             raise ValueError(f"batch={self.batch}; allowed: 2 or more (batch norm needs batch statistics)")
         if self.record_every < 1:
             raise ValueError(f"record_every={self.record_every}; allowed: 1 or more")
+        if self.images < 0 or self.held_out < 0:
+            raise ValueError(f"images={self.images}, held_out={self.held_out}; allowed: 0 or more")
+        if self.images and self.images < self.batch:
+            raise ValueError(f"images={self.images}; allowed: 0, or at least the batch ({self.batch})")
+        if self.scale is not None:
+            object.__setattr__(self, "scale", (float(self.scale[0]), float(self.scale[1])))
+
+    def dataset(self, side: int, in_channels: int, seed: int | None = None) -> ShapesDataset:
+        """The shapes these settings train on (``seed``: another seed's images, e.g. held out)."""
+        return ShapesDataset(
+            resolution=side,
+            in_channels=in_channels,
+            seed=self.seed if seed is None else seed,
+            rotate=self.rotate,
+            scale=self.scale,
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,8 @@ class StepRecord:
     elapsed_s: float
     #: The signal flow measured on this step's batch (None between record steps).
     signal: SignalResult | None = field(default=None, repr=False)
+    #: Top-1 accuracy on ``settings.held_out`` held-out images after the last step (else None).
+    held_out_accuracy: float | None = None
 
     @property
     def diverged(self) -> bool:
@@ -185,7 +215,7 @@ def train(
     if target.type == "meta":
         raise ValueError("training needs real weights, not a meta-device model")
     side = settings.resolution or config.input_resolution
-    data = ShapesDataset(resolution=side, in_channels=config.in_channels, seed=settings.seed).batches(settings.batch)
+    data = _batches(settings, side, config.in_channels, target)
     layers = weighted_layers(model)
     optimizer = _optimizer(model, settings)
     scheduler = None
@@ -197,9 +227,8 @@ def train(
     model.train()
     start = time.perf_counter()
     for step in range(1, settings.steps + 1):
-        shapes = next(data)
-        x = ((shapes.images - INPUT_MEAN) / INPUT_STD).to(target)
-        y = (shapes.labels % config.classes).to(target)
+        x, labels = next(data)
+        y = labels % config.classes
         measure = step == 1 or step == settings.steps or step % settings.record_every == 0
         optimizer.zero_grad(set_to_none=True)
         # Entered per step, not around the generator: a suspended run must not hold the switches.
@@ -211,9 +240,56 @@ def train(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        yield StepRecord(step, settings.steps, loss_value, accuracy, time.perf_counter() - start, result)
+        held_out = None
+        if settings.held_out and step == settings.steps and math.isfinite(loss_value):
+            held_out = _held_out_accuracy(built, settings, side, config.classes)
+        elapsed = time.perf_counter() - start
+        yield StepRecord(step, settings.steps, loss_value, accuracy, elapsed, result, held_out)
         if not math.isfinite(loss_value):
             return
+
+
+def _batches(
+    settings: TrainSettings, side: int, in_channels: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Standardised images and labels, on ``device``, one batch per step (see :class:`TrainSettings`).
+
+    A fixed set (``settings.images``) is rendered and standardised once, moved to the device once,
+    and drawn in the order of ``torch.randperm`` seeded with ``settings.seed`` (one permutation per
+    epoch, drawn on the CPU, so the order is the same on every device); a batch never straddles two
+    epochs. Without one, step ``k`` draws images ``[(k-1)*batch, k*batch)`` of the endless set.
+    """
+    dataset = settings.dataset(side, in_channels)
+    if not settings.images:
+        for shapes in dataset.batches(settings.batch):
+            yield ((shapes.images - INPUT_MEAN) / INPUT_STD).to(device), shapes.labels.to(device)
+        return
+    rendered = dataset.batch(range(settings.images))
+    images = ((rendered.images - INPUT_MEAN) / INPUT_STD).to(device)
+    labels = rendered.labels.to(device)
+    order = torch.Generator().manual_seed(settings.seed)
+    per_epoch = settings.images // settings.batch
+    while True:
+        permutation = torch.randperm(settings.images, generator=order)
+        for i in range(per_epoch):
+            index = permutation[i * settings.batch : (i + 1) * settings.batch].to(device)
+            yield images[index], labels[index]
+
+
+def _held_out_accuracy(built: BuiltModel, settings: TrainSettings, side: int, classes: int, chunk: int = 256) -> float:
+    """Top-1 accuracy of ``built`` on ``settings.held_out`` images of seed ``settings.seed + 1``
+    (eval mode, no gradients, at the training's precision)."""
+    config = built.config
+    device = next(built.module.parameters()).device
+    dataset = settings.dataset(side, config.in_channels, seed=settings.seed + 1)
+    correct = 0
+    for first in range(0, settings.held_out, chunk):
+        shapes = dataset.batch(range(first, min(settings.held_out, first + chunk)))
+        x = ((shapes.images - INPUT_MEAN) / INPUT_STD).to(device)
+        with _precision(settings, device), hooked(built.module, training=False), torch.no_grad():
+            logits = built.module(x)
+        correct += int((logits.argmax(1) == (shapes.labels % classes).to(device)).sum())
+    return correct / settings.held_out
 
 
 def _precision(settings: TrainSettings, device: torch.device) -> AbstractContextManager[object]:

@@ -11,7 +11,16 @@ import plotly.graph_objects as go
 
 from explorer.analysis.lessons import Lesson, Panel
 
-__all__ = ["LINK_PAGES", "format_value", "lesson_link", "links", "panel_figure", "tally_text", "verdict"]
+__all__ = [
+    "LINK_PAGES",
+    "format_value",
+    "lesson_link",
+    "links",
+    "measured_line",
+    "panel_figure",
+    "tally_text",
+    "verdict",
+]
 
 #: Page key -> (page file, label) for the links a lesson may name.
 LINK_PAGES = {
@@ -65,18 +74,42 @@ def format_value(value: Any, unit: str = "") -> str:
     return f"{text}{unit}" if unit in ("×", "%") else f"{text} {unit}".strip()
 
 
-def verdict(lesson: Lesson, prediction: str | float, truth: str | float, right: bool) -> str:
-    """One line: what was predicted, what was measured, and whether they agree."""
+def verdict(lesson: Lesson, prediction: str | float, truth: str | float, right: bool | None) -> str:
+    """One line: what was predicted, what was measured, and whether they agree (``right`` None: the
+    numbers do not support the claim, so no pick is called right or wrong)."""
     unit = lesson.question.unit
     said = format_value(prediction, unit)
     got = format_value(truth, unit)
     if isinstance(truth, str):
+        if right is None:
+            return (
+                f"You predicted **{said}**. This run measured **{got}**, but its numbers do not show the claim "
+                "(see below), so no prediction is called right or wrong this time."
+            )
         return f"You predicted **{said}**; the measurement says **{got}**: {'right' if right else 'not this time'}."
     tolerance = f"{lesson.rule.tolerance:.0%}"
     return (
         f"You predicted **{said}**; measured **{got}** "
         f"({'within' if right else 'outside'} {tolerance} of it: {'right' if right else 'not this time'})."
     )
+
+
+def measured_line(lesson: Lesson, values: dict[str, float]) -> str:
+    """The measured numbers a choice is decided on, one per option, with the claim's margin (e.g.
+    "final loss (± final loss spread): plain-20 1.95 ± 0.026 · plain-56 2.08 ± 0.0042"); "" for
+    other questions."""
+    rule, margin = lesson.rule, lesson.claim.margin
+    if lesson.question.widget != "choice" or not rule.pick:
+        return ""
+    parts = []
+    for option in lesson.question.options:
+        value = values.get(f"{option}.{rule.metric}")
+        if value is None:
+            return ""
+        spread = values.get(f"{option}.{margin}") if margin else None
+        parts.append(f"{option} {value:.3g}" + (f" ± {spread:.2g}" if spread is not None else ""))
+    words = f" (± {margin.replace('_', ' ')})" if margin else ""
+    return f"{rule.metric.replace('_', ' ')}{words}: " + " · ".join(parts)
 
 
 def tally_text(right: int, answered: int) -> str:

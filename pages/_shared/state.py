@@ -114,6 +114,8 @@ SALIENCY_MODEL = Slot("saliency.model", KeyedModel)
 DEFORM_MODELS = Slot("deform.models", ModelPair)
 TRAINING_RUN: Slot[TrainingRun] = Slot("train.run", "explorer.analysis.training:TrainingRun")
 SIGNAL_PINS = Slot("signal.pins", Pins, Pins)
+
+
 @dataclass(frozen=True)
 class MeasuredTimings:
     """What the Scaling lab last measured: where, how, and which (query, batch) runs."""
@@ -136,8 +138,10 @@ class LessonTally:
 
     results: dict[str, bool] = field(default_factory=dict)
 
-    def record(self, lesson: str, right: bool) -> None:
-        self.results[lesson] = right
+    def record(self, lesson: str, right: bool | None) -> None:
+        """None (the run did not show the claim, nothing was judged) leaves the tally as it was."""
+        if right is not None:
+            self.results[lesson] = right
 
     @property
     def right(self) -> int:
@@ -158,7 +162,8 @@ class LessonRun:
     prediction: str | float
     outcome: Outcome
     truth: str | float
-    right: bool
+    #: None: the measurement did not show the claim, so the prediction was not judged.
+    right: bool | None
     claim_holds: bool
 
 

@@ -36,11 +36,30 @@ def answer(lesson: Lesson, outcome: Outcome) -> str | float:
     return best(scores, key=lambda o: scores[o])
 
 
-def is_right(lesson: Lesson, outcome: Outcome, prediction: str | float) -> bool:
+def is_right(lesson: Lesson, outcome: Outcome, prediction: str | float) -> bool | None:
+    """Whether ``prediction`` is right, judged against the claim's measured outcome.
+
+    A choice is right when it is the measured answer *and* the numbers support the claim (the
+    measured answer is then the claim's); when they do not (too few steps, other seeds, other
+    hardware), no pick is right or wrong: None. A slider is right within the rule's tolerance of
+    the measured value."""
     truth = answer(lesson, outcome)
     if isinstance(truth, str):
+        if not claim_holds(lesson, outcome):
+            return None
         return prediction == truth
     return abs(float(prediction) - truth) <= lesson.rule.tolerance * abs(truth)
+
+
+def _compare(lesson: Lesson, outcome: Outcome, condition: str) -> bool:
+    """``"<option> <= <option>"`` (or ``>=``, ``<``, ``>``) over the rule's metric."""
+    for op in ("<=", ">=", "<", ">"):
+        if op in condition:
+            left, right = (part.strip() for part in condition.split(op, 1))
+            a = _value(outcome, f"{left}.{lesson.rule.metric}")
+            b = _value(outcome, f"{right}.{lesson.rule.metric}")
+            return {"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b}[op]
+    raise ValueError(f"claim condition '{condition}'; allowed: '<option> <= <option>' (or >=, <, >)")
 
 
 def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
@@ -49,6 +68,8 @@ def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
     truth = answer(lesson, outcome)
     if isinstance(truth, str):
         if truth != claim.expect:
+            return False
+        if not all(_compare(lesson, outcome, condition) for condition in claim.also):
             return False
         if claim.margin and lesson.rule.pick:
             scores = {o: _value(outcome, f"{o}.{lesson.rule.metric}") for o in lesson.question.options}

@@ -12,18 +12,24 @@ from typing import Any
 from explorer.analysis.lessons.model import Config, Lesson, Outcome, Panel, Series
 from explorer.config import parse_query
 
-
 # -- the experiments -------------------------------------------------------------------------------
+#: ``progress(fraction done, what is running)``: called by the experiments that take a while.
+Progress = Callable[[float, str], None]
+
+
 @dataclass(frozen=True)
 class Experiment:
-    run: Callable[[Lesson, str], Outcome]
+    run: Callable[..., Outcome]
     #: Parameters a lesson file may set, with their defaults.
     params: dict[str, Any] = field(default_factory=dict)
     needs_configs: bool = True
 
 
-def run_lesson(lesson: Lesson, device: str = "cpu") -> Outcome:
-    """Run the lesson's experiment now, on ``device`` (experiments that need no weights ignore it)."""
+def run_lesson(lesson: Lesson, device: str = "cpu", progress: Progress | None = None) -> Outcome:
+    """Run the lesson's experiment now, on ``device`` (experiments that need no weights ignore it);
+    the training comparison reports its progress to ``progress``."""
+    if lesson.kind == "training_comparison":
+        return _training_comparison(lesson, device, progress)
     return EXPERIMENTS[lesson.kind].run(lesson, device)
 
 
@@ -97,26 +103,45 @@ def _signal_comparison(lesson: Lesson, device: str) -> Outcome:
     return Outcome(values, tuple(panels), tuple(table))
 
 
-def _training_comparison(lesson: Lesson, device: str) -> Outcome:
-    from explorer.analysis.training import TrainSettings, train
+def training_settings(lesson: Lesson, seed: int) -> Any:
+    """The :class:`~explorer.analysis.training.TrainSettings` of one seed of a training comparison."""
+    from explorer.analysis.training import TrainSettings
+
+    scale = _param(lesson, "scale")
+    return TrainSettings(
+        optimizer=_param(lesson, "optimizer"),
+        lr=_param(lesson, "lr"),
+        steps=_param(lesson, "steps"),
+        batch=_param(lesson, "batch"),
+        seed=int(seed),
+        record_every=10**9,  # the lesson plots losses only: no signal-flow measurement between
+        resolution=_param(lesson, "resolution") or None,
+        rotate=_param(lesson, "rotate"),
+        scale=(float(scale[0]), float(scale[1])) if scale else None,
+        images=_param(lesson, "images"),
+    )
+
+
+def _training_comparison(lesson: Lesson, device: str, progress: Progress | None = None) -> Outcome:
+    from explorer.analysis.training import train
 
     steps, tail = _param(lesson, "steps"), _param(lesson, "tail")
+    seeds = _param(lesson, "seeds")
     values: dict[str, float] = {}
     curves, finals, table = [], [], []
+    total, done = len(lesson.configs) * len(seeds) * steps, 0
     for config in lesson.configs:
         model_config = parse_query(config.query)
         _check_fits(config.query, device, _param(lesson, "batch"))
         runs = []
-        for seed in _param(lesson, "seeds"):
-            settings = TrainSettings(
-                optimizer=_param(lesson, "optimizer"),
-                lr=_param(lesson, "lr"),
-                steps=steps,
-                batch=_param(lesson, "batch"),
-                seed=int(seed),
-                record_every=steps,
-            )
-            runs.append([r.loss for r in train(model_config, settings, device=device)])
+        for seed in seeds:
+            losses = []
+            for record in train(model_config, training_settings(lesson, seed), device=device):
+                losses.append(record.loss)
+                done += 1
+                if progress is not None and (record.step % 10 == 0 or record.step == steps):
+                    progress(done / total, f"{config.label}, seed {seed}: step {record.step}/{steps}")
+            runs.append(losses)
         ends = [statistics.fmean(losses[-tail:]) for losses in runs]
         mean = statistics.fmean(ends)
         spread = statistics.stdev(ends) if len(ends) > 1 else 0.0
@@ -515,7 +540,18 @@ EXPERIMENTS: dict[str, Experiment] = {
     "signal_comparison": Experiment(_signal_comparison, {"batch": 8, "seed": 0}),
     "training_comparison": Experiment(
         _training_comparison,
-        {"steps": 40, "batch": 16, "seeds": [0, 1, 2], "lr": 0.05, "optimizer": "sgd", "tail": 10},
+        {
+            "steps": 40,
+            "batch": 16,
+            "seeds": [0, 1, 2],
+            "lr": 0.05,
+            "optimizer": "sgd",
+            "tail": 10,
+            "resolution": 0,
+            "rotate": True,
+            "scale": [],
+            "images": 0,
+        },
     ),
     "profile_comparison": Experiment(
         _profile_comparison,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,8 @@ class _Reader:
 
 
 def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
     if isinstance(default, float):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, int):
@@ -156,6 +159,7 @@ def load_lesson(path: Path) -> Lesson:
         expect_min=c.get("min", float, None),
         expect_max=c.get("max", float, None),
         margin=c.get("margin", str, None),
+        also=c.strings("also", ()),
         supported=c.get("supported", bool, True),
         note=c.get("note", str, ""),
     )
@@ -163,6 +167,17 @@ def load_lesson(path: Path) -> Lesson:
         raise c.fail("expect", f"must be one of the options: {', '.join(question.options)}")
     if widget == "slider" and claim.expect_min is None and claim.expect_max is None:
         raise c.fail("min", "is missing: a slider claim needs min, max or both")
+    for condition in claim.also:
+        parts = re.split(r"\s*(?:<=|>=|<|>)\s*", condition.strip())
+        if len(parts) != 2 or any(part not in question.options for part in parts):
+            raise c.fail("also", f"has '{condition}'; allowed: '<option> <= <option>' (or >=, <, >) over the options")
+    scale = params.get("scale")
+    if (
+        scale is not None
+        and scale != []
+        and not (len(scale) == 2 and all(_same_kind(v, 0.0) for v in scale) and 0 < scale[0] <= scale[1] <= 1)
+    ):
+        raise experiment.fail("scale", f"is {scale!r}; allowed: [] or [low, high] with 0 < low <= high <= 1")
     if not claim.supported and not claim.note:
         raise c.fail("note", "is missing: a claim the numbers do not support must say so, with the numbers")
 

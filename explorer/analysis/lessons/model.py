@@ -99,6 +99,8 @@ class Claim:
     expect_max: float | None = None
     #: Choice claims: a metric whose value per option (a spread) the winner must clear the runner-up by.
     margin: str | None = None
+    #: Choice claims: further orderings the claim makes, "<option> <= <option>" over the rule's metric.
+    also: tuple[str, ...] = ()
     supported: bool = True
     note: str = ""
 
