@@ -88,9 +88,11 @@ def test_short_training_run_ends_with_the_scrubber():
     at = open_signal(**TINY)
     at.select_slider(key="train.steps").set_value(10)
     at.select_slider(key="train.batch").set_value(4)
+    at.select_slider(key="train.every").set_value(5)
     at.button(key="train.start").click().run()
     assert not at.exception, at.exception
-    assert any(s.value.startswith("Trained 10 steps") for s in at.success)
+    done = next(s.value for s in at.success if s.value.startswith("Trained 10 steps"))
+    assert "right on 512 held-out pictures (chance 12 %)" in done
     scrub = at.select_slider(key="train.scrub")
     assert list(scrub.options) == ["1", "5", "10"]
     scrub.set_value(5).run()
@@ -115,4 +117,13 @@ def test_training_a_shipped_architecture_starts_from_its_weights():
 
 def test_a_fresh_config_says_it_starts_from_scratch():
     at = open_signal(**TINY)
-    assert "Fresh weights" in captions(at)
+    assert "Fresh weights, the teaching recipe: upright shapes at 16 px, 4,096 pictures" in captions(at)
+    assert not at.info  # the tiny plain net is trained itself
+
+
+def test_a_model_too_big_for_a_live_run_trains_its_familys_small_net():
+    at = open_signal(preset="resnet18")
+    swap = " ".join(i.value for i in at.info)
+    assert "`preset=resnet18` needs 37 M MACs a picture at 32 px" in swap
+    assert "`family=resnet&stem=cifar&depth=8&width=16&classes=8`, instead" in swap
+    assert at.select_slider(key="train.steps").value == 200 and at.select_slider(key="train.batch").value == 64
