@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.lessons import Lesson, Outcome, answer, claim_holds, is_right, load_lessons, run_lesson
+from explorer.analysis.runs import RecordedRun, recorded_runs
 from explorer.config import ConfigError, format_query, parse_query
 from explorer.views.lessons import (
     format_value,
@@ -32,6 +33,81 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { di
 def cached_outcome(lesson: Lesson, device: str, _progress=None) -> Outcome:
     """Keyed by the whole lesson (its text, configs and parameters) and the device."""
     return run_lesson(lesson, device, _progress)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_estimate(lesson: Lesson, device: str) -> float:
+    from explorer.analysis.lessons.experiments import step_seconds
+
+    return step_seconds(lesson, device)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_losses(lesson: Lesson, device: str, _progress=None) -> dict[str, list[list[float]]]:
+    from explorer.analysis.lessons.experiments import training_losses
+
+    return training_losses(lesson, device, _progress)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def recorded(lesson: Lesson, run: RecordedRun, device: str) -> None:
+    """A recorded run of the lesson: its card, its curves and the claim judged on its numbers, at
+    once; re-run live on request (the time it would take here shown first)."""
+    from explorer.analysis.lessons.experiments import training_outcome
+
+    card = run.card
+    variant = lesson.with_params(**run.data["params"])
+    outcome = training_outcome(variant, run.data["losses"])
+    holds = claim_holds(variant, outcome)
+    steps, seeds = variant.params["steps"], variant.params["seeds"]
+    st.markdown(
+        f"**{run.title}** — {steps:,} steps, seeds {', '.join(map(str, seeds))}, recorded on {card['device']} "
+        f"({card.get('threads', '?')} thread{'s' if card.get('threads') != 1 else ''}, torch {card['torch']}) in "
+        f"{_minutes(card['wall_s'])}."
+    )
+    said = (
+        f"The recorded numbers {'show' if holds else 'do not show'} the claim "
+        f"(it expects **{lesson.claim.expect}** highest) — {measured_line(lesson, outcome.values)}."
+    )
+    (st.success if holds else st.warning)(said)
+    columns = st.columns(2)
+    for i, panel in enumerate(outcome.panels):
+        columns[i % 2].plotly_chart(panel_figure(panel), key=f"lessons.recorded.{run.name}.{i}")
+    with st.expander("How it was made"):
+        st.code(card["command"], language="bash")
+        st.caption(
+            f"Created {card.get('created', '?')} · load average then {card.get('load', '?')} · "
+            f"data checksum `{card['checksum']}`"
+        )
+    key = f"lessons.rerun.{run.name}"
+    if not st.session_state.get(key):
+        st.button("Re-run it live…", key=f"{key}.ask", on_click=lambda: st.session_state.update({key: True}))
+        return
+    with st.spinner("Timing a few steps here…"):
+        estimate = cached_estimate(variant, device)
+    st.info(f"Re-running takes about **{_minutes(estimate)}** on {device} (timed here, now).")
+    if st.button(f"Start ({_minutes(estimate)})", key=f"{key}.start", type="primary"):
+        bar = st.progress(0.0, text="Starting…")
+        losses = cached_losses(variant, device, lambda done, text: bar.progress(done, text=text))
+        bar.empty()
+        worst = max(
+            abs(a - b)
+            for label, runs in losses.items()
+            for live, stored in zip(runs, run.data["losses"][label], strict=True)
+            for a, b in zip(live, stored, strict=True)
+        )
+        if worst == 0:
+            st.success("Re-run here: every step's loss matches the record exactly.")
+        else:
+            st.warning(
+                f"Re-run here: the losses differ from the record by up to {worst:.3g} (another device, thread "
+                "count or torch version rounds differently); the figures below are this run's."
+            )
+            live = training_outcome(variant, losses)
+            st.markdown(f"**Measured here.** {measured_line(lesson, live.values)}.")
 
 
 def _go(name: str) -> None:
@@ -226,3 +302,13 @@ if run is not None and run.key == key:
     reveal(lesson, run)
 else:
     st.caption("Predict first, then run: the answer is measured now, not looked up.")
+
+stored, unreadable = recorded_runs(kind="lesson")
+stored = [r for r in stored if r.card.get("lesson") == lesson.name]
+for problem in unreadable:
+    st.error(str(problem))
+if stored:
+    st.subheader("5. Given longer (recorded runs)")
+    st.caption("Runs too long for a class, recorded once with the exact command below; opened, not re-computed.")
+    for recorded_run in stored:
+        recorded(lesson, recorded_run, device)

@@ -122,33 +122,60 @@ def training_settings(lesson: Lesson, seed: int) -> Any:
     )
 
 
-def _training_comparison(lesson: Lesson, device: str, progress: Progress | None = None) -> Outcome:
+def training_losses(
+    lesson: Lesson, device: str, progress: Progress | None = None, seeds: list[int] | None = None
+) -> dict[str, list[list[float]]]:
+    """Per config label, the training loss of every step, one list per seed (``seeds``: these
+    instead of the lesson's), as :func:`_training_comparison` runs them."""
     from explorer.analysis.training import train
 
-    steps, tail = _param(lesson, "steps"), _param(lesson, "tail")
-    seeds = _param(lesson, "seeds")
-    values: dict[str, float] = {}
-    curves, finals, table = [], [], []
+    steps = _param(lesson, "steps")
+    seeds = _param(lesson, "seeds") if seeds is None else seeds
     total, done = len(lesson.configs) * len(seeds) * steps, 0
+    losses: dict[str, list[list[float]]] = {}
     for config in lesson.configs:
         model_config = parse_query(config.query)
         _check_fits(config.query, device, _param(lesson, "batch"))
-        runs = []
+        runs = losses.setdefault(config.label, [])
         for seed in seeds:
-            losses = []
+            run = []
             for record in train(model_config, training_settings(lesson, seed), device=device):
-                losses.append(record.loss)
+                run.append(record.loss)
                 done += 1
                 if progress is not None and (record.step % 10 == 0 or record.step == steps):
                     progress(done / total, f"{config.label}, seed {seed}: step {record.step}/{steps}")
-            runs.append(losses)
-        ends = [statistics.fmean(losses[-tail:]) for losses in runs]
+            runs.append(run)
+    return losses
+
+
+def _moving_mean(values: list[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def training_outcome(lesson: Lesson, losses: dict[str, list[list[float]]]) -> Outcome:
+    """The training comparison's values, panels and table from its losses (live or recorded):
+    per config ``final_loss`` (mean over seeds of the mean of the last ``tail`` steps) and
+    ``final_loss_spread`` (their std over seeds); ``chance_loss``. Runs longer than 200 steps are
+    plotted as a moving mean over a fiftieth of the run."""
+    steps, tail = _param(lesson, "steps"), _param(lesson, "tail")
+    window = max(1, steps // 50) if steps > 200 else 1
+    values: dict[str, float] = {}
+    curves, finals, table = [], [], []
+    for config in lesson.configs:
+        runs = losses[config.label]
+        ends = [statistics.fmean(run[-tail:]) for run in runs]
         mean = statistics.fmean(ends)
         spread = statistics.stdev(ends) if len(ends) > 1 else 0.0
         values |= {f"{config.label}.final_loss": mean, f"{config.label}.final_loss_spread": spread}
-        length = min(len(losses) for losses in runs)
-        curve = tuple(statistics.fmean(losses[i] for losses in runs) for i in range(length))
-        curves.append(Series(config.label, tuple(range(1, length + 1)), curve))
+        length = min(len(run) for run in runs)
+        curve = [statistics.fmean(run[i] for run in runs) for i in range(length)]
+        curves.append(Series(config.label, tuple(range(1, length + 1)), tuple(_moving_mean(curve, window))))
         finals.append((config.label, mean, spread))
         table.append(
             {
@@ -163,14 +190,34 @@ def _training_comparison(lesson: Lesson, device: str, progress: Progress | None 
     values["chance_loss"] = math.log(classes)
     bars = Series("final loss", tuple(f[0] for f in finals), tuple(f[1] for f in finals), tuple(f[2] for f in finals))
     chance = Series(f"chance (ln {classes})", (1, steps), (values["chance_loss"],) * 2)
+    smoothed = f", moving mean of {window} steps" if window > 1 else ""
     return Outcome(
         values,
         (
-            Panel("Training loss (mean over seeds)", "step", "loss", "line", (*curves, chance)),
+            Panel(f"Training loss (mean over seeds{smoothed})", "step", "loss", "line", (*curves, chance)),
             Panel(f"Final loss (last {tail} steps, mean ± std over seeds)", "", "loss", "bar", (bars,)),
         ),
         tuple(table),
     )
+
+
+def _training_comparison(lesson: Lesson, device: str, progress: Progress | None = None) -> Outcome:
+    return training_outcome(lesson, training_losses(lesson, device, progress))
+
+
+def step_seconds(lesson: Lesson, device: str, steps: int = 3) -> float:
+    """Seconds the whole comparison would take on ``device``, estimated from ``steps`` timed steps
+    of each config (after one untimed step), times the lesson's steps and seeds."""
+    import dataclasses
+
+    from explorer.analysis.training import train
+
+    total = 0.0
+    for config in lesson.configs:
+        settings = dataclasses.replace(training_settings(lesson, 0), steps=steps + 1, images=0)
+        records = list(train(parse_query(config.query), settings, device=device))
+        total += (records[-1].elapsed_s - records[0].elapsed_s) / steps
+    return total * _param(lesson, "steps") * len(_param(lesson, "seeds"))
 
 
 def _published(preset: str) -> tuple[float, str] | None:
