@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default="", help="a title for the run (default: the lesson's)")
     parser.add_argument("--out", type=Path, default=RUNS_DIR, help=f"runs folder (default {RUNS_DIR})")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes, one (config, seed) run each at a time (default 1)"
+    )
 
 
 def _params(pairs: list[str]) -> dict[str, object]:
@@ -57,8 +60,9 @@ def _params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-def record_lesson(lesson_name: str, params: dict[str, object], device: str, progress=None):
-    """The lesson variant run (``params`` over the file's) and its losses."""
+def record_lesson(lesson_name: str, params: dict[str, object], device: str, progress=None, workers: int = 1):
+    """The lesson variant run (``params`` over the file's) and its losses (``workers`` > 1: the
+    (config, seed) runs in a pool of that many processes, each with the caller's thread count)."""
     from explorer.analysis.lessons import LESSONS_DIR, load_lesson
     from explorer.analysis.lessons.experiments import EXPERIMENTS, training_losses
 
@@ -73,7 +77,25 @@ def record_lesson(lesson_name: str, params: dict[str, object], device: str, prog
         if key not in allowed:
             raise UsageError(f"--set {key}: not a parameter of {lesson.kind}; allowed: {', '.join(allowed)}")
     lesson = lesson.with_params(**params)
-    return lesson, training_losses(lesson, device, progress)
+    if workers <= 1:
+        return lesson, training_losses(lesson, device, progress)
+    from concurrent.futures import ProcessPoolExecutor
+
+    from explorer.analysis.lessons.experiments import one_run_losses
+
+    seeds = [int(s) for s in lesson.params["seeds"]]
+    tasks = [(c.label, seed) for c in lesson.configs for seed in seeds]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            task: pool.submit(one_run_losses, lesson, task[0], task[1], device, torch.get_num_threads())
+            for task in tasks
+        }
+        losses: dict[str, list[list[float]]] = {}
+        for done, (task, future) in enumerate(futures.items(), 1):
+            losses.setdefault(task[0], []).append(future.result())
+            if progress is not None:
+                progress(done / len(tasks), f"{task[0]}, seed {task[1]} done")
+    return lesson, losses
 
 
 def _cpu_name() -> str:
@@ -99,12 +121,12 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             last[0] = time.perf_counter()
             print(f"{done:6.1%} {text} ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
 
-    lesson, losses = record_lesson(args.lesson, params, str(device), progress)
+    lesson, losses = record_lesson(args.lesson, params, str(device), progress, args.workers)
     wall = time.perf_counter() - start
     command = "python -m explorer " + shlex.join(
         ["--device", device.type, "record", "lesson", args.lesson]
         + [f"--set={p}" for p in args.set]
-        + ["--name", args.name, "--threads", str(args.threads)]
+        + ["--name", args.name, "--threads", str(args.threads), "--workers", str(args.workers)]
         + (["--title", args.title] if args.title else [])
     )
     card = {
@@ -118,6 +140,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
         "threads": torch.get_num_threads(),
+        "workers": args.workers,
         "torch": torch.__version__,
         "wall_s": round(wall, 1),
         "load": [round(v, 2) for v in os.getloadavg()],

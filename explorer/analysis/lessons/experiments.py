@@ -148,6 +148,21 @@ def training_losses(
     return losses
 
 
+def one_run_losses(
+    lesson: Lesson, label: str, seed: int, device: str = "cpu", threads: int | None = None
+) -> list[float]:
+    """The training loss of every step of one config (by label) and seed: one task of
+    :func:`training_losses`, for a process pool (``threads``: torch's intra-op threads, set first)."""
+    import torch
+
+    from explorer.analysis.training import train
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    config = next(c for c in lesson.configs if c.label == label)
+    return [r.loss for r in train(parse_query(config.query), training_settings(lesson, seed), device=device)]
+
+
 def _moving_mean(values: list[float], window: int) -> list[float]:
     out, total = [], 0.0
     for i, value in enumerate(values):

@@ -1,0 +1,73 @@
+"""Recorded runs (explorer.analysis.runs, ``python -m explorer record``): the files round-trip, a
+changed data file is refused, and every shipped record's first steps re-run here match it exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from explorer.analysis.lessons import LESSONS_DIR, load_lesson
+from explorer.analysis.lessons.experiments import training_outcome, training_settings
+from explorer.analysis.runs import RUNS_DIR, RunError, read_run, recorded_runs, write_run
+from explorer.analysis.training import train
+from explorer.cli import main
+from explorer.config import parse_query
+
+CARD = {"kind": "lesson", "command": "python -m explorer record ...", "device": "cpu", "torch": "x", "wall_s": 1.0}
+
+
+def test_a_run_round_trips_and_a_changed_data_file_is_refused(tmp_path: Path) -> None:
+    written = write_run(tmp_path / "r", {**CARD, "name": "r"}, {"losses": {"a": [[2.0, 1.5]]}})
+    assert written.card["checksum"].startswith("sha256:")
+    again = read_run(tmp_path / "r")
+    assert again.data == {"losses": {"a": [[2.0, 1.5]]}} and again.card == written.card
+    (tmp_path / "r" / "data.json").write_text(json.dumps({"losses": {"a": [[2.0, 1.4]]}}))
+    with pytest.raises(RunError, match="does not match the card's checksum"):
+        read_run(tmp_path / "r")
+    runs, errors = recorded_runs(tmp_path)
+    assert runs == [] and len(errors) == 1
+
+
+def test_record_writes_a_lesson_run_the_outcome_reads(tmp_path: Path, capsys, single_thread) -> None:
+    code = main(
+        ["--device", "cpu", "record", "lesson", "02_degradation", "--set", "steps=2", "--set", "seeds=[0, 1]",
+         "--set", "tail=1", "--name", "tiny", "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    run = read_run(tmp_path / "tiny")
+    assert run.card["kind"] == "lesson" and run.card["lesson"] == "02_degradation"
+    assert "record lesson 02_degradation --set=steps=2" in run.card["command"]
+    assert run.card["seeds"] == [0, 1] and run.card["threads"] == 1 and run.card["settings"]["steps"] == 2
+    losses = run.data["losses"]
+    assert set(losses) == {"plain-20", "plain-56", "residual-56"} and all(len(s) == 2 for s in losses.values())
+    lesson = load_lesson(LESSONS_DIR / "02_degradation.toml").with_params(**run.data["params"])
+    outcome = training_outcome(lesson, losses)
+    assert outcome.values["plain-20.final_loss"] == pytest.approx(
+        (losses["plain-20"][0][1] + losses["plain-20"][1][1]) / 2
+    )
+
+
+def test_an_unknown_parameter_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    code = main(["record", "lesson", "02_degradation", "--set", "depth=3", "--name", "x", "--out", str(tmp_path)])
+    assert code == 2 and "not a parameter of training_comparison" in capsys.readouterr().err
+
+
+SHIPPED, _ = recorded_runs(RUNS_DIR, kind="lesson")
+
+
+@pytest.mark.parametrize("run", SHIPPED, ids=[r.name for r in SHIPPED])
+def test_a_shipped_record_re_runs_its_first_steps_exactly(run, single_thread) -> None:
+    """The first 3 steps of the first seed of every config, re-run here on the CPU with one thread
+    (the recording's), equal the record bit for bit (a constant learning rate and the endless data
+    stream make a run's first steps those of any longer run)."""
+    assert run.card["device"] == "cpu" and run.card["threads"] == 1
+    lesson = load_lesson(LESSONS_DIR / f"{run.card['lesson']}.toml").with_params(**run.data["params"])
+    assert lesson.params["images"] == 0 and run.data["params"].get("schedule", "constant") == "constant"
+    seed = lesson.params["seeds"][0]
+    for config in lesson.configs:
+        settings = dataclasses.replace(training_settings(lesson, seed), steps=3)
+        live = [r.loss for r in train(parse_query(config.query), settings, device="cpu")]
+        assert live == run.data["losses"][config.label][0][:3], config.label
