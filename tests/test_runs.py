@@ -65,7 +65,7 @@ def test_a_shipped_record_re_runs_its_first_steps_exactly(run, single_thread) ->
     stream make a run's first steps those of any longer run)."""
     assert run.card["device"] == "cpu" and run.card["threads"] == 1
     lesson = load_lesson(LESSONS_DIR / f"{run.card['lesson']}.toml").with_params(**run.data["params"])
-    assert lesson.params["images"] == 0 and run.data["params"].get("schedule", "constant") == "constant"
+    assert lesson.params.get("images", 0) == 0  # the endless stream: a prefix of the run is a shorter run
     seed = lesson.params["seeds"][0]
     for config in lesson.configs:
         settings = dataclasses.replace(training_settings(lesson, seed), steps=3)

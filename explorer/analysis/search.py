@@ -53,6 +53,7 @@ __all__ = [
     "InlineExecutor",
     "PointResult",
     "PoolExecutor",
+    "Ranking",
     "RayExecutor",
     "SearchSpec",
     "TaskResult",
@@ -64,6 +65,7 @@ __all__ = [
     "make_executor",
     "parse_axis",
     "plan",
+    "ranking",
     "ray_available",
     "run_search",
     "run_task",
@@ -128,6 +130,11 @@ class SearchSpec:
     seeds: int = 2
     batch: int = 32
     lr: float = 1e-3
+    #: The data (as :class:`explorer.analysis.training.TrainSettings`): rotated shapes or upright,
+    #: the shape's radius range (None: the shapes version's), held-out images per accuracy.
+    rotate: bool = True
+    scale: tuple[float, float] | None = None
+    held_out: int = 128
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
@@ -140,7 +147,13 @@ class SearchSpec:
             raise ValueError(f"batch {self.batch}; allowed: 2 or more")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """Fields at their defaults that came after the first version (the data's) are left out, so a
+        search set up before they existed keeps its key."""
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        for name, default in (("rotate", True), ("scale", None), ("held_out", 128)):
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSpec:
@@ -277,6 +290,9 @@ class TaskSpec:
     device: str = "cpu"
     #: torch CPU threads during the task (0: leave as they are).
     threads: int = 1
+    rotate: bool = True
+    scale: tuple[float, float] | None = None
+    held_out: int = 128
 
 
 @dataclass(frozen=True)
@@ -313,6 +329,9 @@ def run_task(task: TaskSpec) -> TaskResult:
             resolution=config.input_resolution,
             batch=task.batch,
             lr=task.lr,
+            rotate=task.rotate,
+            scale=task.scale,
+            held_out=task.held_out,
         )
         return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
     except (ValueError, RuntimeError) as exc:
@@ -691,7 +710,13 @@ def run_search(
     run = SearchRun(spec, points, [done[p.key] for p in points if p.key in done], skipped=len(points) - len(todo))
     run.executor = executor.description
     queries = list(dict.fromkeys(p.query for p in todo))
-    tasks = [TaskSpec(q, seed, spec.steps, spec.batch, spec.lr) for q in queries for seed in range(spec.seeds)]
+    tasks = [
+        TaskSpec(
+            q, seed, spec.steps, spec.batch, spec.lr, rotate=spec.rotate, scale=spec.scale, held_out=spec.held_out
+        )
+        for q in queries
+        for seed in range(spec.seeds)
+    ]
     by_query: dict[str, list[TaskResult | None]] = {q: [None] * spec.seeds for q in queries}
     waiting = {q: [p for p in todo if p.query == q] for q in queries}
     start = time.perf_counter()
@@ -832,3 +857,64 @@ def verdict(results: Iterable[PointResult]) -> Verdict:
     if best.spread == 0.0 and seeds == 1:
         summary += " (one seed: no spread measured, so the comparison is weak)"
     return Verdict(best, comparisons, base, f"{head} It is " + "; ".join(parts) + f". {summary}")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Whether a search ranks its points: the winner against the runner-up, and the seeds' spread
+    against the range of accuracies across the grid."""
+
+    winner: PointResult
+    runner_up: PointResult | None
+    #: winner's accuracy minus the runner-up's, and sqrt(spread_w² + spread_r²).
+    difference: float
+    noise: float
+    #: the largest accuracy minus the smallest over every finished point, and the largest spread.
+    accuracy_range: float
+    largest_spread: float
+
+    @property
+    def separated(self) -> bool:
+        """The winner is ahead of the runner-up by more than their combined spread."""
+        return self.runner_up is not None and self.difference > self.noise
+
+    @property
+    def ranks(self) -> bool:
+        """Every point's spread is under a third of the accuracy range across the grid."""
+        return self.accuracy_range > 0 and self.largest_spread < self.accuracy_range / 3
+
+    def sentence(self) -> str:
+        w = self.winner
+        head = f"Winner: {w.point.label}, {w.accuracy:.1%} ± {w.spread:.1%}."
+        if self.runner_up is None:
+            return head
+        r = self.runner_up
+        gap = (
+            f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%}; the gap, {self.difference:.1%}, is "
+            f"{'more' if self.separated else 'not more'} than their combined spread ({self.noise:.1%})"
+            f"{'' if self.separated else ': these seeds do not tell the two apart'}."
+        )
+        spread = (
+            f" Across the grid the accuracies span {self.accuracy_range:.1%} and the largest spread over seeds is "
+            f"{self.largest_spread:.1%}: {'under' if self.ranks else 'not under'} a third of the span, so the search "
+            f"{'ranks its points' if self.ranks else 'does not rank its points reliably'}."
+        )
+        return head + gap + spread
+
+
+def ranking(results: Iterable[PointResult]) -> Ranking | None:
+    """The :class:`Ranking` of the finished points (None when none has finished)."""
+    done = sorted((r for r in results if r.ok), key=lambda r: (-r.accuracy, r.point.macs))
+    if not done:
+        return None
+    winner = done[0]
+    runner_up = done[1] if len(done) > 1 else None
+    accuracies = [r.accuracy for r in done]
+    return Ranking(
+        winner=winner,
+        runner_up=runner_up,
+        difference=winner.accuracy - runner_up.accuracy if runner_up else math.nan,
+        noise=math.hypot(winner.spread, runner_up.spread) if runner_up else math.nan,
+        accuracy_range=max(accuracies) - min(accuracies),
+        largest_spread=max(r.spread for r in done),
+    )

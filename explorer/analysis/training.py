@@ -450,6 +450,9 @@ def train_on_shapes(
     schedule: str = "constant",
     autocast: bool = False,
     held_out: int = HELD_OUT,
+    rotate: bool = True,
+    scale: tuple[float, float] | None = None,
+    images: int = 0,
     built: BuiltModel | None = None,
     start: ExplainableModel | None = None,
     progress: Callable[[StepRecord], None] | None = None,
@@ -465,7 +468,8 @@ def train_on_shapes(
     ``shapes_config(config, resolution)``, trained in place) is given, or ``start`` (a trained model
     of that architecture, e.g. :func:`warm_start_for`'s: a private copy of it is trained, at
     ``resolution`` or else at the start's own side, and the description says it started there).
-    ``progress(record)`` is
+    ``rotate``, ``scale`` and ``images`` pick the data as :class:`TrainSettings` does (the held-out
+    images are drawn the same way). ``progress(record)`` is
     called after every step. A run whose loss stops being finite raises ValueError.
     """
     from explorer.runtime.models import instantiate
@@ -499,6 +503,9 @@ def train_on_shapes(
         record_every=10**9,
         autocast=autocast,
         schedule=schedule,
+        rotate=rotate,
+        scale=scale,
+        images=images,
     )
     losses: list[float] = []
     record: StepRecord | None = None
@@ -516,7 +523,7 @@ def train_on_shapes(
         run.close()
     assert record is not None  # steps >= 1
     built.module.eval()
-    accuracy = shapes_accuracy(built, seed=seed + 1, n=held_out) if held_out else None
+    accuracy = shapes_accuracy(built, seed=seed + 1, n=held_out, rotate=rotate, scale=scale) if held_out else None
     where = torch.device(device).type if device is not None else "cpu"
     measured = f" ({accuracy:.0%} accuracy on {held_out} held-out images)" if accuracy is not None else ""
     origin = f", starting from the {start.weights}" if start is not None else ""
@@ -533,10 +540,18 @@ def train_on_shapes(
     return ShapesRun(model, record.step, small.input_resolution, tuple(losses), record.elapsed_s)
 
 
-def shapes_accuracy(built: BuiltModel, seed: int = 1, n: int = HELD_OUT) -> float:
+def shapes_accuracy(
+    built: BuiltModel,
+    seed: int = 1,
+    n: int = HELD_OUT,
+    rotate: bool = True,
+    scale: tuple[float, float] | None = None,
+) -> float:
     """Top-1 accuracy on ``n`` shapes images of ``seed`` (full float32, on the model's device)."""
     config = built.config
-    batch = generate(n, resolution=config.input_resolution, in_channels=config.in_channels, seed=seed)
+    batch = generate(
+        n, resolution=config.input_resolution, in_channels=config.in_channels, seed=seed, rotate=rotate, scale=scale
+    )
     device = next(built.module.parameters()).device
     with full_float32(), hooked(built.module, training=False), torch.no_grad():
         logits = built.module(((batch.images - INPUT_MEAN) / INPUT_STD).to(device))

@@ -39,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=60, help="training steps per run (default 60)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per point, 0..K-1 (default 2)")
     parser.add_argument("--batch", type=int, default=32, help="training batch (default 32)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    parser.add_argument("--upright", action="store_true", help="upright shapes (default: randomly rotated)")
+    parser.add_argument(
+        "--scale", default=None, metavar="LOW:HIGH", help="shape radius range, fraction of half the side"
+    )
+    parser.add_argument("--held-out", type=int, default=128, help="held-out images per accuracy (default 128)")
+    parser.add_argument(
+        "--record",
+        metavar="TITLE",
+        default=None,
+        help="also write a recorded run's card.json and data.json into --out (e.g. assets/runs/NAME)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     where.add_argument("--ray", metavar="ADDRESS", default=None, help="auto (a local Ray instance) or ray://host:port")
@@ -60,7 +72,23 @@ def _spec(args: argparse.Namespace) -> Any:
         steps=args.steps,
         seeds=args.seeds,
         batch=args.batch,
+        lr=args.lr,
+        rotate=not args.upright,
+        scale=_scale(args.scale),
+        held_out=args.held_out,
     )
+
+
+def _scale(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--scale '{text}'; allowed: LOW:HIGH, e.g. 0.3:0.6") from None
+    if not 0 < low <= high <= 1:
+        raise UsageError(f"--scale '{text}'; allowed: 0 < LOW <= HIGH <= 1")
+    return (low, high)
 
 
 def _line(result: Any, done: int, total: int) -> None:
@@ -70,6 +98,34 @@ def _line(result: Any, done: int, total: int) -> None:
     else:
         text = f"failed: {result.errors[0]}"
     print(f"[{done}/{total}] {point.label:<36} {point.macs / 1e6:8.3f} M MACs  {text}", file=sys.stderr, flush=True)
+
+
+def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, device: torch.device) -> None:
+    """The finished search as a recorded run (see :mod:`explorer.analysis.runs`) in ``--out``."""
+    import os
+    import shlex
+    from pathlib import Path
+
+    from explorer.analysis.runs import write_run
+    from explorer.cli.record import _cpu_name
+
+    argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith("__main__.py") else []
+    card = {
+        "title": args.record,
+        "kind": "search",
+        "command": "python -m explorer " + shlex.join(argv) if argv else "python -m explorer search ...",
+        "seeds": list(range(spec.seeds)),
+        "settings": spec.to_dict() | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out},
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "executor": result.executor,
+        "torch": torch.__version__,
+        "wall_s": round(result.wall_seconds, 1),
+        "load": [round(v, 2) for v in os.getloadavg()],
+        "verdict": judged.sentence,
+    }
+    data = {"spec": spec.to_dict(), "points": [r.to_json() for r in result.results]}
+    write_run(Path(args.out), card, data)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -96,6 +152,8 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         if main:
             signal.signal(signal.SIGTERM, previous)
     judged = verdict(result.results)
+    if args.record is not None:
+        _record(args, spec, result, judged, device)
     if args.json:
         print_json(
             {
