@@ -14,6 +14,7 @@ from explorer.analysis.latency import (
     timing_jobs,
 )
 from explorer.analysis.published import published_accuracies
+from explorer.analysis.runs import RecordedRun, recorded_runs
 from explorer.analysis.scaling import (
     MAX_PINS,
     GridCell,
@@ -41,6 +42,7 @@ from explorer.analysis.search import (
     make_executor,
     parse_axis,
     plan,
+    ranking,
     search_directory,
     verdict,
 )
@@ -182,7 +184,7 @@ def _cancel_search() -> None:
 
 
 def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
-    """Progress, the plot, the verdict and the table of the search in ``directory``."""
+    """Progress, the plot, the verdict, the ranking and the table of the search in ``directory``."""
     points = cached_plan(spec)
     _, results = load_results(directory)
     job = SEARCH_JOB.get()
@@ -219,6 +221,9 @@ def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
         )
     else:
         st.caption(judged.sentence)
+    ranked = ranking(results)
+    if ranked is not None and ranked.runner_up is not None:
+        (st.info if ranked.separated and ranked.ranks else st.warning)(ranked.sentence())
     base = next((p for p in points if p.kind == "base"), None)
     st.dataframe(
         results_frame(results, base.macs if base else None),
@@ -231,10 +236,14 @@ def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
     )
     if results:
         st.plotly_chart(grid_space(results, spec), key="scaling.search_space")
+    shapes = f"{'rotated' if spec.rotate else 'upright'} shapes" + (
+        f" of radius {spec.scale[0]:g}-{spec.scale[1]:g} of half the side" if spec.scale else ""
+    )
     st.caption(
-        f"Each point: the base scaled at phi=1 by this page's rule, trained on shapes for {spec.steps} Adam steps "
-        f"(batch {spec.batch}) with seeds 0-{spec.seeds - 1} (the same data and initial draws for every point), "
-        "held-out accuracy on 128 images of another seed; spread = standard deviation over seeds. Baselines scale "
+        f"Each point: the base scaled at phi=1 by this page's rule, trained on {shapes} for {spec.steps} Adam steps "
+        f"(lr {spec.lr:g}, batch {spec.batch}) with seeds 0-{spec.seeds - 1} (the same data and initial draws for "
+        f"every point), held-out accuracy on {spec.held_out} images of another seed; spread = standard deviation "
+        "over seeds. Baselines scale "
         "one dimension to about 2 × the base's counted MACs. Results: "
         f"`{directory / 'results.jsonl'}`; this page's link reopens them."
     )
@@ -280,6 +289,48 @@ def search_controls(base_query: str) -> tuple[SearchSpec | None, int]:
     return spec, int(workers)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def recorded_search(run: RecordedRun, can_apply: bool) -> None:
+    """A recorded search, opened at once (its results are data); re-run live on request, with the
+    time it took when recorded shown first."""
+    card = run.card
+    spec, results = load_results(run.path)
+    if spec is None or sorted(r.point.key for r in results) != sorted(p["key"] for p in run.data["points"]):
+        st.error(f"Recorded search {run.name}: its results.jsonl does not match its checksummed data.json")
+        return
+    st.markdown(
+        f"**Recorded search: {run.title}.** Base `{spec.query}`, {spec.steps} steps, {spec.seeds} seeds; recorded on "
+        f"{card['device']} ({card.get('executor', '')}) in {_minutes(card['wall_s'])}, torch {card['torch']}."
+    )
+    _search_results(spec, run.path, can_apply)
+    with st.expander("How it was made"):
+        st.code(card["command"], language="bash")
+        st.caption(
+            f"Created {card.get('created', '?')} · {card.get('device_name', '')} · load average then "
+            f"{card.get('load', '?')} · data checksum `{card['checksum']}`"
+        )
+    workers = os.cpu_count() or 1
+    estimate = card["wall_s"] * (2 / workers if card["device"] == "cpu" else 1)
+    device = current_device()
+    where = (
+        f"about {_minutes(estimate)} on {workers} CPU workers here (it took {_minutes(card['wall_s'])} on 2)"
+        if device == "cpu"
+        else f"it took {_minutes(card['wall_s'])} on 2 CPU workers; far less on {device}"
+    )
+    st.caption(f"Re-running it live trains every point again: {where}. The results then open as a new search.")
+    job = SEARCH_JOB.get()
+    st.button(
+        "Re-run this search live",
+        key="scaling.search_rerun",
+        on_click=_start_search,
+        args=(spec, workers, device),
+        disabled=job is not None and job.running,
+    )
+
+
 def search_tab_body(config, can_apply: bool) -> None:
     st.markdown(
         "EfficientNet's α, β, γ came from a small grid search at phi = 1 under α·β²·γ² ≈ 2. Here each grid "
@@ -287,6 +338,14 @@ def search_tab_body(config, can_apply: bool) -> None:
         "the same MACs: the comparison the method rests on."
     )
     key = page_param("search")
+    if key is None:
+        stored, problems = recorded_runs(kind="search")
+        for problem in problems:
+            st.error(str(problem))
+        if stored:
+            recorded_search(stored[0], can_apply)
+            st.divider()
+            st.markdown("**Or set up a search of your own:**")
     if key is not None:
         try:
             directory = search_directory(key)

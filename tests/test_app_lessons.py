@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.analysis.lessons import LESSONS_DIR, LESSONS_ENV
+from explorer.analysis.runs import RUNS_ENV
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -81,6 +82,7 @@ def test_a_run_that_does_not_show_the_claim_calls_no_pick_right(monkeypatch: pyt
     text = text.replace("depth=56&width=8", "depth=8&width=4")
     (tmp_path / "02_degradation.toml").write_text(text)
     monkeypatch.setenv(LESSONS_ENV, str(tmp_path))
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "no-runs"))  # the recorded long run is another test's
     at = open_lesson("02_degradation")
     at.radio(key="lessons.predict.02_degradation").set_value("plain-56").run()
     at.button(key="lessons.run").click().run()
@@ -146,3 +148,15 @@ def test_a_run_refused_by_the_size_guard_says_why(monkeypatch: pytest.MonkeyPatc
     assert not at.exception, at.exception
     assert "The experiment cannot run here:" in at.error[0].value and "budget" in at.error[0].value
     assert next(m.value for m in at.metric if m.label == "Tally") == "0 of 0"
+
+
+def test_the_degradation_lesson_opens_its_recorded_long_run_at_once():
+    at = open_lesson("02_degradation")
+    assert "5. Given longer (recorded runs)" in [h.value for h in at.subheader]
+    shown = " ".join(s.value for s in at.success)
+    assert "The recorded numbers show the claim (it expects **plain-56** highest)" in shown
+    assert "plain-20 0.152 ± 0.059 · plain-56 2.01 ± 0.1 · residual-56 0.0664 ± 0.013" in shown
+    assert "Degradation, given 800 steps" in markdown(at)
+    assert any("record lesson 02_degradation --set=steps=800" in c.value for c in at.code)
+    assert len(at.get("plotly_chart")) == 2  # the record's curves and final losses, before any live run
+    assert at.button(key="lessons.rerun.degradation-long.ask").label == "Re-run it live…"

@@ -102,10 +102,11 @@ def read_run(folder: Path) -> RecordedRun:
 
 def recorded_runs(folder: Path | None = None, kind: str | None = None) -> tuple[list[RecordedRun], list[RunError]]:
     """Every run in ``folder`` (default :func:`runs_dir`) of ``kind`` (None: all), by name, and the
-    errors of the folders that could not be read."""
+    errors of the folders that could not be read. A folder without ``card.json`` is not a run (yet:
+    a search being recorded writes its card at the end) and is passed over."""
     folder = folder or runs_dir()
     runs, errors = [], []
-    for path in sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []:
+    for path in sorted(p for p in folder.glob("*") if (p / "card.json").exists()) if folder.is_dir() else []:
         try:
             run = read_run(path)
         except RunError as error:
