@@ -236,3 +236,28 @@ def test_without_ray_the_error_says_what_to_do(monkeypatch, tmp_path, capsys):
     code, _, err = run_cli("search", TINY, "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.2", "--ray", "auto",
                            "--out", str(tmp_path), capsys=capsys)  # fmt: skip
     assert code == 2 and err.startswith("error: Ray is not installed") and err.count("\n") == 1
+
+
+def test_ranking_separates_the_winner_only_beyond_the_spread():
+    from explorer.analysis.search import ranking
+
+    winner = _result("grid", 200, (0.80, 0.82), (1.2, 1.1, 1.15))
+    close = _result("width", 210, (0.79, 0.81))
+    far = _result("depth", 200, (0.50, 0.52))
+    ranked = ranking([far, close, winner])
+    assert ranked.winner == winner and ranked.runner_up == close
+    assert ranked.difference == pytest.approx(0.01)
+    assert ranked.noise == pytest.approx(0.02, abs=1e-4)  # both spreads 1.414 %
+    assert not ranked.separated and ranked.ranks  # spread 1.4 % against a 30 % span
+    assert "these seeds do not tell the two apart" in ranked.sentence() and "ranks its points" in ranked.sentence()
+    clear = ranking([far, winner])
+    assert clear.separated and "is more than their combined spread" in clear.sentence()
+    assert ranking([]) is None
+
+
+def test_a_spec_with_the_data_options_at_their_defaults_keeps_its_old_key():
+    old = SearchSpec(query="family=plain&depth=4&width=8&resolution=32")
+    assert "rotate" not in old.to_dict() and "scale" not in old.to_dict()
+    upright = SearchSpec(query=old.query, rotate=False, scale=(0.5, 0.9), held_out=512)
+    assert upright.key != old.key
+    assert SearchSpec.from_dict(json.loads(json.dumps(upright.to_dict()))) == upright
