@@ -241,7 +241,8 @@ def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
     )
     st.caption(
         f"Each point: the base scaled at phi=1 by this page's rule, trained on {shapes} for {spec.steps} Adam steps "
-        f"(lr {spec.lr:g}, batch {spec.batch}) with seeds 0-{spec.seeds - 1} (the same data and initial draws for "
+        f"(lr {spec.lr:g}{', cosine decay' if spec.schedule == 'cosine' else ''}, batch {spec.batch}) "
+        f"with seeds 0-{spec.seeds - 1} (the same data and initial draws for "
         f"every point), held-out accuracy on {spec.held_out} images of another seed; spread = standard deviation "
         "over seeds. Baselines scale "
         "one dimension to about 2 × the base's counted MACs. Results: "

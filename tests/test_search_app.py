@@ -98,3 +98,23 @@ def test_start_a_search_from_the_page(search_root):
     _, results = load_results(search_root / key)
     assert len(results) == 5 and all(r.ok and len(r.accuracies) == 1 for r in results)
     assert "Best compound point α=1.2 β=1.1 γ=1.2" in texts(at)
+
+
+def test_the_search_tab_opens_on_the_recorded_search():
+    """The shipped recorded search (assets/runs) is shown at once: its verdict, its ranking and its
+    table, with the numbers of its checksummed data; nothing is trained."""
+    from explorer.analysis.runs import RUNS_DIR, recorded_runs
+    from explorer.analysis.search import PointResult, ranking, verdict
+
+    (run,), _ = recorded_runs(RUNS_DIR, kind="search")
+    results = [PointResult.from_json(p) for p in run.data["points"]]
+    at = open_search(preset="resnet18")
+    shown = texts(at) + " ".join(i.value for i in at.info)
+    assert f"**Recorded search: {run.title}.**" in shown
+    assert verdict(results).sentence in shown and run.card["verdict"] == verdict(results).sentence
+    assert ranking(results).sentence() in shown
+    table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
+    assert len(table) == 19 and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
+    assert any(run.card["command"] == c.value for c in at.code)
+    assert at.button(key="scaling.search_rerun").label == "Re-run this search live"
+    assert at.button(key="scaling.search_start").label == "Start the search"  # and a search of one's own below

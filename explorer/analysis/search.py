@@ -135,6 +135,9 @@ class SearchSpec:
     rotate: bool = True
     scale: tuple[float, float] | None = None
     held_out: int = 128
+    #: Learning-rate schedule (:data:`explorer.analysis.training.SCHEDULES`): cosine decay to zero
+    #: ends every run with small steps, so the seeds' accuracies scatter less.
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
@@ -150,7 +153,7 @@ class SearchSpec:
         """Fields at their defaults that came after the first version (the data's) are left out, so a
         search set up before they existed keeps its key."""
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-        for name, default in (("rotate", True), ("scale", None), ("held_out", 128)):
+        for name, default in (("rotate", True), ("scale", None), ("held_out", 128), ("schedule", "constant")):
             if data[name] == default:
                 del data[name]
         return data
@@ -293,6 +296,7 @@ class TaskSpec:
     rotate: bool = True
     scale: tuple[float, float] | None = None
     held_out: int = 128
+    schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,7 @@ def run_task(task: TaskSpec) -> TaskResult:
             rotate=task.rotate,
             scale=task.scale,
             held_out=task.held_out,
+            schedule=task.schedule,
         )
         return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
     except (ValueError, RuntimeError) as exc:
@@ -712,7 +717,15 @@ def run_search(
     queries = list(dict.fromkeys(p.query for p in todo))
     tasks = [
         TaskSpec(
-            q, seed, spec.steps, spec.batch, spec.lr, rotate=spec.rotate, scale=spec.scale, held_out=spec.held_out
+            q,
+            seed,
+            spec.steps,
+            spec.batch,
+            spec.lr,
+            rotate=spec.rotate,
+            scale=spec.scale,
+            held_out=spec.held_out,
+            schedule=spec.schedule,
         )
         for q in queries
         for seed in range(spec.seeds)

@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=2, help="seeds per point, 0..K-1 (default 2)")
     parser.add_argument("--batch", type=int, default=32, help="training batch (default 32)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="learning-rate schedule")
     parser.add_argument("--upright", action="store_true", help="upright shapes (default: randomly rotated)")
     parser.add_argument(
         "--scale", default=None, metavar="LOW:HIGH", help="shape radius range, fraction of half the side"
@@ -76,6 +77,7 @@ def _spec(args: argparse.Namespace) -> Any:
         rotate=not args.upright,
         scale=_scale(args.scale),
         held_out=args.held_out,
+        schedule=args.schedule,
     )
 
 
@@ -115,7 +117,8 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "kind": "search",
         "command": "python -m explorer " + shlex.join(argv) if argv else "python -m explorer search ...",
         "seeds": list(range(spec.seeds)),
-        "settings": spec.to_dict() | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out},
+        "settings": spec.to_dict()
+        | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out, "schedule": spec.schedule},
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
         "executor": result.executor,
