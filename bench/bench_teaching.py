@@ -85,14 +85,16 @@ def degradation(device: str, bf16: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="*", default=["watch", "degradation"], choices=["watch", "degradation"])
+    parser.add_argument("what", nargs="*", help="watch, degradation (default: both)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     args = parser.parse_args()
+    if unknown := set(args.what) - {"watch", "degradation"}:
+        parser.error(f"unknown {sorted(unknown)}; allowed: watch, degradation")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, device {args.device}; {load()}")
-    for what in args.what:
+    for what in args.what or ["watch", "degradation"]:
         {"watch": watch, "degradation": degradation}[what](args.device, args.bf16)
     print(f"\n{load()}")
 
