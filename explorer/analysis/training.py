@@ -146,7 +146,7 @@ class TrainSettings:
 #: "Train and watch" from fresh weights, the recipe measured for a class on a CPU
 #: (``bench/bench_teaching.py``): upright shapes at 16 px, radius 0.5-0.9 of half the side, 4,096
 #: images rendered once, Adam 2e-3, batch 64, 200 steps; accuracy on 512 held-out images at the end.
-#: ResNet-8 (CIFAR stem, width 16) reaches 96 % held-out in 300 steps, most of it by step 150.
+#: ResNet-8 (CIFAR stem, width 16) reaches 95.7 % held-out in 5.2 s on one thread of a 2-core CPU.
 TEACHING = TrainSettings(
     optimizer="adam",
     lr=2e-3,
