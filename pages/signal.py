@@ -224,6 +224,8 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
         trained_config, swap_note = teaching_model(
             config, side, cached_profile(dataclasses.replace(config, resolution=side, classes=8).query).macs
         )
+        if swap_note:  # the small net trains at the recipe's side, not at the big model's smallest
+            side = max(recipe.resolution or 16, trained_config.min_resolution)
         trained_config = dataclasses.replace(trained_config, resolution=max(side, trained_config.min_resolution))
         side = trained_config.input_resolution
         if swap_note:
