@@ -29,10 +29,28 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { di
 """
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_outcome(lesson: Lesson, device: str, _progress=None) -> Outcome:
+@st.cache_resource(show_spinner=False)
+def _measured() -> dict[tuple[str, str, str], object]:
+    """Measured outcomes shared by every session, keyed by (what, the lesson's repr, the device).
+    Not ``st.cache_data``: a run reports its progress to the page, and a cached function may not
+    draw on a block made outside it (its drawing would be replayed on a hit)."""
+    return {}
+
+
+def measured(what: str, lesson: Lesson, device: str, compute):
+    """``compute()`` once per (what, lesson, device) for the whole server; the newest 64 are kept."""
+    store = _measured()
+    key = (what, repr(lesson), device)
+    if key not in store:
+        store[key] = compute()
+        while len(store) > 64:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
+def cached_outcome(lesson: Lesson, device: str, progress=None) -> Outcome:
     """Keyed by the whole lesson (its text, configs and parameters) and the device."""
-    return run_lesson(lesson, device, _progress)
+    return measured("outcome", lesson, device, lambda: run_lesson(lesson, device, progress))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -42,11 +60,10 @@ def cached_estimate(lesson: Lesson, device: str) -> float:
     return step_seconds(lesson, device)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def cached_losses(lesson: Lesson, device: str, _progress=None) -> dict[str, list[list[float]]]:
+def cached_losses(lesson: Lesson, device: str, progress=None) -> dict[str, list[list[float]]]:
     from explorer.analysis.lessons.experiments import training_losses
 
-    return training_losses(lesson, device, _progress)
+    return measured("losses", lesson, device, lambda: training_losses(lesson, device, progress))
 
 
 def _minutes(seconds: float) -> str:

@@ -94,6 +94,12 @@ def test_a_run_that_does_not_show_the_claim_calls_no_pick_right(monkeypatch: pyt
     assert "final loss (± final loss spread): plain-20 " in markdown(at)
     assert next(m.value for m in at.metric if m.label == "Tally") == "0 of 0"
     assert len(at.get("plotly_chart")) == 2
+    # Another prediction, run again: the measured outcome comes from the server's store, with no
+    # progress drawn from a cached function (st.cache_data would replay it on a block that is gone).
+    at.radio(key="lessons.predict.02_degradation").set_value("residual-56").run()
+    at.button(key="lessons.run").click().run()
+    assert not at.exception, at.exception
+    assert any("You predicted **residual-56**" in w.value for w in at.warning)
 
 
 def test_presenter_mode_hides_the_sidebar_and_steps_through_lessons():

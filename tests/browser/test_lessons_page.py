@@ -52,5 +52,6 @@ def test_degradation_predicted_run_and_judged(open_app, page, wait_for_app):
     wait_for_app(page)
     page.locator(".st-key-lessons-run button:visible").first.click()
     wait_for_app(page, timeout=120)
-    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
-    assert "You predicted residual-56; the measurement says plain-56: not this time." in alerts
+    verdict = page.locator('[data-testid="stAlert"]', has_text="You predicted residual-56")
+    verdict.first.wait_for(timeout=120_000)
+    assert "You predicted residual-56; the measurement says plain-56: not this time." in verdict.first.inner_text()
