@@ -107,11 +107,13 @@ def test_the_search_tab_opens_on_the_recorded_search():
     from explorer.analysis.search import PointResult, ranking, verdict
 
     (run,), _ = recorded_runs(RUNS_DIR, kind="search")
-    results = [PointResult.from_json(p) for p in run.data["points"]]
+    results = [PointResult.from_json(p) for p in run.data["points"]]  # the checksummed data, in plan order
+    _, finished = load_results(run.path)  # results.jsonl, in the order the points finished: what the page reads
+    assert sorted(r.to_json()["key"] for r in finished) == sorted(r.to_json()["key"] for r in results)
     at = open_search(preset="resnet18")
     shown = texts(at) + " ".join(i.value for i in at.info)
     assert f"**Recorded search: {run.title}.**" in shown
-    assert verdict(results).sentence in shown and run.card["verdict"] == verdict(results).sentence
+    assert verdict(finished).sentence in shown and run.card["verdict"] == verdict(results).sentence
     assert ranking(results).sentence() in shown
     table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
     assert len(table) == 19 and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
