@@ -166,3 +166,9 @@ def test_the_degradation_lesson_opens_its_recorded_long_run_at_once():
     assert any("record lesson 02_degradation --set=steps=800" in c.value for c in at.code)
     assert len(at.get("plotly_chart")) == 2  # the record's curves and final losses, before any live run
     assert at.button(key="lessons.rerun.degradation-long.ask").label == "Re-run it live…"
+    # Re-running it live: first the time it would take here, timed now from a few steps.
+    at.button(key="lessons.rerun.degradation-long.ask").click().run()
+    assert not at.exception, at.exception
+    estimate = next(i.value for i in at.info if i.value.startswith("Re-running takes about"))
+    assert "on cpu (timed here, now)" in estimate
+    assert at.button(key="lessons.rerun.degradation-long.start").label.startswith("Start (")
