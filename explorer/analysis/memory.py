@@ -79,19 +79,19 @@ def _saving(model: nn.Module, key: Callable[[Tensor], Any]) -> Iterator[dict[str
             record["tensors"][owner] += 1
         return tensor
 
-    modules = {name: m for name, m in model.named_modules() if name}
-    handles = []
+    modules = [name for name, _ in model.named_modules() if name]
     try:
-        for name, module in modules.items():
-            handles.append(module.register_forward_pre_hook(enter(name)))
         with (
-            hooked(model, forward={name: leave for name in modules}, training=True),
+            hooked(
+                model,
+                forward_pre={name: enter(name) for name in modules},
+                forward=dict.fromkeys(modules, leave),
+                training=True,
+            ),
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
         ):
             yield record
     finally:
-        for handle in handles:
-            handle.remove()
         seen.clear()
 
 
