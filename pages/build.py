@@ -63,9 +63,9 @@ columns[3].metric(
     help=f"Bytes of all layer outputs of one forward pass at batch {batch} (float32): inference",
 )
 columns[4].metric(
-    f"Training memory (batch {batch})",
+    f"Training memory (batch {training.batch if training else batch})",
     human_bytes(training.saved_bytes) if training else "n/a",
-    help=training_error
+    help=(training.note if training else training_error)
     or "Bytes autograd saves for the backward pass of one training step (float32, each storage once, "
     "weights not included), counted on the meta device",
 )
