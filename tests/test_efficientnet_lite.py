@@ -63,7 +63,9 @@ def test_lite_has_no_squeeze_excitation_and_only_relu6() -> None:
     assert len(strided) == 5 and all(isinstance(m, SameConv2d) for m in strided)
 
 
-@pytest.mark.parametrize(("side", "kernel", "before", "after"), [(224, 3, 0, 1), (56, 5, 1, 2), (7, 3, 1, 1), (15, 5, 2, 2)])
+@pytest.mark.parametrize(
+    ("side", "kernel", "before", "after"), [(224, 3, 0, 1), (56, 5, 1, 2), (7, 3, 1, 1), (15, 5, 2, 2)]
+)
 def test_same_padding_is_tensorflows(side: int, kernel: int, before: int, after: int) -> None:
     """TF pads total = (ceil(n / s) - 1) * s + k - n, the smaller half first: an even side and a
     stride of 2 pad one pixel less before than after, which symmetric padding cannot express."""

