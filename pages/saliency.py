@@ -170,7 +170,12 @@ with results:
     picture = overlay(result.image, heat, opacity, colormap)
     columns = st.columns(3)
     columns[0].image(result.image, caption="What the model sees", width="stretch")
-    columns[1].image(colorize(heat, colormap), caption=f"Grad-CAM at {result.cam.layer}", width="stretch")
+    peak_row, peak_column = result.cam.peak()
+    columns[1].image(
+        colorize(heat, colormap),
+        caption=f"Grad-CAM at {result.cam.layer}, peak at x {peak_column}, y {peak_row}",
+        width="stretch",
+    )
     columns[2].image(picture, caption=f"Overlay: {model.class_name(result.cam.target)}", width="stretch")
     downloads = st.columns(2)
     downloads[0].download_button("Heatmap PNG", png_bytes(colorize(heat, colormap)), "gradcam.png", "image/png")
