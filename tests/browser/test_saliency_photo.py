@@ -14,7 +14,7 @@ CUP = (40, 8, 176, 144)
 
 
 def test_an_uploaded_photo_gets_an_imagenet_class_and_a_map_on_the_object(open_app, page, wait_for_app):
-    open_app("/saliency")  # the default config (a CIFAR ResNet: no ImageNet weights of its own)
+    open_app("/saliency")  # the default config, resnet18: its ImageNet weights are not in the torch cache
     assert page.get_by_text("ImageNet: EfficientNet-Lite0 (offline)").count() == 1
     page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
     wait_for_app(page)
