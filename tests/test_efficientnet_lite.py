@@ -96,3 +96,16 @@ def test_lite_is_a_knob_of_the_efficientnet_family() -> None:
     assert parse_query("family=efficientnet&lite=on").query == "preset=efficientnet_lite0"
     scaled = config.compound_config(config.own_rule()[0], 1.0)
     assert scaled.config.lite and any("Lite" in note for note in scaled.notes)
+
+
+def test_a_lite_design_is_compared_with_the_published_lite_models() -> None:
+    from explorer.analysis.scaling import nearest_published, published_efficientnets
+
+    points = published_efficientnets(lite=True)
+    assert [p.name for p in points] == ["Lite0", "Lite1", "Lite2", "Lite3", "Lite4"]
+    assert [(p.params, p.macs) for p in points] == list(MEASURED.values())
+    assert [p.resolution for p in points] == [224, 240, 260, 280, 300]
+    assert points[4].multipliers.width == 1.4 and points[4].multipliers.depth == 1.8
+    assert [round(p.nominal_phi, 2) for p in points] == sorted(round(p.nominal_phi, 2) for p in points)
+    design = profile(parse_query("family=efficientnet&lite=on&width_mult=1.2&depth_mult=1.4&resolution=280"))
+    assert nearest_published(design, points).name == "Lite3"
