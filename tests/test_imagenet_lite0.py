@@ -88,7 +88,10 @@ def test_the_maps_peak_on_the_object(explained: dict[str, ImageExplanation]) -> 
         row, column = result.cam.peak()
         x0, y0, x1, y1 = BOXES[name]
         assert x0 <= column < x1 and y0 <= row < y1, (name, (row, column))
-    assert explained[CAT].cam.peak() == (112, 48)  # the left cheek, under the eye
+    # The left cheek, under the eye. Exact on purpose: the TF conventions show here. With symmetric
+    # padding instead of SameConv2d the peak moves to (143, 80) (espresso 0.922, missile 0.465); with
+    # torchvision's batch-norm eps 1e-5 instead of 1e-3 to (80, 48), and the cat's top class turns tiger cat.
+    assert explained[CAT].cam.peak() == (112, 48)
     heat = explained[CAT].cam.normalised()
     x0, y0, x1, y1 = BOXES[CAT]
     inside = heat[y0:y1, x0:x1].sum() / heat.sum()
