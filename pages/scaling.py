@@ -104,8 +104,8 @@ def cached_explain(query: str, rule: Rule, phi: float) -> RoundingExplanation:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_published(rule: Rule) -> list[PublishedPoint]:
-    return published_efficientnets(rule, _profiler)
+def cached_published(rule: Rule, lite: bool = False) -> list[PublishedPoint]:
+    return published_efficientnets(rule, _profiler, lite)
 
 
 @st.cache_data(show_spinner=False)
@@ -395,7 +395,7 @@ max_phi = url_slider(
 design_profile = cached_profile(design.query)
 with st.spinner("Scaling…"):
     points = cached_sweep(rule_base(config).query, rule, phi_values(max_phi, phi))
-    published = cached_published(rule)
+    published = cached_published(rule, getattr(config, "lite", False))  # a Lite design: Lite0-Lite4
 nearest = nearest_published(design_profile, published)
 
 columns = st.columns(5)

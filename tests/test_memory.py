@@ -21,6 +21,7 @@ REAL = [
     "preset=densenet121&resolution=64",
     "preset=mobilenet_v2&resolution=64",
     "preset=efficientnet_b0&resolution=64",
+    "preset=efficientnet_lite0&resolution=64",
     "preset=googlenet&resolution=96",
 ]
 
