@@ -208,22 +208,28 @@ _B0_STAGES = (
 )
 
 
+def _multiplier(value: float, base: float | None, phi: float, name: str) -> str:
+    """``beta ** phi`` when the query derives the multiplier, else the number."""
+    return f"{base!r} ** {phi!r}  # {name} ** phi" if base is not None else repr(value)
+
+
 def _efficientnet_classes(cfg: Any) -> _Plan:
+    width = _multiplier(cfg.width, cfg.beta if cfg.width_mult is None else None, cfg.phi, "beta")
+    depth = _multiplier(cfg.depth, cfg.alpha if cfg.depth_mult is None else None, cfg.phi, "alpha")
     body = [
-        "# EfficientNet-B0's stages; width_mult and depth_mult scale channels (to multiples of 8) and",
-        "# repeats (rounded up), as torchvision's MBConvConfig does",
-        f"width_mult, depth_mult = {cfg.width!r}, {cfg.depth!r}",
+        "# EfficientNet-B0's stages; width_mult scales the channels (to multiples of 8) and depth_mult",
+        "# the repeats (rounded up), as torchvision's MBConvConfig does",
+        f"width_mult = {width}",
+        f"depth_mult = {depth}",
+        "stage = partial(MBConvConfig, width_mult=width_mult, depth_mult=depth_mult)",
         "settings = [",
     ]
     names = ("expand_ratio", "kernel", "stride", "input_channels", "out_channels", "num_layers")
     for row in _B0_STAGES:
-        fields = ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True))
-        body.append(f"    MBConvConfig({fields}, width_mult=width_mult, depth_mult=depth_mult),")
-    body += [
-        "]",
-        f"model = EfficientNet(settings, dropout=0.2, num_classes={cfg.classes})",
-    ]
+        body.append(f"    stage({', '.join(f'{n}={v}' for n, v in zip(names, row, strict=True))}),")
+    body += ["]", f"model = EfficientNet(settings, dropout=0.2, num_classes={cfg.classes})"]
     plan = _Plan("torchvision classes", body)
+    plan.code.add_import("from functools import partial")
     plan.code.add_import("from torchvision.models.efficientnet import EfficientNet, MBConvConfig")
     return plan
 
@@ -439,7 +445,10 @@ def model_code(config: ModelConfig) -> ModelCode:
     code.add_import("from torch import nn")
     body = "\n".join(f"    {line}" if line else "" for line in plan.body)
     build_fn = f'''def build_model(weights: str | None = None) -> nn.Module:
-    """The network of ``{format_query(config)}``; ``weights``: a state dict file to load (strict)."""
+    """The network of the query below; ``weights``: a state dict file to load (strict).
+
+    {format_query(config)}
+    """
 {body}
     if weights is not None:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
@@ -447,5 +456,6 @@ def model_code(config: ModelConfig) -> ModelCode:
     main = """if __name__ == "__main__":
     model = build_model().eval()
     print(f"{sum(p.numel() for p in model.parameters()):,} parameters")"""
-    parts = [_header(config, plan.how), _imports_text(code.imports), *code.definitions, build_fn, main]
+    head = _header(config, plan.how) + "\n\n" + _imports_text(code.imports)
+    parts = [head, *code.definitions, build_fn, main]
     return ModelCode("\n\n\n".join(parts) + "\n", format_query(config), plan.how)
