@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import ModelConfig, format_query, matching_preset
+from explorer.config import PRESETS, ModelConfig, format_query, preset_config
 from explorer.export.source import Standalone, standalone
 
 if TYPE_CHECKING:
@@ -137,9 +137,16 @@ def _first_conv_line(model: nn.Module, in_channels: int) -> list[str]:
 
 
 def _torchvision_name(config: ModelConfig) -> str | None:
-    """The torchvision model this config is, up to ``classes`` and ``in_channels``."""
-    name = matching_preset(dataclasses.replace(config, classes=1000, in_channels=3))
-    return name if name in TORCHVISION_CALLS else None
+    """The torchvision model this config is, up to ``classes``, ``in_channels`` and the input side."""
+    for name in TORCHVISION_CALLS:
+        if name not in PRESETS:
+            continue
+        preset = preset_config(name)
+        if type(preset) is type(config):
+            same = dataclasses.replace(config, classes=1000, in_channels=3, resolution=preset.resolution)
+            if same == preset:
+                return name
+    return None
 
 
 def _torchvision_call(name: str, config: ModelConfig) -> _Plan:
