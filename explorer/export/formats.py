@@ -22,7 +22,9 @@ from explorer.config import ModelConfig, format_query
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["FORMATS", "ExportError", "Exported", "export", "load_weights", "write"]
+    from explorer.analysis.profile_data import Profile
+
+__all__ = ["FORMATS", "ExportError", "Exported", "export", "load_weights", "too_large", "write"]
 
 #: format -> file suffix
 FORMATS = {"code": ".py", "onnx": ".onnx", "pt2": ".pt2"}
@@ -88,6 +90,19 @@ def load_weights(config: ModelConfig, source: str) -> dict[str, torch.Tensor]:
         ]
         raise ExportError(f"--weights: '{source}' does not fit {format_query(config)}: keys " + "; ".join(parts))
     return state
+
+
+def too_large(profile: Profile) -> str | None:
+    """The memory guard's refusal to build the model on the CPU (as ONNX and ``.pt2`` do), or None."""
+    import torch
+
+    from explorer.runtime.guard import TooLargeError, check_fits
+
+    try:
+        check_fits(profile, torch.device("cpu"))
+    except TooLargeError as error:
+        return str(error)
+    return None
 
 
 def _model(config: ModelConfig, weights: dict[str, torch.Tensor] | None) -> torch.nn.Module:
