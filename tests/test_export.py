@@ -124,7 +124,10 @@ def test_own_modules_are_written_out_from_the_project_source():
     assert "def sampled_deform_conv2d" in deform and "class DeformableConv2d(DeformConv2d):" in deform
     composed = model_code(parse_query("preset=hybrid_efficient")).text
     assert "class MBConv(nn.Module):" in composed
-    assert "MBConv(16, 24, 6, 3, 2, 25)," in composed or "MBConv(" in composed
+    assert "MBConv(c_in=16, c_out=24, expansion=6, kernel=3, stride=2, se_percent=25),\n" in composed
+    resnet = model_code(parse_query("preset=hybrid_resnet")).text
+    assert "BasicBlock(inplanes=64, planes=64, stride=1, downsample=None)," in resnet
+    assert "downsample=_projection(c_in=64, c_out=128, stride=2)," in resnet
     assert "model = ComposedNet(stem, stages, out_channels=40, classes=1000, dropout=0.2)" in composed
 
 

@@ -19,6 +19,7 @@ A first conv for other than 3 input channels is replaced as the explorer's build
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -335,8 +336,7 @@ def _composed(config: ModelConfig, deformable: bool, composed_calls: Callable[..
 
     def spell(value: Any) -> str:
         if isinstance(value, Call):
-            args = [spell(a) for a in value.args] + [f"{k}={spell(v)}" for k, v in value.kwargs]
-            return f"{spell(value.fn)}({', '.join(args)})"
+            return f"{spell(value.fn)}({', '.join(f'{k}={spell(v)}' for k, v in keywords(value))})"
         if isinstance(value, type) or callable(value):
             import torch.nn
 
@@ -346,10 +346,23 @@ def _composed(config: ModelConfig, deformable: bool, composed_calls: Callable[..
             return value.__name__
         return _literal(value)
 
-    body = ["stem = ["] + [f"    {spell(c)}," for c in stem] + ["]", "stages = ["]
+    def keywords(call: Call) -> list[tuple[str, Any]]:
+        """Every argument by its parameter's name (no positional magic numbers)."""
+        bound = inspect.signature(call.fn).bind(*call.args, **dict(call.kwargs))
+        return list(bound.arguments.items())
+
+    def line(call: Call, indent: str) -> list[str]:
+        """``call,`` on one line, or one argument a line when that is too long to read."""
+        text = f"{indent}{spell(call)},"
+        if len(text) <= 100:
+            return [text]
+        arguments = [f"{indent}    {k}={spell(v)}," for k, v in keywords(call)]
+        return [f"{indent}{spell(call.fn)}(", *arguments, f"{indent}),"]
+
+    body = ["stem = ["] + [text for c in stem for text in line(c, "    ")] + ["]", "stages = ["]
     for index, repeats in enumerate(stages, start=1):
         body.append(f"    [  # stage{index}")
-        body += [f"        {spell(c)}," for c in repeats]
+        body += [text for c in repeats for text in line(c, "        ")]
         body.append("    ],")
     body += [
         "]",
@@ -381,6 +394,13 @@ def _import_key(line: str) -> tuple[int, str, int, str]:  # isort's order: plain
     return group, "", 0 if line.startswith("import ") else 1, line
 
 
+def _from_import(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 100:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
+
+
 def _imports_text(lines: list[str]) -> str:
     """Import lines merged by module (``from x import a, b``) and grouped: stdlib, torch, torchvision."""
     merged: dict[str, list[str]] = {}
@@ -394,7 +414,7 @@ def _imports_text(lines: list[str]) -> str:
                     names.append(name)
         elif line not in plain:
             plain.append(line)
-    out = plain + [f"from {m} import {', '.join(sorted(ns, key=str.lower))}" for m, ns in merged.items()]
+    out = plain + [_from_import(m, sorted(ns, key=str.lower)) for m, ns in merged.items()]
     out.sort(key=_import_key)
     text, last_group = [], None
     for line in out:
