@@ -428,8 +428,9 @@ def _imports_text(lines: list[str]) -> str:
 
 def _header(config: ModelConfig, how: str) -> str:
     from explorer.analysis.profile import profile
+    from explorer.analysis.stored import stored_profile
 
-    result = profile(config)
+    result = stored_profile(format_query(config)) or profile(config)  # presets' profiles are stored
     side = config.input_resolution
     ways = {
         "torchvision": "torchvision's own model",
