@@ -271,3 +271,18 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv: list[str], message: str, c
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_cli_pt2_carries_the_shipped_weights(tmp_path, capsys):
+    card = json.loads((Path(__file__).resolve().parents[1] / "assets/models/resnet8-cifar.json").read_text())
+    out = tmp_path / "resnet8.pt2"
+    argv = ["export", card["query"], "--format", "pt2", "--weights", "resnet8-cifar", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["checks"]["loaded_program"]["passed"] is True
+    assert record["files"] == [{"path": str(out), "bytes": out.stat().st_size}]
+    config = parse_query(card["query"])
+    ours = build(config).module.eval()
+    ours.load_state_dict(load_weights(config, "resnet8-cifar"))
+    x = torch.randn(1, 3, config.input_resolution, config.input_resolution)
+    assert torch.allclose(torch.export.load(out).module()(x), ours(x), atol=1e-5)
