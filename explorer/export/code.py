@@ -281,6 +281,14 @@ def _own_code(roots: list[tuple[str, str]], deformable: bool, rename: dict[str, 
     return code
 
 
+def _annotation(value: Any) -> str:
+    """The type of a setting as an annotation: ``tuple[int, ...]`` for a tuple of ints."""
+    if isinstance(value, tuple):
+        kinds = sorted({type(v).__name__ for v in value}) or ["int"]
+        return f"tuple[{' | '.join(kinds)}, ...]"
+    return type(value).__name__
+
+
 def _design_class(name: str, config: ModelConfig, read: dict[str, Any], model_class: str) -> str:
     lines = [
         "@dataclass(frozen=True)",
@@ -289,7 +297,7 @@ def _design_class(name: str, config: ModelConfig, read: dict[str, Any], model_cl
         "",
     ]
     for field_name in sorted(read):
-        lines.append(f"    {field_name}: {type(read[field_name]).__name__}")
+        lines.append(f"    {field_name}: {_annotation(read[field_name])}")
     return "\n".join(lines)
 
 
