@@ -10,6 +10,7 @@ from explorer.views.tables import group_frame, layer_frame
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph, cached_profile, cached_summary
 from pages._shared.device import memory_note, torch_imported
+from pages._shared.export import export_tab
 from pages._shared.memory import BATCHES, cached_training_memory
 from pages._shared.state import PREVIOUS_PROFILE
 
@@ -81,8 +82,8 @@ metric_names = {
     ("flops" if flops else "macs"): work_label,
     "activation_bytes": "Activation memory",
 }
-breakdown, layers, memory, graph, summary = st.tabs(
-    ["Breakdown", "Layers", "Memory", "Layer graph", "torchinfo summary"], key="build.tab", on_change="rerun"
+breakdown, layers, memory, graph, summary, export = st.tabs(
+    ["Breakdown", "Layers", "Memory", "Layer graph", "torchinfo summary", "Export"], key="build.tab", on_change="rerun"
 )
 if breakdown.open:
     with breakdown:
@@ -114,6 +115,9 @@ if graph.open:
 if summary.open:
     with summary, st.spinner("Summarising…"):
         st.code(cached_summary(config.query), language=None)
+if export.open:
+    with export:
+        export_tab(config, result)
 if torch_imported():  # a fresh process's first page: drawn again, with the note, once torch is in
     fits, note = memory_note(result)
     (fit_slot.caption if fits else fit_slot.warning)(note)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "train": "train a config on the shapes data set: weights (.pt) and a card (.json)",
     "models": "the shipped models (assets/models) and their cards",
     "store": "recompute the stored profiles of the presets (assets/profiles), read by the app's first page",
+    "export": "a design as standalone code (.py), ONNX or torch.export (.pt2), checked against the model",
     "search": "grid search for alpha, beta, gamma with short trainings on shapes (local pool or Ray)",
 }
 
