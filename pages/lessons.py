@@ -10,6 +10,7 @@ from explorer.views.lessons import format_value, lesson_link, links, panel_figur
 from pages._shared.device import current_device
 from pages._shared.routing import ensure_router
 from pages._shared.state import LESSON_RUNS, LESSON_TALLY, LessonRun
+from pages._shared.tables import table
 
 PRESENTER_CSS = """
 <style>
@@ -107,7 +108,7 @@ def reveal(lesson: Lesson, run: LessonRun) -> None:
     else:
         st.warning("These measured numbers do not support the claim as stated (see the table).")
     with st.expander("Measured numbers"):
-        st.dataframe(list(run.outcome.table), hide_index=True)
+        table(list(run.outcome.table), hide_index=True)
     targets = links(lesson)
     if targets:
         st.markdown("**Open the same models:**")

@@ -18,6 +18,7 @@ from pages._shared.inputs import image_picker, uploaded_checkpoint
 from pages._shared.queue import slow_work
 from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
+from pages._shared.tables import table
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 SHIPPED = "Shipped model (trained on shapes)"
@@ -180,8 +181,8 @@ with results:
     downloads = st.columns(2)
     downloads[0].download_button("Heatmap PNG", png_bytes(colorize(heat, colormap)), "gradcam.png", "image/png")
     downloads[1].download_button("Overlay PNG", png_bytes(picture), "gradcam-overlay.png", "image/png")
-    st.dataframe(
-        {"class": [n for n, _ in result.top], "probability": [round(p, 4) for _, p in result.top]}, hide_index=True
+    table(
+        {"class": [n for n, _ in result.top], "probability": [p for _, p in result.top]}, hide_index=True
     )
     if st.toggle("Grad-CAM at every stage", key="saliency.strip"):
         strip = explain_every_stage(model, image, target=result.cam.target, relu=relu)

@@ -138,7 +138,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", png(Image.new("RGB", (80, 60), "red")), "image/png"))
     weights(at).set_value("Uploaded checkpoint").run()
-    at.file_uploader(key="saliency.checkpoint").set_value(
+    at.file_uploader(key="saliency.checkpoint.0").set_value(
         ("r20.pt", state_dict_bytes("preset=resnet20"), "application/octet-stream")
     )
     at.run()
@@ -153,7 +153,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
 def test_checkpoint_with_foreign_keys_is_reported_not_fatal():
     at = open_saliency(preset="resnet20")
     weights(at).set_value("Uploaded checkpoint").run()
-    at.file_uploader(key="saliency.checkpoint").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
+    at.file_uploader(key="saliency.checkpoint.0").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
     at.run()
     assert not at.exception
     assert "in the file but not in the model" in captions(at)
@@ -234,3 +234,26 @@ def test_a_new_picture_is_explained_for_its_own_top_class_not_the_last_pictures_
     assert not at.exception, at.exception
     chosen = next(s for s in at.selectbox if s.label == "Explain class")
     assert chosen.value == 967 and chosen.options[0] == "espresso (#967)"
+
+
+def test_a_checkpoint_upload_is_let_go_once_loaded_or_refused():
+    """The server keeps no uploaded bytes: after loading (or refusing) a file, the uploader is a fresh
+    one, the loaded model stays for this design, and another design asks for the file again."""
+    at = open_saliency(preset="resnet20")
+    weights(at).set_value("Uploaded checkpoint").run()
+    at.file_uploader(key="saliency.checkpoint.0").set_value(("junk.pt", b"\x00junk" * 1000, "x"))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "junk.pt: not a PyTorch state dict that can be loaded safely: the file starts like neither a zip "
+        "archive (torch.save) nor a pickle"
+    ]
+    assert [u.key for u in at.get("file_uploader") if "checkpoint" in u.key] == ["saliency.checkpoint.1"]
+    at.file_uploader(key="saliency.checkpoint.1").set_value(("r20.pt", state_dict_bytes("preset=resnet20"), "x"))
+    at.run()
+    assert not at.exception and not at.error
+    assert [u.key for u in at.get("file_uploader") if "checkpoint" in u.key] == ["saliency.checkpoint.2"]
+    assert "Weights: uploaded checkpoint 'r20.pt' (loaded 116 tensors)" in captions(at)
+    at.query_params["preset"] = "resnet32"
+    at.run()
+    assert "upload it again to load it into this design" in " ".join(i.value for i in at.info)

@@ -70,7 +70,7 @@ def test_every_preset_exports_as_code_that_builds_the_same_network():
     queries = [f"preset={name}" for name in PRESETS]
     outputs = {f"preset={name}" for name in OUTPUT_PRESETS}
     checks = _check(queries, outputs)
-    assert len(checks) == len(PRESETS) == 46
+    assert len(checks) == len(PRESETS) == 51  # 46, and EfficientNet-Lite0 to Lite4
     compared = [c for c in checks if c.max_abs_diff is not None]
     assert len(compared) == len(OUTPUT_PRESETS)
     assert {parse_query(c.query).family for c in compared} == set(FAMILIES) - {"vgg", "plain", "alexnet"} | {"blocks"}

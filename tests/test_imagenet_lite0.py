@@ -57,7 +57,7 @@ def test_the_packages_file_is_the_cards_and_loads_strictly(lite0: ExplainableMod
     path = card.weights_path()
     assert path is not None and path.name == "efficientnet-lite0-57934424.pth"
     assert path.stat().st_size == card.card["bytes"] and card.card["sha256"].startswith("57934424")
-    assert not str(path).startswith(str(Path(__file__).resolve().parents[1]))  # the package's, not a copy
+    assert "site-packages" in path.parts  # the package's own file, not a copy in this repository
     assert len(torch.load(path, map_location="cpu", weights_only=True)) == card.card["tensors"] == 296
     assert sum(p.numel() for p in lite0.built.module.parameters()) == card.card["parameters"] == 4_652_008
     assert lite0.config == parse_query("preset=efficientnet_lite0")

@@ -38,3 +38,10 @@ def test_a_runs_context_still_says_whether_back_or_forward_asked_for_it_and_whic
     assert routing.HISTORY_FLAG in ScriptRunContext.__dataclass_fields__
     assert isinstance(getattr(ScriptRunContext, routing.PAGE_FIELD), property)
     assert routing.history_navigation() is False and routing.current_page() == ""  # outside a run
+
+
+def test_streamlit_still_keeps_uploads_in_a_manager_that_can_forget_one():
+    """forget_upload (pages/_shared/routing.py) drops a loaded checkpoint's bytes through this method."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    assert callable(MemoryUploadedFileManager.remove_file)

@@ -221,7 +221,27 @@ def _multiplier(value: float, base: float | None, phi: float, name: str) -> str:
     return f"{base!r} ** {phi!r}  # {name} ** phi" if base is not None else repr(value)
 
 
+def _efficientnet_lite(cfg: Any) -> _Plan:
+    """EfficientNet-Lite is the project's own module (torchvision's MBConv always has SE and SiLU)."""
+    code = _own_code(
+        [("explorer.families.nets.efficientnet", "EfficientNetLite"), ("explorer.families.efficientnet", "MBStage")],
+        deformable=False,
+    )
+    fields = ("expand_ratio", "kernel", "stride", "in_channels", "out_channels", "layers")
+    body = [
+        "# EfficientNet-Lite's stages at this design's multipliers: channels x width to multiples of 8,",
+        "# repeats x depth rounded up, except the first and last stage's (stem 32 and head 1280 stay fixed)",
+        "stages = (",
+        *(f"    MBStage({', '.join(f'{n}={getattr(stage, n)}' for n in fields)})," for stage in cfg.lite_stages()),
+        ")",
+        f"model = EfficientNetLite(stages, num_classes={cfg.classes}, in_channels={cfg.in_channels})",
+    ]
+    return _Plan("own classes", body, code)
+
+
 def _efficientnet_classes(cfg: Any) -> _Plan:
+    if cfg.lite:
+        return _efficientnet_lite(cfg)
     width = _multiplier(cfg.width, cfg.beta if cfg.width_mult is None else None, cfg.phi, "beta")
     depth = _multiplier(cfg.depth, cfg.alpha if cfg.depth_mult is None else None, cfg.phi, "alpha")
     body = [

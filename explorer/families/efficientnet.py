@@ -61,8 +61,10 @@ B0_STAGES = (
     MBStage(expand_ratio=6, kernel=5, stride=2, in_channels=112, out_channels=192, layers=4),
     MBStage(expand_ratio=6, kernel=3, stride=1, in_channels=192, out_channels=320, layers=1),
 )
-#: EfficientNet-Lite keeps these fixed while scaling (TF's ``fix_head_stem``).
-LITE_STEM, LITE_HEAD = 32, 1280
+#: EfficientNet-Lite's stem channels, fixed while scaling (TF's ``fix_head_stem``).
+LITE_STEM = 32
+#: EfficientNet-Lite's head channels, fixed while scaling (TF's ``fix_head_stem``).
+LITE_HEAD = 1280
 
 
 @register_family

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import streamlit as st
 
@@ -88,6 +88,14 @@ class UrlSync:
         self.shown = (*(q for q in self.shown if q != query), query)[-keep:]
     #: URL parameters the current page keeps for itself (not config keys).
     page_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecodedUpload:
+    """An uploaded picture, decoded once: the upload's file id and the picture."""
+
+    file_id: str
+    image: Any
 
 
 @dataclass(frozen=True)
