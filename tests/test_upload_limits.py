@@ -37,3 +37,13 @@ def test_nginx_takes_the_same_limit_as_the_workers(tmp_path: Path):
 def test_the_single_app_keeps_room_for_a_vgg16_state_dict():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert settings["server"]["maxUploadSize"] >= VGG16_STATE_DICT_MB
+
+
+def test_freed_memory_can_be_given_back():
+    from explorer.runtime.release import _malloc_trim, release_free_memory
+
+    if _malloc_trim() is None:
+        pytest.skip("not glibc: nothing to trim")
+    blocks = [bytearray(64 * 1024) for _ in range(2000)]  # 128 MB in pieces, as an upload arrives
+    del blocks
+    assert release_free_memory() is True  # glibc (Debian, CI): malloc_trim gave pages back

@@ -13,6 +13,7 @@ from explorer.config import ModelConfig
 from explorer.data.images import ImageError, decode_image
 from explorer.data.samples import CREDITS, SAMPLES, load_sample, shape_image
 from explorer.data.shapes import CLASSES
+from explorer.runtime.release import release_free_memory
 from explorer.runtime.weights import ExplainableModel, WeightsError, with_checkpoint
 from pages._shared.device import current_device
 from pages._shared.queue import slow_work
@@ -67,6 +68,8 @@ def uploaded_checkpoint(prefix: str, config: ModelConfig) -> ExplainableModel | 
     the server drops its bytes and the uploader is replaced by a fresh one. The loaded model
     stays; for another design the file is uploaded again."""
     round_ = st.session_state.get(f"{prefix}.checkpoint_round", 0)
+    if st.session_state.pop(f"{prefix}.checkpoint_release", False):
+        release_free_memory()  # the last upload's bytes are unreferenced now: give their pages back
     slot = Slot(f"{prefix}.checkpoint_model", KeyedModel)
     upload = st.file_uploader(
         "State dict (.pt, .pth)", type=["pt", "pth"], key=f"{prefix}.checkpoint.{round_}", help=UPLOAD_HELP
@@ -80,7 +83,9 @@ def uploaded_checkpoint(prefix: str, config: ModelConfig) -> ExplainableModel | 
         except WeightsError as error:
             st.session_state[f"{prefix}.checkpoint_error"] = f"{upload.name}: {error}"
         forget_upload(upload)
+        del st.session_state[f"{prefix}.checkpoint.{round_}"], upload  # the widget's hold on the file too
         st.session_state[f"{prefix}.checkpoint_round"] = round_ + 1
+        st.session_state[f"{prefix}.checkpoint_release"] = True
         st.rerun()  # the next run draws a fresh uploader in place of the one that held the file
     error = st.session_state.get(f"{prefix}.checkpoint_error")
     if error:
