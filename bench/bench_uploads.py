@@ -1,7 +1,8 @@
 """Server memory under a class's checkpoint uploads: N Chromium tabs each send S MB of junk as a
-checkpoint to the Saliency page at once.
+checkpoint to the Saliency page at once; or (``--photos``) N tabs each send a different S MB photo
+and must all get a map.
 
-    python bench/bench_uploads.py [--tabs 6] [--mb 100] [--max-upload-mb 600]
+    python bench/bench_uploads.py [--tabs 6] [--mb 100] [--max-upload-mb 600] [--photos]
 
 Starts its own ``streamlit run app.py`` and prints the server's RSS (``/proc/PID/status``: VmRSS, and
 VmHWM for the peak) before the uploads, at the peak, and 10 s after the last tab showed its error,
@@ -55,7 +56,10 @@ def main() -> int:
     parser.add_argument("--tabs", type=int, default=6)
     parser.add_argument("--mb", type=int, default=100, help="size of each junk upload")
     parser.add_argument("--max-upload-mb", type=int, default=600)
+    parser.add_argument("--photos", action="store_true", help="different photos of --mb MB each instead of junk")
     args = parser.parse_args()
+    if args.photos:
+        return photos(args)
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -109,6 +113,61 @@ def main() -> int:
         f"after - before = {(after - before) / 1000:.2f} GB (goal <= 0.5)"
     )
     return 0
+
+
+def photos(args: argparse.Namespace) -> int:
+    """N tabs upload different photos (noise PNGs of about --mb MB) to Saliency at once: every tab must
+    show a map (an overlay) and no exception box."""
+    import numpy as np
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp())
+    side = int((args.mb * 1_000_000 / 3) ** 0.5)  # raw RGB noise barely compresses: about --mb MB of PNG
+    files = []
+    for i in range(args.tabs):
+        path = folder / f"photo{i}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
+        files.append(path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    server = subprocess.Popen(
+        [*command, "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(url)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            pages = []
+            for _ in range(args.tabs):
+                page = browser.new_page()
+                page.goto(url + "/saliency")
+                page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
+                page.wait_for_selector(".st-key-saliency-upload input[type='file']", state="attached", timeout=300_000)
+                pages.append(page)
+            started = time.monotonic()
+            for page, path in zip(pages, files, strict=True):
+                page.locator(".st-key-saliency-upload input[type='file']").set_input_files(str(path))
+            times, maps, exceptions = [], 0, 0
+            for page in pages:
+                page.get_by_text("Overlay:").first.wait_for(timeout=600_000)
+                times.append(time.monotonic() - started)
+                maps += 1
+                exceptions += page.locator('[data-testid="stException"]').count()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+    times.sort()
+    print(
+        f"{args.tabs} tabs x a {files[0].stat().st_size / 1e6:.1f} MB photo: {maps}/{args.tabs} maps, "
+        f"{exceptions} exception boxes; map after p50 {times[len(times) // 2]:.1f} s, max {times[-1]:.1f} s"
+    )
+    return 0 if maps == args.tabs and exceptions == 0 else 1
 
 
 if __name__ == "__main__":
