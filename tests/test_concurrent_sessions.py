@@ -36,12 +36,15 @@ from explorer.analysis.training import shapes_scores
 from explorer.config import parse_query
 from explorer.runtime import hooks
 from explorer.runtime.models import build_seeded
+from explorer.runtime.packaged import load_packaged, packaged_models
 from explorer.runtime.shipped import load_shipped, shipped_models
 from explorer.runtime.weights import ExplainableModel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 THREADS = 8
+#: Every model the pages share between sessions: the shipped shapes models and the packaged ImageNet Lite0.
 SHIPPED = [m.name for m in shipped_models()]
+SHARED = [*SHIPPED, *(m.name for m in packaged_models())]
 
 
 # -- the analyses the pages run on a cached model, as plain numbers ------------------------------------
@@ -120,10 +123,10 @@ def _at_once(model: ExplainableModel, jobs: list) -> tuple[dict[int, tuple[Any, 
 
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, ExplainableModel]:
-    return {name: load_shipped(name) for name in SHIPPED}
+    return {name: load_shipped(name) for name in SHIPPED} | {m.name: load_packaged(m) for m in packaged_models()}
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHARED)
 def test_every_hooked_analysis_from_eight_threads_equals_the_same_calls_one_at_a_time(shipped, name):
     model = shipped[name]
     jobs = _jobs(model)
