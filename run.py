@@ -3,7 +3,7 @@
 
     python3 run.py app  [streamlit options, e.g. --server.port 8502]
     python3 run.py test [pytest options, e.g. -k config -x]
-    python3 run.py serve --workers N [--port 8501] [--address 0.0.0.0]   (a class: see deploy/)
+    python3 run.py serve --workers N [--port 8501] [--address 0.0.0.0] [--max-upload-mb 128]   (a class)
 
 Both commands create ``./.venv`` next to this file when it is missing and install the pinned
 requirements into it whenever a requirements file changed since the last install (a stamp with
@@ -38,7 +38,7 @@ PYTEST_NO_TESTS = 5
 
 USAGE = """usage: python3 run.py app  [streamlit options]   set up .venv and start the app
        python3 run.py test [pytest options]      set up .venv (with dev tools), lint and run the tests
-       python3 run.py serve --workers N [--port P] [--address A]
+       python3 run.py serve --workers N [--port P] [--address A] [--max-upload-mb MB]
                                                  N app processes behind nginx with sticky sessions"""
 
 
@@ -233,20 +233,37 @@ def command_test(args: list[str]) -> int:
     return code
 
 
-def _serve_options(args: list[str]) -> tuple[int, int, str]:
+#: The class deploy's upload limit (MB): the largest state dict a student uploads for the families
+#: taught, ResNet-50's 102 MB (DenseNet-201 81, EfficientNet-B4 78, MobileNets and the shipped models
+#: a few), with room. Each upload is held in a worker's memory while it is read, so a class of 30
+#: sending junk at once costs at most 30 x this. A VGG-16 (528 MB) needs --max-upload-mb 600.
+CLASS_MAX_UPLOAD_MB = 128
+
+
+def _serve_options(args: list[str]) -> tuple[int, int, str, int]:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python3 run.py serve")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--port", type=int, default=8501, help="the port students open (nginx)")
     parser.add_argument("--address", default="0.0.0.0", help="where nginx listens (default: every interface)")
+    parser.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=CLASS_MAX_UPLOAD_MB,
+        help=f"largest upload accepted, in MB (default {CLASS_MAX_UPLOAD_MB}: a ResNet-50 state dict; 600 for VGG-16)",
+    )
     options = parser.parse_args(args)
     if options.workers < 1:
         raise SetupError("--workers must be at least 1")
-    return options.workers, options.port, options.address
+    if options.max_upload_mb < 1:
+        raise SetupError("--max-upload-mb must be at least 1")
+    return options.workers, options.port, options.address, options.max_upload_mb
 
 
-def write_nginx_config(run_dir: Path, address: str, port: int, worker_ports: list[int]) -> Path:
+def write_nginx_config(
+    run_dir: Path, address: str, port: int, worker_ports: list[int], max_upload_mb: int = CLASS_MAX_UPLOAD_MB
+) -> Path:
     """deploy/nginx.conf.template filled in for these ports; returns the config's path."""
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in worker_ports)
@@ -255,6 +272,7 @@ def write_nginx_config(run_dir: Path, address: str, port: int, worker_ports: lis
         .replace("@UPSTREAMS@", upstreams)
         .replace("@ADDRESS@", address)
         .replace("@PORT@", str(port))
+        .replace("@MAX_UPLOAD_MB@", str(max_upload_mb))
     )
     path = run_dir / "nginx.conf"
     path.write_text(text)
@@ -266,7 +284,7 @@ def command_serve(args: list[str]) -> int:
     import tempfile
     import time
 
-    workers, port, address = _serve_options(args)
+    workers, port, address, max_upload_mb = _serve_options(args)
     ensure_nginx()
     nginx = nginx_path()
     if nginx is None:
@@ -275,9 +293,10 @@ def command_serve(args: list[str]) -> int:
     ensure_requirements(python, [RUNTIME_REQUIREMENTS])
     run_dir = Path(tempfile.mkdtemp(prefix="explorer-serve-"))
     worker_ports = [port + 1 + i for i in range(workers)]
-    config = write_nginx_config(run_dir, address, port, worker_ports)
+    config = write_nginx_config(run_dir, address, port, worker_ports, max_upload_mb)
     streamlit = [python, "-m", "streamlit", "run", ROOT / "app.py", "--server.headless", "true"]
     options = ["--server.address", "127.0.0.1", "--server.showEmailPrompt", "false"]
+    options += ["--server.maxUploadSize", str(max_upload_mb)]
     children = [subprocess.Popen([*streamlit, *options, "--server.port", str(p)], cwd=ROOT) for p in worker_ports]
     children.append(subprocess.Popen([nginx, "-c", config, "-g", "daemon off;"], cwd=run_dir))
     # SIGTERM (a service manager, a test's terminate()) must stop the workers too: turn it into an

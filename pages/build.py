@@ -1,5 +1,7 @@
 """Build: pick a family and move its sliders; see the parameters, the work and where they go."""
 
+from functools import partial
+
 import streamlit as st
 
 from explorer.formatting import human_bytes, human_count
@@ -10,8 +12,10 @@ from explorer.views.tables import group_frame, layer_frame
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph, cached_profile, cached_summary
 from pages._shared.device import memory_note, torch_imported
+from pages._shared.export import export_tab
 from pages._shared.memory import BATCHES, cached_training_memory
 from pages._shared.state import PREVIOUS_PROFILE
+from pages._shared.tables import table
 
 config = architecture_controls()
 result = cached_profile(config.query)
@@ -42,34 +46,36 @@ try:
     training, training_error = cached_training_memory(config.query, batch), ""
 except ValueError as error:
     training, training_error = None, str(error)
-columns = st.columns(6)
+# A row that wraps (each number as wide as it needs): never cut on a 1280x720 projector or a laptop.
+headline = st.container(horizontal=True, gap="large")
+metric = partial(headline.metric, width="content")
 param_change = result.params - previous.params
-columns[0].metric(
+metric(
     "Parameters",
     f"{result.params:,}",
     delta=f"{param_change:+,}" if param_change else None,
     help="Sum of every parameter tensor's elements",
 )
-columns[1].metric(
+metric(
     work_label,
     human_count(work),
     delta=human_count(work - previous_work) if work != previous_work else None,
     help=f"{work:,} at batch 1",
 )
-columns[2].metric("Weights", human_bytes(result.weight_bytes), help="float32, 4 bytes per parameter")
-columns[3].metric(
+metric("Weights", human_bytes(result.weight_bytes), help="float32, 4 bytes per parameter")
+metric(
     f"Activations (batch {batch})",
     human_bytes(result.activation_bytes * batch),
     help=f"Bytes of all layer outputs of one forward pass at batch {batch} (float32): inference",
 )
-columns[4].metric(
-    f"Training memory (batch {batch})",
+metric(
+    f"Training memory (batch {training.batch if training else batch})",
     human_bytes(training.saved_bytes) if training else "n/a",
-    help=training_error
+    help=(training.note if training else training_error)
     or "Bytes autograd saves for the backward pass of one training step (float32, each storage once, "
     "weights not included), counted on the meta device",
 )
-columns[5].metric(
+metric(
     "Input",
     f"{result.resolution}×{result.resolution}×{result.in_channels}",
     help=f"{max((r.depth or 0) for r in result.layers)} conv/linear layers",
@@ -81,8 +87,8 @@ metric_names = {
     ("flops" if flops else "macs"): work_label,
     "activation_bytes": "Activation memory",
 }
-breakdown, layers, memory, graph, summary = st.tabs(
-    ["Breakdown", "Layers", "Memory", "Layer graph", "torchinfo summary"], key="build.tab", on_change="rerun"
+breakdown, layers, memory, graph, summary, export = st.tabs(
+    ["Breakdown", "Layers", "Memory", "Layer graph", "torchinfo summary", "Export"], key="build.tab", on_change="rerun"
 )
 if breakdown.open:
     with breakdown:
@@ -94,19 +100,19 @@ if breakdown.open:
         right.plotly_chart(group_bar(result.grouped("type"), "type", metric), key="build.by_type")
         shape = st.radio("Hierarchy as", ["treemap", "sunburst"], horizontal=True, key="build.shape")
         st.plotly_chart(hierarchy(result, metric, shape), key="build.hierarchy")
-        st.dataframe(group_frame(result, "stage", flops), hide_index=True)
+        table(group_frame(result, "stage", flops), hide_index=True)
 if layers.open:
     with layers:
-        table = layer_frame(result, flops)
-        st.dataframe(table, hide_index=True, height=480)
-        st.download_button("Download layers as CSV", table.to_csv(index=False), file_name="layers.csv", mime="text/csv")
+        rows = layer_frame(result, flops)
+        table(rows, hide_index=True, height=480)
+        st.download_button("Download layers as CSV", rows.to_csv(index=False), file_name="layers.csv", mime="text/csv")
 if memory.open:
     with memory:
         if training is None:
             st.info(training_error)
         else:
             st.plotly_chart(memory_by_stage(result, training), key="build.memory")
-            st.dataframe(memory_rows(training), hide_index=True, height=360)
+            table(memory_rows(training), hide_index=True, height=360)
 if graph.open:
     with graph, st.spinner("Tracing the model…"):
         st.caption("Folded to a readable size; the Graph page folds, unfolds, compares and exports.")
@@ -114,6 +120,9 @@ if graph.open:
 if summary.open:
     with summary, st.spinner("Summarising…"):
         st.code(cached_summary(config.query), language=None)
+if export.open:
+    with export:
+        export_tab(config, result)
 if torch_imported():  # a fresh process's first page: drawn again, with the note, once torch is in
     fits, note = memory_note(result)
     (fit_slot.caption if fits else fit_slot.warning)(note)

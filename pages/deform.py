@@ -25,6 +25,7 @@ from explorer.views.deform import (
     map_heatmap,
     quiver_figure,
     sampling_figure,
+    spread_answer,
     spread_figure,
     stacked_figure,
 )
@@ -34,6 +35,7 @@ from pages._shared.inputs import image_picker, uploaded_checkpoint
 from pages._shared.queue import slow_work
 from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import DEFORM_MODELS, SALIENCY_MODEL, ModelPair
+from pages._shared.tables import table
 
 TRAINED, SALIENCY, CHECKPOINT = "Trained here on shapes", "The Saliency page's model", "Uploaded checkpoint"
 SHIPPED = "Shipped model (offsets learned)"
@@ -239,13 +241,7 @@ with results:
     st.caption(f"Weights: {after_model.weights}")
     if after.fields[layer].magnitude().max() > 0:
         study = spread_study(after_model, (after_model.weights, after_model.config.query), layer)
-        rho = study["rho"]
-        verdict = (
-            "undefined (every spread equal)"
-            if rho != rho
-            else f"{rho:+.2f}" + (" (goal ≥ 0.5 met)" if rho >= 0.5 else " (the issue's goal of 0.5 is not reached)")
-        )
-        st.subheader(f"Does {layer} sample wider on bigger objects? Spearman ρ = {verdict}")
+        st.subheader(spread_answer(layer, study["rho"]))
         st.plotly_chart(
             spread_figure(
                 study["sizes"],
@@ -268,14 +264,14 @@ with results:
         with right:
             sampling_pictures(after, f"After: {layer} at ({i}, {j})", clickable=True)
         taps = field.tap_offsets(i, j) * field.input_stride
-        table = {
+        taps_table = {
             "tap": list(range(len(taps))),
             "dy (image px)": taps[:, 0].round(3),
             "dx (image px)": taps[:, 1].round(3),
         }
         if field.mask is not None:
-            table["mask"] = field.mask_at(i, j).round(3)
-        st.dataframe(table, hide_index=True)
+            taps_table["mask"] = field.mask_at(i, j).round(3)
+        table(taps_table, hide_index=True)
     with tabs[1]:
         chain = after.chain(layer)
         deepest = min(3, len(chain))
@@ -341,4 +337,4 @@ with results:
             ),
             key="deform.bars",
         )
-        st.dataframe(rows_after, hide_index=True)
+        table(rows_after, hide_index=True)

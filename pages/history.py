@@ -11,6 +11,7 @@ from explorer.views.scaling import accuracy_vs_cost
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_profile
 from pages._shared.inputs import published_weights_choice
+from pages._shared.tables import table
 
 
 @st.cache_data(show_spinner=False)
@@ -26,7 +27,7 @@ st.caption(
     "(torchvision's IMAGENET1K_V1 weights; MobileNet V1 from its paper). Each row opens in Build or Graph."
 )
 rows = cached_timeline()
-st.dataframe(
+table(
     timeline_frame(rows),
     hide_index=True,
     column_config={

@@ -19,6 +19,7 @@ from explorer.views.lessons import (
 from pages._shared.device import current_device
 from pages._shared.routing import ensure_router
 from pages._shared.state import LESSON_RUNS, LESSON_TALLY, LessonRun
+from pages._shared.tables import table
 
 PRESENTER_CSS = """
 <style>
@@ -218,7 +219,7 @@ def reveal(lesson: Lesson, run: LessonRun) -> None:
             f"that): {numbers or 'see the table'}. The claim expects **{lesson.claim.expect or 'its range'}**."
         )
     with st.expander("Measured numbers"):
-        st.dataframe(list(run.outcome.table), hide_index=True)
+        table(list(run.outcome.table), hide_index=True)
     targets = links(lesson)
     if targets:
         st.markdown("**Open the same models:**")

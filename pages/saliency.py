@@ -8,6 +8,7 @@ from explorer.analysis.saliency import default_layer, explain_every_stage, expla
 from explorer.analysis.training import WARM_START_LR, train_on_shapes
 from explorer.config import ConfigError, ModelConfig
 from explorer.data.images import image_digest
+from explorer.runtime.packaged import load_packaged, packaged_lite0
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
@@ -17,9 +18,11 @@ from pages._shared.inputs import image_picker, uploaded_checkpoint
 from pages._shared.queue import slow_work
 from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
+from pages._shared.tables import table
 
 IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
 SHIPPED = "Shipped model (trained on shapes)"
+LITE0 = "ImageNet: EfficientNet-Lite0 (offline)"
 #: "Train on shapes" default budget. On the 2-core CPU it is not enough to reach 80% from scratch
 #: (issue 16 measured 22% for ResNet-20 in 45 s; the shipped ResNet-8 needed 2,000 steps, 15 min under
 #: load, for 96%), so a config that matches a shipped model warm-starts from its weights (``warm_start``).
@@ -33,23 +36,31 @@ def imagenet_model(query: str, device: str) -> ExplainableModel:
     return with_imagenet_weights(parse_query(query), device, download=False)
 
 
-def weights_choices(config: ModelConfig, shipped: ShippedModel | None) -> list[str]:
-    """The weight sources, the default first: cached ImageNet weights, else the shipped model of the
-    sidebar's family (offline, nothing to click), else ImageNet (a download)."""
+@st.cache_resource(max_entries=2, show_spinner=False)
+def packaged_model(device: str) -> ExplainableModel:
+    return load_packaged(packaged_lite0(), device)
+
+
+def weights_choices(config: ModelConfig, shipped: ShippedModel | None, photo: bool = True) -> list[str]:
+    """The weight sources, the default first. A photo: a real ImageNet model on this machine (the
+    sidebar's model's cached ImageNet weights, else EfficientNet-Lite0 from its package); a shape: the
+    shipped model of the sidebar's family (offline, nothing to click); then ImageNet (a download)."""
     info = pretrained_info(config)
-    choices = [CHECKPOINT, TRAINED]
-    if shipped is not None:
-        choices.insert(0, SHIPPED)
-    if info is not None:
-        choices.insert(0 if info.cached or shipped is None else 1, IMAGENET)
-    return choices
+    imagenet = [IMAGENET] if info is not None else []
+    lite = [LITE0] if packaged_lite0().available else []
+    own = [SHIPPED] if shipped is not None else []
+    if not photo:
+        return [*own, *imagenet, CHECKPOINT, TRAINED, *lite]
+    if info is not None and info.cached:
+        return [IMAGENET, *lite, *own, CHECKPOINT, TRAINED]
+    return [*lite, *own, *imagenet, CHECKPOINT, TRAINED]
 
 
-def weights_controls(config: ModelConfig) -> ExplainableModel | None:
+def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | None:
     info = pretrained_info(config)
     has_imagenet = info is not None
     shipped = shipped_for(config)
-    choices = weights_choices(config, shipped)
+    choices = weights_choices(config, shipped, photo)
     source = st.radio("Weights", choices, key=f"saliency.weights.{'-'.join(choices)}")
     if not has_imagenet:
         st.caption("ImageNet weights exist for torchvision's own models: pick one of their presets to use them.")
@@ -59,6 +70,13 @@ def weights_controls(config: ModelConfig) -> ExplainableModel | None:
         )
     device = current_device()
     try:
+        if source == LITE0:
+            if config != packaged_lite0().config:
+                st.caption(
+                    f"A photo is explained by a real ImageNet classifier: EfficientNet-Lite0 from its package "
+                    f"(`{config.query}` has no ImageNet weights on this machine)."
+                )
+            return packaged_model(device)
         if source == SHIPPED:
             assert shipped is not None
             if shipped.query != config.query:
@@ -115,7 +133,7 @@ with controls:
     st.subheader("Image")
     image = image_picker("saliency", ["Sample", "Upload", "Camera", "Generated shape"], 128)
     st.subheader("Weights")
-    model = weights_controls(config)
+    model = weights_controls(config, photo=st.session_state.get("saliency.image_source") != "Generated shape")
 
 if image is None or model is None:
     with results:
@@ -131,7 +149,7 @@ with controls:
         names,
         index=names.index(default_layer(model.built)),
         format_func=lambda n: f"{n} ({next(t.stage for t in layers if t.name == n)})",
-        key=f"saliency.layer.{config.query}",
+        key=f"saliency.layer.{model.config.query}",
     )
     relu = st.toggle("ReLU on the map (positive evidence only)", value=True, key="saliency.relu")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="saliency.opacity")
@@ -145,7 +163,7 @@ with results:
         "Explain class",
         options,
         format_func=lambda i: f"{model.class_name(i)} (#{i})",
-        key=f"saliency.target.{config.query}.{image_digest(image)}",  # a new picture: its own top class
+        key=f"saliency.target.{model.config.query}.{image_digest(image)}",  # a new picture: its own top class
         help="Default: the top prediction",
     )
     result = first if target == first.cam.target else explain_image(model, image, layer=layer, target=target, relu=relu)
@@ -153,13 +171,18 @@ with results:
     picture = overlay(result.image, heat, opacity, colormap)
     columns = st.columns(3)
     columns[0].image(result.image, caption="What the model sees", width="stretch")
-    columns[1].image(colorize(heat, colormap), caption=f"Grad-CAM at {result.cam.layer}", width="stretch")
+    peak_row, peak_column = result.cam.peak()
+    columns[1].image(
+        colorize(heat, colormap),
+        caption=f"Grad-CAM at {result.cam.layer}, peak at x {peak_column}, y {peak_row}",
+        width="stretch",
+    )
     columns[2].image(picture, caption=f"Overlay: {model.class_name(result.cam.target)}", width="stretch")
     downloads = st.columns(2)
     downloads[0].download_button("Heatmap PNG", png_bytes(colorize(heat, colormap)), "gradcam.png", "image/png")
     downloads[1].download_button("Overlay PNG", png_bytes(picture), "gradcam-overlay.png", "image/png")
-    st.dataframe(
-        {"class": [n for n, _ in result.top], "probability": [round(p, 4) for _, p in result.top]}, hide_index=True
+    table(
+        {"class": [n for n, _ in result.top], "probability": [p for _, p in result.top]}, hide_index=True
     )
     if st.toggle("Grad-CAM at every stage", key="saliency.strip"):
         strip = explain_every_stage(model, image, target=result.cam.target, relu=relu)

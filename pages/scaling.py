@@ -2,6 +2,7 @@
 cost against the rule's prediction and the published models; measured cost beside counted cost."""
 
 import os
+from functools import partial
 
 import streamlit as st
 
@@ -77,6 +78,7 @@ from pages._shared.device import current_device
 from pages._shared.inputs import published_weights_choice
 from pages._shared.queue import slow_work
 from pages._shared.state import MEASURED_TIMINGS, SEARCH_JOB, MeasuredTimings
+from pages._shared.tables import table
 
 #: The what-if sliders: URL key, default and range (the rule's constants: explorer.compound).
 RULE_KEYS = {
@@ -106,8 +108,8 @@ def cached_explain(query: str, rule: Rule, phi: float) -> RoundingExplanation:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_published(rule: Rule) -> list[PublishedPoint]:
-    return published_efficientnets(rule, _profiler)
+def cached_published(rule: Rule, lite: bool = False) -> list[PublishedPoint]:
+    return published_efficientnets(rule, _profiler, lite)
 
 
 @st.cache_data(show_spinner=False)
@@ -455,21 +457,22 @@ max_phi = url_slider(
 design_profile = cached_profile(design.query)
 with st.spinner("Scaling…"):
     points = cached_sweep(rule_base(config).query, rule, phi_values(max_phi, phi))
-    published = cached_published(rule)
+    published = cached_published(rule, getattr(config, "lite", False))  # a Lite design: Lite0-Lite4
 nearest = nearest_published(design_profile, published)
 
-columns = st.columns(5)
-columns[0].metric(
+headline = st.container(horizontal=True, gap="large")  # wraps: never cut on a projector
+metric = partial(headline.metric, width="content")
+metric(
     "alpha·beta²·gamma²",
     f"{rule.flops_ratio:.3f}",
     delta=f"{rule.deviation:+.3f} vs 2 ({rule.deviation / 2:+.1%})",
     delta_color="off",
     help="MACs factor per unit of phi; the paper constrains it to ≈ 2",
 )
-columns[1].metric("Parameters", f"{design_profile.params:,}", help=design_profile.query)
-columns[2].metric("MACs", human_count(design_profile.macs), help=f"{design_profile.macs:,} at batch 1")
-columns[3].metric("Resolution", f"{design_profile.resolution} px")
-columns[4].metric(
+metric("Parameters", f"{design_profile.params:,}", help=design_profile.query)
+metric("MACs", human_count(design_profile.macs), help=f"{design_profile.macs:,} at batch 1")
+metric("Resolution", f"{design_profile.resolution} px")
+metric(
     "Nearest published",
     nearest.name,
     delta=f"MACs ×{nearest.macs_ratio:.2f}, params ×{nearest.params_ratio:.2f}",
@@ -520,7 +523,7 @@ if curve_tab.open:
             cost_plane(points, published, current=(design_profile.query, design_profile.params, design_profile.macs)),
             key="scaling.plane",
         )
-        st.dataframe(
+        table(
             sweep_frame(points),
             hide_index=True,
             column_config={
@@ -535,8 +538,8 @@ if curve_tab.open:
         right.plotly_chart(stage_lines(points, "channels"), key="scaling.channels")
         st.plotly_chart(cost_vs_phi(points, published, "params"), key="scaling.params_phi")
         with st.expander("Blocks and channels per stage, per phi"):
-            st.dataframe(stage_frame(points, "blocks"), hide_index=True)
-            st.dataframe(stage_frame(points, "channels"), hide_index=True)
+            table(stage_frame(points, "blocks"), hide_index=True)
+            table(stage_frame(points, "channels"), hide_index=True)
 
 if rounding_tab.open:
     with rounding_tab:
@@ -556,8 +559,8 @@ if rounding_tab.open:
             with right:
                 for factor in explanation.factors:
                     st.markdown(f"**{factor.name}** ×{factor.ratio:.3f}: {factor.sentence}")
-            st.dataframe(factor_frame(explanation), hide_index=True)
-            st.dataframe(rounding_frame(explanation), hide_index=True, key="scaling.rounding_table")
+            table(factor_frame(explanation), hide_index=True)
+            table(rounding_frame(explanation), hide_index=True, key="scaling.rounding_table")
 
 if published_tab.open:
     with published_tab:
@@ -565,7 +568,7 @@ if published_tab.open:
             "torchvision's B0-B7 use hand-picked (width, depth, resolution), not integer phi. *Nominal phi* is "
             "the phi at which this rule predicts the same MACs as a model's own multipliers."
         )
-        st.dataframe(
+        table(
             published_frame(published, design_profile.params, design_profile.macs),
             hide_index=True,
             key="scaling.published_table",
@@ -584,7 +587,7 @@ if published_tab.open:
             "model's eval crop), read from the installed package. The current design has no published accuracy: "
             "it is placed on the cost axis only."
         )
-        st.dataframe(accuracy_frame(entries), hide_index=True)
+        table(accuracy_frame(entries), hide_index=True)
 
 if grid_tab.open:
     with grid_tab:
@@ -598,7 +601,7 @@ if grid_tab.open:
             "the input side changes cost ≈ side² and leaves parameters alone. The paper's figures are from its "
             "Tables 6 and 7."
         )
-        st.dataframe(grid_frame(cells), hide_index=True)
+        table(grid_frame(cells), hide_index=True)
 
 if latency_tab.open:
     with latency_tab:
@@ -640,7 +643,7 @@ if latency_tab.open:
                 cached_timing(q, measured.device, b, measured.warmup, measured.repeats) for q, b in measured.runs
             ]
             st.plotly_chart(latency_vs_macs(timings), key="scaling.latency")
-            st.dataframe(
+            table(
                 timing_frame(timings),
                 hide_index=True,
                 column_config={
@@ -670,7 +673,7 @@ if compare_tab.open:
         st.multiselect("Pinned (remove one to unpin it)", pinned_queries, key="scaling.pinned", on_change=_unpin)
         if pinned:
             rows = compare(pinned, _profiler)
-            st.dataframe(compare_frame(rows), hide_index=True, key="scaling.compare_table")
+            table(compare_frame(rows), hide_index=True, key="scaling.compare_table")
             what = st.radio(
                 "Per stage", ["macs", "params", "channels", "blocks"], horizontal=True, key="scaling.compare_what"
             )

@@ -133,3 +133,30 @@ def test_layer_graph_tab_draws_the_folded_graph():
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_export_tab_shows_the_code_and_makes_the_files():
+    at = open_build(preset="resnet20")
+    at.session_state["build.tab"] = "Export"
+    at.run()
+    assert not at.exception
+    code = next(c.value for c in at.code if "def build_model" in c.value)
+    assert "Query:       preset=resnet20\n" in code and "Parameters:  269,722\n" in code
+    assert "class ExplorerResNet(ResNet):" in code
+    assert "explorer import" not in code and "from explorer" not in code
+    downloads = at.get("download_button")
+    assert len(downloads) == 1  # the code; ONNX and .pt2 are made on click
+    at.button(key="export.make.pt2").click().run()
+    assert not at.exception
+    assert len(at.get("download_button")) == 2
+
+
+def test_export_tab_refuses_onnx_when_the_memory_guard_says_too_large(monkeypatch):
+    monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
+    at = open_build(preset="resnet50")
+    at.session_state["build.tab"] = "Export"
+    at.run()
+    assert not at.exception
+    assert any("torchvision.models.resnet50()" in c.value for c in at.code)
+    assert at.button(key="export.make.onnx").disabled and at.button(key="export.make.pt2").disabled
+    assert any("more than the 0.0 GB budget on cpu" in w.value for w in at.warning)

@@ -65,7 +65,7 @@ def test_saliency_page_explains_with_a_checkpoint_on_each_device(device):
     next(r for r in at.radio if r.label == "Weights").set_value("Uploaded checkpoint").run()
     buffer = io.BytesIO()
     torch.save(build_seeded(parse_query("preset=resnet20"), seed=0).module.state_dict(), buffer)
-    at.file_uploader(key="saliency.checkpoint").set_value(("r20.pt", buffer.getvalue(), "application/octet-stream"))
+    at.file_uploader(key="saliency.checkpoint.0").set_value(("r20.pt", buffer.getvalue(), "application/octet-stream"))
     at.run()
     assert not at.exception, at.exception
     assert len(at.image) >= 3 and len(at.dataframe[0].value["class"]) == 5

@@ -1,5 +1,6 @@
-"""The Saliency page through AppTest: image sources, the four kinds of weights (shipped first when
-ImageNet's are not cached), clear errors."""
+"""The Saliency page through AppTest: image sources, the kinds of weights (for a photo a real ImageNet
+model on the machine, cached torchvision weights else EfficientNet-Lite0 from its package; for a
+generated shape the shipped model), clear errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.config import parse_query
-from explorer.data.samples import shape_image
+from explorer.data.samples import SAMPLE_DIR
 from explorer.data.shapes import CLASSES
 from explorer.families import build
 from explorer.runtime.shipped import shipped_for
@@ -64,22 +65,50 @@ def empty_torch_cache(tmp_path):
     torch.hub.set_dir(previous)
 
 
-def test_without_weights_the_page_asks_for_them():
+LITE0 = "ImageNet: EfficientNet-Lite0 (offline)"
+SHIPPED = "Shipped model (trained on shapes)"
+
+
+def generated_shape(at: AppTest) -> AppTest:
+    at.radio(key="saliency.image_source").set_value("Generated shape").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_weights_a_photo_gets_lite0_and_a_shape_asks_for_weights():
     at = open_saliency(family="plain", depth="8")  # no shipped plain net, no ImageNet weights
+    assert weights(at).options == [LITE0, "Uploaded checkpoint", "Trained here on shapes"]
+    assert "Weights: ImageNet weights: EfficientNet-Lite0 from the package" in captions(at)
+    assert at.dataframe[0].value["class"][0] == "Egyptian cat"  # the sample: Chelsea the cat
+    generated_shape(at)
+    assert weights(at).options == ["Uploaded checkpoint", "Trained here on shapes", LITE0]
     assert any("Choose an image and weights" in i.value for i in at.info)
     assert "ImageNet weights exist for torchvision's own models" in captions(at)
-    assert weights(at).options == ["Uploaded checkpoint", "Trained here on shapes"]
 
 
-def test_offline_the_shipped_model_is_the_default_and_an_upload_gets_a_map_at_once(empty_torch_cache):
+def test_offline_a_photo_is_explained_by_lite0_and_an_upload_gets_a_map_at_once(empty_torch_cache):
     at = open_saliency(preset="resnet18")
-    assert weights(at).options[:2] == ["Shipped model (trained on shapes)", "ImageNet weights"]
-    assert weights(at).value == "Shipped model (trained on shapes)"
+    assert weights(at).options[:3] == [LITE0, SHIPPED, "ImageNet weights"]
+    assert weights(at).value == LITE0
     assert "ImageNet weights for resnet18 are not in the torch cache" in captions(at)
+    assert "EfficientNet-Lite0 from its package (`preset=resnet18` has no ImageNet weights" in captions(at)
+    assert list(at.dataframe[0].value["class"][:3]) == ["Egyptian cat", "tiger cat", "tabby"]
+    assert any("Overlay: Egyptian cat" in i.captions for i in at.image)
     at.radio(key="saliency.image_source").set_value("Upload").run()
-    at.file_uploader(key="saliency.upload").set_value(("shape.png", png(shape_image(11, 120)), "image/png"))
+    coffee = (SAMPLE_DIR / "coffee.png").read_bytes()
+    at.file_uploader(key="saliency.upload").set_value(("coffee.png", coffee, "image/png"))
     at.run()  # no other click
     assert not at.exception, at.exception
+    assert "Weights: ImageNet weights: EfficientNet-Lite0" in captions(at)
+    assert len(at.image) >= 3 and at.dataframe[0].value["class"][0] == "espresso"
+    layer = next(s for s in at.selectbox if s.label == "Layer")
+    assert layer.value == "features.7"
+
+
+def test_offline_a_generated_shape_is_explained_by_the_shipped_model(empty_torch_cache):
+    at = generated_shape(open_saliency(preset="resnet18"))
+    assert weights(at).options[:2] == [SHIPPED, "ImageNet weights"] and weights(at).options[-1] == LITE0
+    assert weights(at).value == SHIPPED
     assert "Weights: shipped model 'resnet8-cifar'" in captions(at)
     assert f"The shipped resnet model is `{shipped_for(parse_query('preset=resnet18')).query}`" in captions(at)
     assert len(at.image) >= 3
@@ -87,9 +116,9 @@ def test_offline_the_shipped_model_is_the_default_and_an_upload_gets_a_map_at_on
     assert set(names) <= set(CLASSES) and len(names) == 5
 
 
-def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_sample():
-    at = open_saliency(preset="resnet20")  # not one of torchvision's: no ImageNet choice at all
-    assert weights(at).value == "Shipped model (trained on shapes)"
+def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_generated_shape():
+    at = generated_shape(open_saliency(preset="resnet20"))  # not one of torchvision's: no ImageNet choice
+    assert weights(at).value == SHIPPED and "ImageNet weights" not in weights(at).options
     assert len(at.image) >= 3 and "Weights: shipped model" in captions(at)
 
 
@@ -98,10 +127,10 @@ def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_sample():
     [({"preset": "densenet121"}, "densenet_bc40-k12"), ({"preset": "mobilenet_v2"}, "mobilenet_v2-a035")],
 )
 def test_each_family_with_a_shipped_model_opens_on_it_offline(query, name, empty_torch_cache):
-    at = open_saliency(**query)
-    assert weights(at).value == "Shipped model (trained on shapes)"
+    at = generated_shape(open_saliency(**query))
+    assert weights(at).value == SHIPPED
     assert f"Weights: shipped model '{name}'" in captions(at)
-    assert len(at.image) >= 3  # the sample picture, its map, the overlay
+    assert len(at.image) >= 3  # the generated picture, its map, the overlay
 
 
 def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
@@ -109,7 +138,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", png(Image.new("RGB", (80, 60), "red")), "image/png"))
     weights(at).set_value("Uploaded checkpoint").run()
-    at.file_uploader(key="saliency.checkpoint").set_value(
+    at.file_uploader(key="saliency.checkpoint.0").set_value(
         ("r20.pt", state_dict_bytes("preset=resnet20"), "application/octet-stream")
     )
     at.run()
@@ -124,7 +153,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
 def test_checkpoint_with_foreign_keys_is_reported_not_fatal():
     at = open_saliency(preset="resnet20")
     weights(at).set_value("Uploaded checkpoint").run()
-    at.file_uploader(key="saliency.checkpoint").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
+    at.file_uploader(key="saliency.checkpoint.0").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
     at.run()
     assert not at.exception
     assert "in the file but not in the model" in captions(at)
@@ -195,12 +224,36 @@ def test_a_new_picture_is_explained_for_its_own_top_class_not_the_last_pictures_
     the new picture's top prediction (the pick was kept before, and a star was shown as an L-shape)."""
     at = open_saliency(preset="resnet18")
     explain = next(s for s in at.selectbox if s.label == "Explain class")
-    explain.select_index(len(explain.options) - 1).run()  # the sample's fifth class
+    explain.select_index(len(explain.options) - 1).run()  # the cat's fifth class
     picked = next(s for s in at.selectbox if s.label == "Explain class")
-    assert picked.index == len(picked.options) - 1 and picked.value != 3
+    assert picked.index == len(picked.options) - 1 and picked.value != 967
     at.radio(key="saliency.image_source").set_value("Upload").run()
-    at.file_uploader(key="saliency.upload").set_value(("star.png", png(shape_image(21, 256, "star")), "image/png"))
+    coffee = (SAMPLE_DIR / "coffee.png").read_bytes()
+    at.file_uploader(key="saliency.upload").set_value(("coffee.png", coffee, "image/png"))
     at.run()
     assert not at.exception, at.exception
     chosen = next(s for s in at.selectbox if s.label == "Explain class")
-    assert chosen.value == 3 and chosen.options[0] == "star (#3)"
+    assert chosen.value == 967 and chosen.options[0] == "espresso (#967)"
+
+
+def test_a_checkpoint_upload_is_let_go_once_loaded_or_refused():
+    """The server keeps no uploaded bytes: after loading (or refusing) a file, the uploader is a fresh
+    one, the loaded model stays for this design, and another design asks for the file again."""
+    at = open_saliency(preset="resnet20")
+    weights(at).set_value("Uploaded checkpoint").run()
+    at.file_uploader(key="saliency.checkpoint.0").set_value(("junk.pt", b"\x00junk" * 1000, "x"))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "junk.pt: not a PyTorch state dict that can be loaded safely: the file starts like neither a zip "
+        "archive (torch.save) nor a pickle"
+    ]
+    assert [u.key for u in at.get("file_uploader") if "checkpoint" in u.key] == ["saliency.checkpoint.1"]
+    at.file_uploader(key="saliency.checkpoint.1").set_value(("r20.pt", state_dict_bytes("preset=resnet20"), "x"))
+    at.run()
+    assert not at.exception and not at.error
+    assert [u.key for u in at.get("file_uploader") if "checkpoint" in u.key] == ["saliency.checkpoint.2"]
+    assert "Weights: uploaded checkpoint 'r20.pt' (loaded 116 tensors)" in captions(at)
+    at.query_params["preset"] = "resnet32"
+    at.run()
+    assert "upload it again to load it into this design" in " ".join(i.value for i in at.info)

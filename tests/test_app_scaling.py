@@ -121,3 +121,13 @@ def test_pins_in_the_link_and_the_pin_button():
 def test_bad_pins_explain_and_do_not_crash():
     at = show_tab(open_scaling(family="efficientnet", pins="family=resnet;depth=51"), "Compare")
     assert any("pin 1" in e.value and "depth=51" in e.value for e in at.error)
+
+
+def test_a_lite_design_is_compared_with_lite0_to_lite4():
+    at = open_scaling(preset="efficientnet_lite3")
+    assert metric(at, "Parameters").value == "8,197,096"
+    assert metric(at, "Nearest published").value == "Lite3"
+    at = show_tab(at, "Published & accuracy")
+    published = next(d.value for d in at.dataframe if "nominal phi" in d.value.columns)
+    assert list(published["model"]) == ["Lite0", "Lite1", "Lite2", "Lite3", "Lite4"]
+    assert list(published["params"]) == [4_652_008, 5_416_680, 6_092_072, 8_197_096, 13_006_568]

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from explorer.analysis.memory import OUTSIDE, measured_saved_bytes, training_memory
+from explorer.analysis.memory import OUTSIDE, measured_saved_bytes, training_memory, training_memory_or_smallest_batch
 from explorer.cli import main
 from explorer.config import parse_query
 from explorer.runtime.models import build_seeded
@@ -21,6 +21,7 @@ REAL = [
     "preset=densenet121&resolution=64",
     "preset=mobilenet_v2&resolution=64",
     "preset=efficientnet_b0&resolution=64",
+    "preset=efficientnet_lite0&resolution=64",
     "preset=googlenet&resolution=96",
 ]
 
@@ -132,4 +133,13 @@ def test_the_stand_in_keeps_the_single_value_per_channel_error() -> None:
     # torch's batch norm refuses to train; the count says so with torch's own message.
     with pytest.raises(ValueError, match=r"cannot train at batch 1: Expected more than 1 value per channel"):
         training_memory.__wrapped__(parse_query("preset=resnet18&resolution=32"), 1)
-    assert training_memory.__wrapped__(parse_query("preset=resnet18&resolution=32"), 2).saved_bytes > 0
+    at_two = training_memory.__wrapped__(parse_query("preset=resnet18&resolution=32"), 2)
+    assert at_two.saved_bytes > 0
+    # what the pages and the CLI show instead: the count at batch 2, saying why
+    shown = training_memory_or_smallest_batch(parse_query("preset=resnet18&resolution=32"), 1)
+    assert shown.batch == 2 and shown.saved_bytes == at_two.saved_bytes
+    assert shown.note == (
+        "counted at batch 2: at batch 1 a batch norm sees one value per channel (its input is 1×512×1×1), "
+        "which cannot train"
+    )
+    assert shown.bytes_per_sample == at_two.saved_bytes / 2

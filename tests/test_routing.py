@@ -28,3 +28,20 @@ def test_the_flag_is_what_legacy_pages_mode_reads():
         assert not routing.legacy_pages_mode()
     finally:
         setattr(PagesManager, routing.LEGACY_FLAG, saved)
+
+
+def test_a_runs_context_still_says_whether_back_or_forward_asked_for_it_and_which_page_runs():
+    """The sidebar tells a stale URL from the user's back/forward by these fields (see
+    pages/_shared/architecture.py); an upgrade that drops them must fail here, not lose slider moves."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
+
+    assert routing.HISTORY_FLAG in ScriptRunContext.__dataclass_fields__
+    assert isinstance(getattr(ScriptRunContext, routing.PAGE_FIELD), property)
+    assert routing.history_navigation() is False and routing.current_page() == ""  # outside a run
+
+
+def test_streamlit_still_keeps_uploads_in_a_manager_that_can_forget_one():
+    """forget_upload (pages/_shared/routing.py) drops a loaded checkpoint's bytes through this method."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    assert callable(MemoryUploadedFileManager.remove_file)

@@ -85,3 +85,27 @@ def test_useless_files_get_a_clear_error(payload: bytes):
 def test_checkpoint_size_is_capped():
     with pytest.raises(WeightsError, match="the limit is 1 MB"):
         load_checkpoint(build(parse_query("preset=resnet20")), b"\0" * 2_000_000, max_bytes=1_000_000)
+
+
+def test_a_checkpoint_is_read_from_the_uploaded_stream_itself():
+    built = build(parse_query("preset=resnet20"))
+    state = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v for k, v in built.module.state_dict().items()}
+    stream = io.BytesIO(checkpoint_bytes(state))
+    stream.seek(7)  # wherever the upload's position was left
+    report = load_checkpoint(built, stream)
+    assert report.complete and report.loaded == len(state)
+    assert torch.equal(built.module.conv1.weight, torch.full_like(built.module.conv1.weight, 0.5))
+
+
+@pytest.mark.parametrize("head", [b"", b"\x00\x00\x00\x00junk", b"GIF89a", b"{\"a\": 1}"])
+def test_junk_is_refused_by_its_first_bytes_before_it_is_read(head: bytes, monkeypatch):
+    read_whole = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: read_whole.append(1))
+    with pytest.raises(WeightsError, match="starts like neither a zip archive"):
+        load_checkpoint(build(parse_query("preset=resnet20")), io.BytesIO(head + b"\x01" * 1000))
+    assert not read_whole
+
+
+def test_the_size_limit_is_checked_on_a_stream_before_anything_is_read():
+    with pytest.raises(WeightsError, match="the checkpoint is 2 MB; the limit is 1 MB"):
+        load_checkpoint(build(parse_query("preset=resnet20")), io.BytesIO(b"PK\x03\x04" * 500_000), max_bytes=1_000_000)

@@ -21,7 +21,7 @@ states the convention.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from explorer.analysis import flops as _flops  # noqa: F401  (registers the deform_conv2d formula)
+from explorer.runtime.hooks import hooked
 
 __all__ = ["OUTSIDE", "MacCounter", "counting"]
 
@@ -98,27 +99,25 @@ def counting(model: nn.Module | None = None) -> Iterator[MacCounter]:
     """Count FLOPs in the ``with`` body, attributed to ``model``'s submodules by dotted name; the
     root module's own ops count under ``OUTSIDE``, with anything run outside the model.
 
-    The hooks are the model's own (instance hooks, removed in ``finally``), so a model must not be
-    run by another thread meanwhile; builds on the meta device are per call, so that holds here.
+    The hooks are the model's own, through :func:`explorer.runtime.hooks.hooked` (removed in
+    ``finally``, the model's lock held), so no other thread runs the model meanwhile.
     """
     counter = MacCounter()
-    handles = []
-    if model is not None:
-        for name, module in model.named_modules():
-            if not name:
-                continue
-
-            def enter(module: nn.Module, inputs: Any, name: str = name) -> None:
-                counter.stack.append(name)
-
-            def leave(module: nn.Module, inputs: Any, output: Any) -> None:
-                counter.stack.pop()
-
-            handles.append(module.register_forward_pre_hook(enter))
-            handles.append(module.register_forward_hook(leave, always_call=True))
-    try:
+    if model is None:
         with counter:
             yield counter
-    finally:
-        for handle in handles:
-            handle.remove()
+        return
+    names = [name for name, _ in model.named_modules() if name]
+
+    def enter(name: str) -> Callable[[nn.Module, Any], None]:
+        def pre(module: nn.Module, inputs: Any) -> None:
+            counter.stack.append(name)
+
+        return pre
+
+    def leave(module: nn.Module, inputs: Any, output: Any) -> None:
+        counter.stack.pop()
+
+    forward_pre = {name: enter(name) for name in names}
+    with hooked(model, forward_pre=forward_pre, forward=dict.fromkeys(names, leave), always_call=True), counter:
+        yield counter

@@ -39,7 +39,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.analysis.signal import INPUT_MEAN, INPUT_STD, model_lock
+from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
 from explorer.analysis.training import shapes_config, train_on_shapes
 from explorer.config import ModelConfig
 from explorer.data.images import display_image, preprocess
@@ -365,7 +365,7 @@ def offset_fields(
     hooks = {conv: keep_raw(layer) for conv, layer in offset_convs.items()} | {n: keep_input(n) for n in spatial}
     device = next(model.parameters()).device
     x = preprocess(image, resolution, config.in_channels, tuple(mean), tuple(std)).to(device)
-    with full_float32(), model_lock(model), hooked(model, forward=hooks, training=False), torch.no_grad():
+    with full_float32(), hooked(model, forward=hooks, training=False), torch.no_grad():
         model(x)
     fields: dict[str, OffsetField] = {}
     for name in order:

@@ -25,6 +25,8 @@ input's shape; ``tests/test_memory.py`` checks that every preset gives the same 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +43,13 @@ from explorer.families import BuiltModel
 from explorer.runtime.hooks import hooked
 from explorer.runtime.meta_models import lent
 
-__all__ = ["LayerMemory", "TrainingMemory", "measured_saved_bytes", "training_memory"]
+__all__ = [
+    "LayerMemory",
+    "TrainingMemory",
+    "measured_saved_bytes",
+    "training_memory",
+    "training_memory_or_smallest_batch",
+]
 
 #: Saved tensors packed while no module of the model was running (the loss, for instance).
 OUTSIDE = "(outside modules)"
@@ -79,19 +87,19 @@ def _saving(model: nn.Module, key: Callable[[Tensor], Any]) -> Iterator[dict[str
             record["tensors"][owner] += 1
         return tensor
 
-    modules = {name: m for name, m in model.named_modules() if name}
-    handles = []
+    modules = [name for name, _ in model.named_modules() if name]
     try:
-        for name, module in modules.items():
-            handles.append(module.register_forward_pre_hook(enter(name)))
         with (
-            hooked(model, forward={name: leave for name in modules}, training=True),
+            hooked(
+                model,
+                forward_pre={name: enter(name) for name in modules},
+                forward=dict.fromkeys(modules, leave),
+                training=True,
+            ),
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
         ):
             yield record
     finally:
-        for handle in handles:
-            handle.remove()
         seen.clear()
 
 
@@ -238,6 +246,30 @@ def training_memory(config: ModelConfig, batch: int = 1) -> TrainingMemory:
         raise ValueError(f"{format_query(config)} cannot train at batch {batch}: {error}") from None
     rows = _rows(record, built, built.module)
     return TrainingMemory(format_query(config), batch, sum(r.saved_bytes for r in rows), rows)
+
+
+#: The smallest batch at which every batch norm sees more than one value per channel in training mode.
+SMALLEST_TRAINABLE_BATCH = 2
+
+
+def training_memory_or_smallest_batch(config: ModelConfig, batch: int = 1) -> TrainingMemory:
+    """:func:`training_memory` at ``batch``; where that batch cannot train (batch 1 with a batch norm
+    over 1x1 maps: one value per channel has no variance), the count at batch 2, its ``note`` saying
+    why. Memory per sample is what the user asks anyway. Raises ValueError only where batch 2 fails too."""
+    try:
+        return training_memory(config, batch)
+    except ValueError as error:
+        if batch >= SMALLEST_TRAINABLE_BATCH:
+            raise
+        reason = str(error)
+    counted = training_memory(config, SMALLEST_TRAINABLE_BATCH)
+    size = re.search(r"torch\.Size\(\[([\d, ]+)\]\)", reason)
+    where = f" (its input is {size.group(1).replace(', ', '×')})" if size else ""
+    note = (
+        f"counted at batch {SMALLEST_TRAINABLE_BATCH}: at batch {batch} a batch norm sees one value per channel"
+        f"{where}, which cannot train"
+    )
+    return dataclasses.replace(counted, note=note)
 
 
 def _real_key(tensor: Tensor) -> tuple[str, int]:

@@ -23,9 +23,16 @@ class LayerMemory:
 @dataclass(frozen=True)
 class TrainingMemory:
     query: str
+    #: The batch counted: the one asked for, or 2 where batch 1 cannot train (``note`` says so).
     batch: int
     saved_bytes: int
     layers: tuple[LayerMemory, ...] = field(repr=False)
+    #: Why the count is at another batch than the one asked for ("" when it is not).
+    note: str = ""
+
+    @property
+    def bytes_per_sample(self) -> float:
+        return self.saved_bytes / self.batch
 
     def grouped(self, key: str = "stage") -> list[dict[str, Any]]:
         totals: dict[str, int] = defaultdict(int)

@@ -24,8 +24,6 @@ Values may be ``inf`` or ``nan`` (ResNet-1001 at a bad init, plain-1000): they a
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -40,14 +38,13 @@ from explorer.config import ModelConfig, format_query
 from explorer.data.shapes import ShapesDataset
 from explorer.families import BuiltModel
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked
+from explorer.runtime.hooks import hooked, model_lock
 from explorer.runtime.models import build_seeded  # the one seeded builder (weights drawn on the CPU)
 
 __all__ = [
     "Problem",
     "SignalPoint",
     "SignalResult",
-    "model_lock",
     "probe_batch",
     "signal",
     "weighted_layers",
@@ -160,20 +157,6 @@ def _problems(points: tuple[SignalPoint, ...], loss: float) -> tuple[Problem, ..
             if zero is not None:
                 found.append(Problem("gradients", "vanish", zero.depth, zero.name))
     return tuple(found)
-
-
-# -- locking ---------------------------------------------------------------------------------------------
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_LOCK = threading.Lock()
-
-
-@contextmanager
-def model_lock(model: nn.Module) -> Iterator[None]:
-    """Exclusive use of ``model`` for an analysis (re-entrant in the same thread)."""
-    with _LOCKS_LOCK:
-        lock = _LOCKS.setdefault(model, threading.RLock())
-    with lock:
-        yield
 
 
 def weighted_layers(model: nn.Module) -> dict[str, nn.Module]:

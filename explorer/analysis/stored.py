@@ -68,7 +68,7 @@ def stored_training_memory(query: str, batch: int, path: Path = STORE) -> Traini
 
 def store_data(queries: list[str]) -> dict[str, Any]:
     """Compute what the store holds for ``queries`` (canonical), with the versions that computed it."""
-    from explorer.analysis.memory import training_memory
+    from explorer.analysis.memory import training_memory_or_smallest_batch
     from explorer.analysis.profile import profile
     from explorer.config import parse_query
 
@@ -77,7 +77,7 @@ def store_data(queries: list[str]) -> dict[str, Any]:
         config = parse_query(query)
         profiles[query] = profile(config).to_dict()
         try:
-            memories[query] = training_memory(config, 1).to_dict()
-        except ValueError as error:  # e.g. a batch norm over 1x1 maps cannot train at batch 1
+            memories[query] = training_memory_or_smallest_batch(config, 1).to_dict()
+        except ValueError as error:  # no preset today: batch 2 trains wherever batch 1 cannot
             memories[query] = {"error": str(error)}
     return {"versions": library_versions(), "profiles": profiles, "training_memory": memories}

@@ -39,7 +39,6 @@ from explorer.analysis.signal import (
     INPUT_MEAN,
     INPUT_STD,
     SignalResult,
-    model_lock,
     stage_starts,
     tracing,
     weighted_layers,
@@ -48,7 +47,7 @@ from explorer.config import ModelConfig, format_query
 from explorer.data.shapes import CLASSES, DEFAULT_RESOLUTION, DEFAULT_VERSION, ShapesDataset, generate
 from explorer.families import BuiltModel
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked
+from explorer.runtime.hooks import hooked, model_lock
 from explorer.runtime.models import build_seeded
 from explorer.runtime.weights import ExplainableModel
 

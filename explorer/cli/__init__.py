@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "models": "the shipped models (assets/models) and their cards",
     "store": "recompute the stored profiles of the presets (assets/profiles), read by the app's first page",
     "record": "record a long run (a lesson's training comparison) as data in assets/runs, with its card",
+    "export": "a design as standalone code (.py), ONNX or torch.export (.pt2), checked against the model",
     "search": "grid search for alpha, beta, gamma with short trainings on shapes (local pool or Ray)",
 }
 

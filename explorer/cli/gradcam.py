@@ -1,10 +1,13 @@
 """``python -m explorer gradcam QUERY --image PATH --out FILE.npy``: Grad-CAM from the command line.
 
-Weights, in order: ``--checkpoint``; torchvision's ImageNet weights when QUERY is one of its models
-and they are in the torch cache; the shipped model of QUERY's family (``assets/models``, see
-``python -m explorer models``: trained on shapes, so the map is of that model's architecture, which
-the JSON ``weights`` and ``model_query`` name); ImageNet weights downloaded (unless
-``--no-download``); otherwise a short training run on the shapes data set (``--train-seconds``).
+Weights, in order: ``--checkpoint``; for a photo (the default) a real ImageNet classifier on this
+machine: torchvision's ImageNet weights when QUERY is one of its models and they are in the torch
+cache, else EfficientNet-Lite0 from its package (``assets/models/imagenet``); the shipped model of
+QUERY's family (``assets/models``, see ``python -m explorer models``: trained on shapes, so the map
+is of that model's architecture); ImageNet weights downloaded (unless ``--no-download``); otherwise
+a short training run on the shapes data set (``--train-seconds``). ``--shapes`` (the image is a
+generated shape) puts the shipped shapes model first. The JSON ``weights`` and ``model_query`` name
+the model that made the map.
 The heatmap (2-D float32 at the model's input resolution) goes to ``--out``; ``--json`` prints the
 predictions, the layer and the weights used.
 """
@@ -22,6 +25,7 @@ from explorer.analysis.training import train_on_shapes
 from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
 from explorer.data.images import decode_image
+from explorer.runtime.packaged import offline_imagenet
 from explorer.runtime.shipped import load_shipped, shipped_for
 from explorer.runtime.weights import pretrained_info, with_checkpoint, with_imagenet_weights
 
@@ -35,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=int, help="class index to explain (default: the top prediction)")
     parser.add_argument("--no-relu", action="store_true", help="keep negative evidence (no ReLU on the map)")
     parser.add_argument("--no-download", action="store_true", help="never download ImageNet weights")
+    parser.add_argument(
+        "--shapes", action="store_true", help="the image is a generated shape: the shipped shapes model first"
+    )
     parser.add_argument("--train-seconds", type=float, default=30.0, help="shapes training budget without weights")
     parser.add_argument("--json", action="store_true", help="print predictions and the layer used as JSON")
     parser.add_argument(
@@ -54,12 +61,15 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     if not args.out.endswith(".npy"):
         raise UsageError("--out must name a .npy file")
     image = decode_image(_read(args.image, "image"))
+    info, shipped = pretrained_info(config), shipped_for(config)
     if args.checkpoint:
         model = with_checkpoint(config, _read(args.checkpoint, "checkpoint"), Path(args.checkpoint).name, device)
-    elif (info := pretrained_info(config)) is not None and info.cached:
-        model = with_imagenet_weights(config, device, download=False)
-    elif (shipped := shipped_for(config)) is not None:
+    elif not args.shapes and (imagenet := offline_imagenet(config, device)) is not None:
+        model = imagenet
+    elif shipped is not None:
         model = load_shipped(shipped, device)
+    elif info is not None and info.cached:
+        model = with_imagenet_weights(config, device, download=False)
     elif info is not None:
         model = with_imagenet_weights(config, device, download=not args.no_download)
     else:

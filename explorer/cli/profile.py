@@ -3,8 +3,9 @@
 Contract (other tools rely on it): ``--json`` prints a JSON array with ``query`` (canonical),
 ``family``, ``params``, ``macs``, ``resolution`` and ``layers`` for each query, ``memory``: the
 forward-pass estimate at ``--batch`` against the device's budget, and ``training_bytes``: the bytes
-autograd saves for the backward pass of one training step at ``--batch`` (meta device, each storage
-once; see :mod:`explorer.analysis.memory`). Imports only what profiling needs
+autograd saves for the backward pass of one training step at ``training_batch`` (``--batch``, or 2
+where batch 1 cannot train; meta device, each storage once; see :mod:`explorer.analysis.memory`), and
+``notes``: why a figure is at another batch or not available (null). Imports only what profiling needs
 (no captum, plotly or pandas), so the command starts fast.
 """
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
-    from explorer.analysis.memory import training_memory
+    from explorer.analysis.memory import training_memory_or_smallest_batch
     from explorer.analysis.profile import profile
     from explorer.config import parse_query
     from explorer.runtime.guard import budget_bytes, estimate
@@ -44,7 +45,16 @@ def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
         "fits": need <= budget,
         "training_total_bytes": estimate(result, batch=batch, training=True).total_bytes,
     }
-    record["training_bytes"] = training_memory(config, batch).saved_bytes
+    notes = []
+    try:
+        training = training_memory_or_smallest_batch(config, batch)
+        record["training_bytes"], record["training_batch"] = training.saved_bytes, training.batch
+        if training.note:
+            notes.append(f"training_bytes {training.note}")
+    except ValueError as error:  # a figure that cannot be computed is not available, the profile stands
+        record["training_bytes"], record["training_batch"] = None, None
+        notes.append(f"training_bytes not available: {error}")
+    record["notes"] = notes
     return record
 
 
@@ -55,6 +65,8 @@ def _print_table(record: dict[str, Any]) -> None:
         f"FLOPs {human_count(record['flops'])}   weights {human_bytes(record['weight_bytes'])}   "
         f"activations {human_bytes(record['activation_bytes'])}"
     )
+    for note in record["notes"]:
+        print(f"  note: {note}")
     header = f"  {'layer':<40} {'type':<22} {'stage':<8} {'output':<16} {'params':>12} {'MACs':>15}"
     print(header)
     print("  " + "-" * (len(header) - 2))

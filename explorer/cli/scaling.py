@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     design = rule_config(config, rule, phi)
     points = sweep(config, rule, phi_values(args.max_phi, phi))
     explanation = explain_rounding(config, rule, phi)
-    published = published_efficientnets(rule)
+    published = published_efficientnets(rule, lite=getattr(config, "lite", False))
     design_profile = profile(design.config)
     nearest = nearest_published(design_profile, published)
     record: dict[str, Any] = {

@@ -4,11 +4,18 @@ Tan & Le (2019): depth x alpha^phi, width x beta^phi, resolution x gamma^phi, wi
 alpha * beta^2 * gamma^2 ~ 2 so that cost grows ~2^phi. torchvision rounds each stage's layer
 count up (ceil) and channels to multiples of 8. The published B1-B7 use hand-picked multipliers,
 so their presets set ``width_mult``, ``depth_mult`` and ``resolution`` explicitly.
+
+``lite=on`` is EfficientNet-Lite, the family's mobile variant (Google's ``efficientnet/lite``): no
+squeeze-and-excitation, ReLU6 instead of swish, TensorFlow's "same" padding and batch-norm eps 1e-3
+(the published checkpoints were trained so), and the stem (32 channels), the head (1280) and the
+first and last stages' layer counts fixed while the rest scales. Presets ``efficientnet_lite0`` to
+``lite4`` carry the published multipliers and resolutions.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,8 +34,37 @@ from explorer.compound import (
     rounded,
 )
 from explorer.config import ModelConfig, knob, register_family, register_preset
+from explorer.families.rounding import make_divisible
 
 _COEFFICIENT: dict[str, Any] = {"minimum": COEFFICIENT_RANGE[0], "maximum": COEFFICIENT_RANGE[1], "step": 0.05}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MBStage:
+    """One stage of EfficientNet's Table 1 after scaling: every block's expansion, kernel, channels."""
+
+    expand_ratio: int
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    layers: int
+
+
+#: EfficientNet-B0's stages (Tan & Le 2019, Table 1), the base that B1-B7 and Lite0-Lite4 scale.
+B0_STAGES = (
+    MBStage(expand_ratio=1, kernel=3, stride=1, in_channels=32, out_channels=16, layers=1),
+    MBStage(expand_ratio=6, kernel=3, stride=2, in_channels=16, out_channels=24, layers=2),
+    MBStage(expand_ratio=6, kernel=5, stride=2, in_channels=24, out_channels=40, layers=2),
+    MBStage(expand_ratio=6, kernel=3, stride=2, in_channels=40, out_channels=80, layers=3),
+    MBStage(expand_ratio=6, kernel=5, stride=1, in_channels=80, out_channels=112, layers=3),
+    MBStage(expand_ratio=6, kernel=5, stride=2, in_channels=112, out_channels=192, layers=4),
+    MBStage(expand_ratio=6, kernel=3, stride=1, in_channels=192, out_channels=320, layers=1),
+)
+#: EfficientNet-Lite's stem channels, fixed while scaling (TF's ``fix_head_stem``).
+LITE_STEM = 32
+#: EfficientNet-Lite's head channels, fixed while scaling (TF's ``fix_head_stem``).
+LITE_HEAD = 1280
 
 
 @register_family
@@ -55,6 +91,12 @@ class EfficientNetConfig(ModelConfig):
     depth_mult: float | None = knob(
         None, "float", "layer multiplier (overrides alpha^phi)", minimum=0.1, maximum=8.0, step=0.1, derived="alpha^phi"
     )
+    lite: bool = knob(
+        False,
+        "onoff",
+        "EfficientNet-Lite (mobile): no squeeze-excitation, ReLU6, TF 'same' padding, stem, head and "
+        "first and last stages' depth not scaled",
+    )
 
     @property
     def width(self) -> float:
@@ -66,6 +108,24 @@ class EfficientNetConfig(ModelConfig):
 
     def derived_values(self) -> dict[str, Any]:
         return super().derived_values() | {"width_mult": self.width, "depth_mult": self.depth}
+
+    def lite_stages(self) -> tuple[MBStage, ...]:
+        """EfficientNet-Lite's stages at this config's multipliers, as TensorFlow's ``efficientnet/lite``
+        builds them: channels x width rounded to a multiple of 8 (the stem stays 32, so the first
+        stage's input is 32), layer counts x depth rounded up except the first and last stage's."""
+        last = len(B0_STAGES) - 1
+        stages = []
+        for i, stage in enumerate(B0_STAGES):
+            layers = stage.layers if i in (0, last) else math.ceil(stage.layers * self.depth)
+            stages.append(
+                dataclasses.replace(
+                    stage,
+                    in_channels=LITE_STEM if i == 0 else make_divisible(stage.in_channels * self.width),
+                    out_channels=make_divisible(stage.out_channels * self.width),
+                    layers=layers,
+                )
+            )
+        return tuple(stages)
 
     def derived_resolution(self) -> int:
         """224 x gamma^phi, rounded to the nearest pixel (the paper gives no rounding rule)."""
@@ -83,6 +143,7 @@ class EfficientNetConfig(ModelConfig):
         notes = (
             "depth: each stage's block count x depth_mult, rounded up (ceil) by the builder",
             "width: each stage's channels x width_mult, rounded to a multiple of 8 (make_divisible)",
+            *self._lite_note(),
         )
         changes: dict[str, Any] = {}  # an unscaled multiplier stays as it was (auto stays auto)
         if m.depth != 1.0 or self.depth_mult is not None:
@@ -90,6 +151,11 @@ class EfficientNetConfig(ModelConfig):
         if m.width != 1.0 or self.width_mult is not None:
             changes["width_mult"] = width_mult
         return KnobScaling(changes, depth_mult / self.depth, width_mult / self.width, notes if changes else ())
+
+    def _lite_note(self) -> tuple[str, ...]:
+        if not self.lite:
+            return ()
+        return ("Lite: the stem (32), the head (1280) and the first and last stages' block counts stay fixed",)
 
     def depth_rounding(self) -> str:
         return "each stage rounded up"
@@ -110,6 +176,7 @@ class EfficientNetConfig(ModelConfig):
             "depth: each stage's block count x alpha^phi, rounded up (ceil) by torchvision",
             "width: each stage's channels x beta^phi, rounded to a multiple of 8 (make_divisible)",
             "resolution: 224 x gamma^phi, rounded to the nearest pixel",
+            *self._lite_note(),
         )
         return CompoundConfig(config, achieved, notes)
 
@@ -128,3 +195,27 @@ PUBLISHED = {
 register_preset("efficientnet_b0", "family=efficientnet")
 for _name, (_w, _d, _r) in list(PUBLISHED.items())[1:]:
     register_preset(f"efficientnet_{_name}", f"family=efficientnet&width_mult={_w}&depth_mult={_d}&resolution={_r}")
+
+#: EfficientNet-Lite's published (width, depth, resolution) per model (TensorFlow's
+#: ``efficientnet_lite_builder``; params, MAdds and top-1 in :data:`LITE_PUBLISHED_FIGURES`).
+LITE_PUBLISHED = {
+    "lite0": (1.0, 1.0, 224),
+    "lite1": (1.0, 1.1, 240),
+    "lite2": (1.1, 1.2, 260),
+    "lite3": (1.2, 1.4, 280),
+    "lite4": (1.4, 1.8, 300),
+}
+#: What Google's EfficientNet-Lite README publishes per model: parameters and multiply-adds (rounded as
+#: printed there) and float32 ImageNet top-1 (%).
+LITE_PUBLISHED_FIGURES = {
+    "lite0": {"params": 4.7e6, "madds": 407e6, "top1": 75.1},
+    "lite1": {"params": 5.4e6, "madds": 631e6, "top1": 76.7},
+    "lite2": {"params": 6.1e6, "madds": 899e6, "top1": 77.6},
+    "lite3": {"params": 8.2e6, "madds": 1.44e9, "top1": 79.8},
+    "lite4": {"params": 13.0e6, "madds": 2.64e9, "top1": 81.5},
+}
+register_preset("efficientnet_lite0", "family=efficientnet&lite=on")
+for _name, (_w, _d, _r) in list(LITE_PUBLISHED.items())[1:]:
+    register_preset(
+        f"efficientnet_{_name}", f"family=efficientnet&lite=on&width_mult={_w}&depth_mult={_d}&resolution={_r}"
+    )

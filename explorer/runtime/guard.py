@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.analysis.memory import training_memory
+from explorer.analysis.memory import training_memory_or_smallest_batch
 from explorer.analysis.profile import Profile
 from explorer.config import parse_query
 from explorer.runtime.device import free_memory_bytes
@@ -46,7 +46,8 @@ class MemoryEstimate:
 
 
 def estimate(profile: Profile, batch: int = 1, training: bool = False) -> MemoryEstimate:
-    saved = training_memory(parse_query(profile.query), batch).saved_bytes if training else 0
+    # where batch 1 cannot train, batch 2's count: an upper bound, as an estimate before allocating should be
+    saved = training_memory_or_smallest_batch(parse_query(profile.query), batch).saved_bytes if training else 0
     return MemoryEstimate(profile.weight_bytes, profile.activation_bytes, batch, training, saved)
 
 

@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 import torchvision
@@ -134,13 +134,32 @@ def _download(info: PretrainedInfo, progress: Progress | None) -> None:
         raise WeightsError(_offline_message(info) + f" ({error})") from None
 
 
-def load_checkpoint(built: BuiltModel, data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadReport:
+#: How a file that ``torch.load`` reads begins: a zip archive (``torch.save`` since PyTorch 1.6) or a
+#: pickle of protocol 2 to 5 (the legacy format). Anything else is refused before it is read.
+CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def load_checkpoint(built: BuiltModel, source: bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadReport:
     """Load an uploaded ``.pt``/``.pth`` state dict into ``built``; tensors that match by name and
-    shape load, the rest are reported (never a crash on a foreign checkpoint)."""
-    if len(data) > max_bytes:
-        raise WeightsError(f"the checkpoint is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    shape load, the rest are reported (never a crash on a foreign checkpoint).
+
+    ``source`` is the file's bytes or a seekable binary stream (an upload as it is: read in place by
+    ``torch.load``, no second copy of it in memory). Its size and first bytes are checked before
+    anything is read whole: too large, or neither a zip archive nor a pickle, is refused at once."""
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    size = stream.seek(0, io.SEEK_END)
+    if size > max_bytes:
+        raise WeightsError(f"the checkpoint is {size / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    stream.seek(0)
+    head = stream.read(4)
+    stream.seek(0)
+    if not head.startswith(CHECKPOINT_MAGIC):
+        raise WeightsError(
+            "not a PyTorch state dict that can be loaded safely: the file starts like neither a zip "
+            "archive (torch.save) nor a pickle"
+        )
     try:
-        loaded: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        loaded: Any = torch.load(stream, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and format errors all mean "not a usable checkpoint"
         raise WeightsError(
             f"not a PyTorch state dict that can be loaded safely ({type(error).__name__}: {error})"
@@ -216,7 +235,7 @@ def with_imagenet_weights(
 
 
 def with_checkpoint(
-    config: ModelConfig, data: bytes, name: str = "checkpoint", device: torch.device | str = "cpu"
+    config: ModelConfig, data: bytes | BinaryIO, name: str = "checkpoint", device: torch.device | str = "cpu"
 ) -> ExplainableModel:
     """An uploaded state dict; what did not fit is reported, never fatal unless nothing fits."""
     built = instantiate(config, device)

@@ -314,3 +314,20 @@ def spread_figure(
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def spread_answer(layer: str, rho: float) -> str:
+    """The question the spread study answers, and its answer in the learner's words with the number
+    (Spearman's rank correlation between object size and the spread of the layer's sampling points)."""
+    question = f"Does {layer} sample wider on bigger objects?"
+    if rho != rho:  # NaN: every spread equal, no ranking to correlate
+        return f"{question} Cannot tell: every object got the same spread"
+    if rho >= 0.5:
+        answer = "Yes: the bigger the object, the wider it samples"
+    elif rho >= 0.2:
+        answer = "A little: bigger objects get somewhat wider sampling"
+    elif rho > -0.2:
+        answer = "No: its spread does not follow the object's size"
+    else:
+        answer = "No, the opposite: bigger objects get narrower sampling"
+    return f"{question} {answer} (Spearman ρ = {rho:+.2f})"

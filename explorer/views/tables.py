@@ -6,7 +6,8 @@ are drawn before its first table, on a fresh server too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from explorer.analysis.profile_data import Profile
 
@@ -44,3 +45,27 @@ def group_frame(profile: Profile, by: str, flops: bool = False) -> pd.DataFrame:
         frame["macs"] = frame["macs"] * 2
         frame = frame.rename(columns={"macs": "flops"})
     return frame
+
+
+#: Words that mark a column of exact counts (parameters, multiply-adds, bytes): thousands separators.
+_COUNT_WORDS = ("params", "parameters", "macs", "flops", "bytes", "tensors")
+#: Words that mark a column of fractions in [0, 1]: shown as percentages.
+_FRACTION_WORDS = ("probability", "accuracy", "share")
+
+
+def number_formats(columns: Mapping[str, Iterable[Any]]) -> dict[str, str]:
+    """How a table's number columns read for people, from each column's name and values (``columns``:
+    name -> values): Streamlit's number formats (``localized``: 118,013,952; ``percent``: 97.3%),
+    so a column still sorts as numbers. Ratios ("MACs / rule") keep the format their page gives them,
+    and a column of percentages already (a published top-1 of 76.1) stays as it is."""
+    formats = {}
+    for column, values in columns.items():
+        name = str(column).lower()
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if not numbers or "/" in name or " x" in name:
+            continue
+        if any(word in name for word in _COUNT_WORDS):
+            formats[str(column)] = "localized"
+        elif any(word in name for word in _FRACTION_WORDS) and all(0 <= v <= 1 for v in numbers):
+            formats[str(column)] = "percent"
+    return formats

@@ -18,7 +18,7 @@ from explorer.config import (
     query_to_dict,
 )
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
-from pages._shared.routing import ensure_router
+from pages._shared.routing import current_page, ensure_router, history_navigation
 from pages._shared.state import URL_SYNC, UrlSync
 
 DEFAULT_QUERY = "preset=resnet18"
@@ -50,6 +50,13 @@ def _set_url(config: ModelConfig) -> None:
     st.query_params.from_dict(query_to_dict(config.query) | _page_params())
 
 
+def _choose(config: ModelConfig) -> None:
+    """Show ``config`` from now on (a preset, family or button chose it): URL and widgets follow."""
+    sync = URL_SYNC.get_or_create()
+    sync.config, sync.chosen = config, True
+    _set_url(config)
+
+
 def page_param(key: str, default: str | None = None) -> str | None:
     """A page's own URL parameter (one of the ``page_keys`` it passed to ``architecture_controls``)."""
     return st.query_params.get(key, default)
@@ -73,17 +80,17 @@ def _sync_widgets(config: ModelConfig) -> None:
 
 
 def _on_family() -> None:
-    _set_url(default_config(st.session_state["family"]))
+    _choose(default_config(st.session_state["family"]))
 
 
 def _on_preset(family: str) -> None:
     name = st.session_state[f"preset.{family}"]
     if name != CUSTOM:
-        _set_url(parse_query(f"preset={name}"))
+        _choose(parse_query(f"preset={name}"))
 
 
 def _on_auto(config: ModelConfig, key: str) -> None:
-    _set_url(type(config)(**{**_explicit(config), key: None}))
+    _choose(type(config)(**{**_explicit(config), key: None}))
 
 
 def _explicit(config: ModelConfig) -> dict[str, Any]:
@@ -137,6 +144,34 @@ def _render(control: Control, family: str, container: Any) -> Any:
     return value
 
 
+def _config_to_show(sync: UrlSync) -> ModelConfig:
+    """The URL's config, unless this run's URL is stale or this session chose one on purpose.
+
+    A rerun carries the URL the browser held when it asked for it. A slider moved twice within one
+    run, or the device picker's rerun while PyTorch loads (seconds), asks again before the browser
+    has received the URL the first move wrote: that request brings an older URL of this session's
+    once more, and taking it would throw the user's move away. A URL this session never showed (a
+    link), a link into another page, and the browser's back and forward win.
+    """
+    chosen, sync.chosen = sync.chosen, False
+    page, sync.page = sync.page, current_page()
+    url = _url_config()
+    if chosen and sync.config is not None:
+        return sync.config  # the callback wrote it to the URL too; this run's URL is the one before
+    stale = (
+        url is not None
+        and sync.config is not None
+        and url.query != sync.synced
+        and url.query in sync.shown
+        and page == sync.page
+        and not history_navigation()
+    )
+    if stale:
+        assert sync.config is not None
+        return sync.config
+    return url or sync.config or parse_query(DEFAULT_QUERY)
+
+
 def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     """The sidebar's family, preset and knob widgets; returns the config they describe.
 
@@ -148,10 +183,10 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     ensure_router()
     sync: UrlSync = URL_SYNC.get_or_create()
     sync.page_keys = tuple(page_keys)
-    config = _url_config() or sync.config or parse_query(DEFAULT_QUERY)
+    config = _config_to_show(sync)
     if sync.synced != config.query:
         _sync_widgets(config)
-        sync.synced = config.query
+        sync.remember(config.query)
 
     sidebar = st.sidebar
     sidebar.selectbox(
@@ -184,7 +219,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
         sidebar.error(f"{error}")
         new = config
     if new.query != config.query or query_to_dict(new.query) != _config_params():
-        sync.synced = new.query
+        sync.remember(new.query)
         _set_url(new)
     sync.config = new
     return new
@@ -192,4 +227,4 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
 
 def show_config(config: ModelConfig) -> None:
     """Make ``config`` the page's config (the URL changes; the widgets follow on the next run)."""
-    _set_url(config)
+    _choose(config)

@@ -14,10 +14,11 @@ BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_training_memory(query: str, batch: int) -> TrainingMemory:
-    """A preset's stored count at batch 1 (no torch needed), else counted now."""
+    """A preset's stored count at batch 1 (no torch needed), else counted now; at batch 2 where
+    batch 1 cannot train (its ``note`` says why)."""
     stored = stored_training_memory(query, batch)
     if stored is not None:
         return stored
-    from explorer.analysis.memory import training_memory
+    from explorer.analysis.memory import training_memory_or_smallest_batch
 
-    return training_memory(parse_query(query), batch)
+    return training_memory_or_smallest_batch(parse_query(query), batch)

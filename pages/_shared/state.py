@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import streamlit as st
 
@@ -73,8 +73,29 @@ class UrlSync:
     config: ModelConfig | None = None
     #: The query the widgets were last set from.
     synced: str | None = None
+    #: The config queries this session showed lately, oldest first: a run that brings one of them
+    #: back (not by the browser's back/forward) was asked for before the browser had the URL of a later
+    #: one, so its URL is stale and the widgets (the user's latest move) win.
+    shown: tuple[str, ...] = ()
+    #: The page the last run showed: a run on another page (a link into it) takes the link's URL.
+    page: str = ""
+    #: Set when this session chose a config on purpose (a preset, a family, a button): it wins.
+    chosen: bool = False
+
+    def remember(self, query: str, keep: int = 16) -> None:
+        """``query`` is what the widgets show now."""
+        self.synced = query
+        self.shown = (*(q for q in self.shown if q != query), query)[-keep:]
     #: URL parameters the current page keeps for itself (not config keys).
     page_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecodedUpload:
+    """An uploaded picture, decoded once: the upload's file id and the picture."""
+
+    file_id: str
+    image: Any
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 Fixtures:
     app_url       (session) base URL of a headless ``streamlit run app.py`` on a free port.
+    streamlit_server  the context manager ``streamlit_server(env=None)``: a fresh server of a test's own.
     browser       (session) Chromium from the system (``/usr/bin/chromium``), never ``playwright install``.
     page          (function) a fresh 1400x1000 page in its own browser context.
     wait_for_app  the function ``wait_for_app(page, timeout=...)``: returns once Streamlit is connected and
@@ -26,7 +27,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,9 +99,9 @@ def _health_ok(base_url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """Start ``streamlit run app.py`` headless on a free port; yield its base URL; stop it afterwards."""
+@contextmanager
+def streamlit_server(env: dict[str, str] | None = None) -> Iterator[str]:
+    """A fresh ``streamlit run app.py`` (headless, free port) for the ``with`` body; yields its base URL."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
@@ -128,9 +131,7 @@ def app_url() -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            # One server for every test: a training a finished test left running (its tab closed, the
-            # session kept for a reconnect) must not hold the next test in the slow-work queue.
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_SLOW_SLOTS": "8"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -147,7 +148,7 @@ def app_url() -> Iterator[str]:
                     f" its output:\n{_tail(log_path)}",
                     pytrace=False,
                 )
-            time.sleep(0.25)
+            time.sleep(0.1)
         yield base_url
     finally:
         process.terminate()
@@ -157,6 +158,21 @@ def app_url() -> Iterator[str]:
             process.kill()
             process.wait()
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """Start ``streamlit run app.py`` headless on a free port; yield its base URL; stop it afterwards."""
+    # One server for every test: a training a finished test left running (its tab closed, the
+    # session kept for a reconnect) must not hold the next test in the slow-work queue.
+    with streamlit_server({"EXPLORER_SLOW_SLOTS": "8"}) as base_url:
+        yield base_url
+
+
+@pytest.fixture(name="streamlit_server")
+def streamlit_server_fixture() -> Callable[..., Any]:
+    """The :func:`streamlit_server` context manager, for tests that need a fresh server of their own."""
+    return streamlit_server
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from explorer.analysis.profile import profile
 from explorer.config import parse_query
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "build-page.png"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "assets" / "screens"
+PRESENTER = "/lessons?lesson=02_degradation&present=on"
 
 
 def metric_values(page) -> dict[str, str]:
@@ -46,3 +50,29 @@ def test_shared_link_with_an_error_shows_the_reason(open_app, page):
     error = page.locator('[data-testid="stAlert"]').first.inner_text()
     assert "depth=51 is not an ImageNet ResNet depth" in error
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+#: A projector, a laptop, a desktop screen.
+SCREENS = ((1280, 720), (1500, 1000), (1920, 1080))
+_CUT_JS = "e => [e, ...e.querySelectorAll('*')].some(c => c.scrollWidth > c.clientWidth + 1)"
+
+
+@pytest.mark.parametrize(("width", "height"), SCREENS)
+def test_headline_numbers_are_whole_on_every_screen(browser, app_url, wait_for_app, width, height):
+    """No headline number or its label is cut ("11,68…") at these window sizes, on the Build page, the
+    Scaling lab and a lesson in presenter mode; the screenshots are retaken on every run."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        for name, path in (("build", "/?preset=resnet50"), ("scaling", "/scaling"), ("presenter", PRESENTER)):
+            page.goto(app_url + path)
+            wait_for_app(page)
+            values = page.locator('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')
+            assert values.count() >= 2 if name == "presenter" else values.count() >= 10, name
+            cut = [v.inner_text() for v in values.all() if v.evaluate(_CUT_JS)]
+            assert not cut, (name, width, cut)
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}x{height}.png"))
+        assert metric_values(page)  # the presenter's tally reads whole too
+    finally:
+        context.close()

@@ -23,7 +23,7 @@ def test_upload_image_and_checkpoint_shows_overlay(open_app, page, wait_for_app,
     wait_for_app(page)
     page.get_by_role("radiogroup", name="Weights").get_by_text("Uploaded checkpoint", exact=True).click()
     wait_for_app(page)
-    page.locator(".st-key-saliency-checkpoint input[type='file']").set_input_files(str(checkpoint))
+    page.locator(".st-key-saliency-checkpoint-0 input[type='file']").set_input_files(str(checkpoint))
     wait_for_app(page)
 
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -34,4 +34,6 @@ def test_upload_image_and_checkpoint_shows_overlay(open_app, page, wait_for_app,
     assert page.get_by_text("Weights: uploaded checkpoint 'resnet20.pt' (loaded 116 tensors)").count() == 1
     assert page.locator('[data-testid="stImage"]').count() >= 3
     assert page.get_by_text("Overlay: class").count() == 1
+    # the file was let go of once loaded: a fresh uploader in its place, the model kept
+    assert page.locator(".st-key-saliency-checkpoint-1 input[type='file']").count() == 1
     page.screenshot(path=str(tmp_path / "saliency.png"))

@@ -1,5 +1,6 @@
-"""First contact, offline, default settings: Saliency explains an uploaded picture with the shipped
-model at once; Deformable opens on the shipped deformable model with its grid already bent.
+"""First contact, offline, default settings: Saliency explains a generated shape with the shipped
+model at once (a photo gets an ImageNet model: test_saliency_photo.py); Deformable opens on the
+shipped deformable model with its grid already bent.
 
 Also refreshes the README's Saliency screenshot (assets/saliency-shipped.png)."""
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.data.samples import shape_image
+from explorer.data.shapes import CLASSES, generate
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "saliency-shipped.png"
 
@@ -23,22 +24,19 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "saliency-shipped.
         ("/saliency?preset=densenet121", "densenet_bc40-k12"),
     ],
 )
-def test_upload_gives_a_shipped_model_map_with_no_other_click(open_app, page, wait_for_app, tmp_path, path, shipped):
-    picture = tmp_path / "star.png"
-    shape_image(21, 256, "star").save(picture)
+def test_a_generated_shape_gets_a_shipped_model_map_with_no_other_click(open_app, page, wait_for_app, path, shipped):
     open_app(path)  # the test server's torch cache has no ImageNet weights
     assert page.get_by_text("Shipped model (trained on shapes)").count() == 1
-    page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
-    wait_for_app(page)
     start = time.perf_counter()
-    page.locator(".st-key-saliency-upload input[type='file']").set_input_files(str(picture))
+    page.get_by_role("radiogroup", name="Image from").get_by_text("Generated shape", exact=True).click()
     wait_for_app(page)
     seconds = time.perf_counter() - start
+    drawn = CLASSES[int(generate(1, resolution=128, in_channels=3, seed=7).labels[0])]  # the page's default seed
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text(f"Weights: shipped model '{shipped}'", exact=False).count() == 1
     assert page.locator('[data-testid="stImage"]').count() >= 3
-    assert page.get_by_text("Overlay: star").count() == 1  # the shipped model reads the shape right
-    print(f"upload -> map in the browser ({shipped}): {seconds:.2f} s")
+    assert page.get_by_text(f"Overlay: {drawn}").count() == 1  # the shipped model reads the shape right
+    print(f"generated shape -> map in the browser ({shipped}): {seconds:.2f} s")
     assert seconds < 20  # the issue's 2 s is reported by the run (print above), not asserted on a shared CI
     if path == "/saliency":
         SCREENSHOT.parent.mkdir(exist_ok=True)

@@ -256,6 +256,7 @@ def _exit_node(graph: LayerGraph, group: GraphGroup):
 
 _SHORT = {
     "Conv2d": "conv",
+    "SameConv2d": "conv same-pad",  # EfficientNet-Lite's strided convs (TensorFlow's padding)
     "DeformConv2d": "deform conv",
     "BatchNorm2d": "bn",
     "MaxPool2d": "max pool",
@@ -271,7 +272,7 @@ _SHORT = {
 
 def _node_label(op: str, detail: str) -> str:
     short = _SHORT.get(op, op.lower() if op[:1].isupper() else op)
-    if op in ("Conv2d", "DeformConv2d", "MaxPool2d", "AvgPool2d") and detail:
+    if op in ("Conv2d", "SameConv2d", "DeformConv2d", "MaxPool2d", "AvgPool2d") and detail:
         return f"{short} {detail}"
     return short
 

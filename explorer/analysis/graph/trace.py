@@ -41,13 +41,14 @@ from explorer.analysis.graph.data import BYTES_PER_VALUE, GraphGroup, GraphNode,
 from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.efficientnet import SameConv2d
 from explorer.runtime.hooks import hooked
 
 __all__ = ["GraphGroup", "GraphNode", "LayerGraph", "layer_graph"]
 
 ROOT = "model"
 #: Modules traced as one node although fx could look inside (their forward inspects shapes).
-LEAF_TYPES: tuple[type[nn.Module], ...] = (DeformableConv2d,)
+LEAF_TYPES: tuple[type[nn.Module], ...] = (DeformableConv2d, SameConv2d)
 #: Function names that are the identity at inference (spliced out like nn.Identity).
 PASS_THROUGH_FUNCTIONS = {"stochastic_depth"}
 _OP_NAMES: dict[Any, str] = {

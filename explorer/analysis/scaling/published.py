@@ -1,5 +1,6 @@
 """The published points of the scaling story: torchvision's EfficientNet-B0 to B7 (hand-picked
-multipliers, measured) and MobileNetV1's width x resolution grid (the paper's Tables 6 and 7)."""
+multipliers, measured), or EfficientNet-Lite0 to Lite4 for a Lite design, and MobileNetV1's width x
+resolution grid (the paper's Tables 6 and 7)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from explorer.analysis.profile import Profile, profile
 from explorer.analysis.scaling.rule import Profiler, StageShape, stage_shapes
 from explorer.compound import PAPER_RULE, Multipliers, Rule
 from explorer.config import preset_config
-from explorer.families.efficientnet import PUBLISHED
+from explorer.families.efficientnet import LITE_PUBLISHED, PUBLISHED
 from explorer.families.mobilenet import MobileNetV1Config
 
 #: The MobileNetV1 paper's width multipliers (Table 6) and resolutions (Table 7).
@@ -22,7 +23,7 @@ MOBILENET_RESOLUTIONS = (224, 192, 160, 128)
 # -- published EfficientNets and the MobileNetV1 grid ---------------------------------------------
 @dataclass(frozen=True)
 class PublishedPoint:
-    """A torchvision EfficientNet with its own hand-picked multipliers, measured."""
+    """A published EfficientNet (B0-B7, or Lite0-Lite4) with its own hand-picked multipliers, measured."""
 
     name: str
     preset: str
@@ -35,16 +36,20 @@ class PublishedPoint:
     stages: tuple[StageShape, ...] = field(repr=False)
 
 
-def published_efficientnets(rule: Rule = PAPER_RULE, profiler: Profiler = profile) -> list[PublishedPoint]:
-    """B0-B7 with torchvision's (width, depth, resolution), their nominal phi under ``rule``."""
+def published_efficientnets(
+    rule: Rule = PAPER_RULE, profiler: Profiler = profile, lite: bool = False
+) -> list[PublishedPoint]:
+    """B0-B7 with torchvision's (width, depth, resolution), their nominal phi under ``rule``; with
+    ``lite``, Lite0-Lite4 with Google's (a Lite design is compared with its own family: fixed stem
+    and head make a Lite model cheaper than the B model of the same multipliers)."""
     points = []
-    for name, (width, depth, resolution) in PUBLISHED.items():
+    for name, (width, depth, resolution) in (LITE_PUBLISHED if lite else PUBLISHED).items():
         preset = f"efficientnet_{name}"
         result = profiler(preset_config(preset))
         m = Multipliers(depth, width, resolution / 224)
         points.append(
             PublishedPoint(
-                name=f"B{name[1:]}",
+                name=f"Lite{name[4:]}" if lite else f"B{name[1:]}",
                 preset=preset,
                 multipliers=m,
                 resolution=resolution,

@@ -6,6 +6,8 @@ Its config, knobs and presets are :mod:`explorer.families.blocks`, which imports
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -82,61 +84,91 @@ def _projection(c_in: int, c_out: int, stride: int) -> nn.Module | None:
     return nn.Sequential(conv1x1(c_in, c_out, stride), nn.BatchNorm2d(c_out))
 
 
-def make_block(t: Trace) -> nn.Module:
-    """The module of one block repeat (``t`` says its channels and stride)."""
+class DeformBlock(nn.Sequential):
+    """Deformable conv (its own offset conv), BN, ReLU: the modules ``conv``, ``bn``, ``relu``."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, modulated: bool) -> None:
+        conv = DeformableConv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False, modulated=modulated)
+        super().__init__(OrderedDict(conv=conv, bn=nn.BatchNorm2d(c_out), relu=nn.ReLU(inplace=True)))
+
+
+@dataclass(frozen=True)
+class Call:
+    """A module's constructor and its arguments, kept as data: :func:`make_block` calls it, and the
+    exporter (:mod:`explorer.export.code`) writes it as code. An argument may itself be a Call."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def build(self) -> Any:
+        def value(v: Any) -> Any:
+            return v.build() if isinstance(v, Call) else v
+
+        return self.fn(*map(value, self.args), **{k: value(v) for k, v in self.kwargs})
+
+
+def block_call(t: Trace) -> Call:
+    """The constructor call of one block repeat (``t`` says its channels and stride)."""
     b, c_in, c_out, s = t.block, t.in_channels, t.out_channels, t.stride
     k = int(dict(b.options).get("k") or 3)
     if b.kind == "conv":
         bn = b.flag("bn") == "bn"
-        return Conv2dNormActivation(
-            c_in,
-            c_out,
-            k,
-            s,
-            groups=int(b["g"] or 1),
-            norm_layer=nn.BatchNorm2d if bn else None,
-            activation_layer=_ACTIVATIONS[b.flag("act")],
-        )
-    if b.kind == "res":
-        return BasicBlock(c_in, c_out, s, _projection(c_in, c_out, s))
-    if b.kind == "bottle":
-        return Bottleneck(c_in, c_out // 4, s, _projection(c_in, c_out, s), int(b["g"] or 1), int(b["w"] or 64))
+        kwargs = {
+            "groups": int(b["g"] or 1),
+            "norm_layer": nn.BatchNorm2d if bn else None,
+            "activation_layer": _ACTIVATIONS[b.flag("act")],
+        }
+        return Call(Conv2dNormActivation, (c_in, c_out, k, s), tuple(kwargs.items()))
+    if b.kind in ("res", "bottle"):
+        projection = Call(_projection, (c_in, c_out, s)) if s != 1 or c_in != c_out else None
+        if b.kind == "res":
+            return Call(BasicBlock, (c_in, c_out, s, projection))
+        return Call(Bottleneck, (c_in, c_out // 4, s, projection, int(b["g"] or 1), int(b["w"] or 64)))
     if b.kind == "dense":
-        return _DenseBlock(int(b["l"] or 1), c_in, int(b["b"] or 4), int(b["k"] or 1), drop_rate=0.0)
+        return Call(_DenseBlock, (int(b["l"] or 1), c_in, int(b["b"] or 4), int(b["k"] or 1)), (("drop_rate", 0.0),))
     if b.kind == "trans":
-        return _Transition(c_in, c_out)
+        return Call(_Transition, (c_in, c_out))
     if b.kind == "dw":
-        return Separable(c_in, c_out, k, s)
+        return Call(Separable, (c_in, c_out, k, s))
     if b.kind == "mb":
-        return MBConv(c_in, c_out, int(b["e"] or 1), k, s, int(b["se"] or 0))
+        return Call(MBConv, (c_in, c_out, int(b["e"] or 1), k, s, int(b["se"] or 0)))
     if b.kind == "deform":
-        conv = DeformableConv2d(c_in, c_out, k, s, k // 2, bias=False, modulated=b.flag("mask") == "mod")
-        return nn.Sequential(OrderedDict(conv=conv, bn=nn.BatchNorm2d(c_out), relu=nn.ReLU(inplace=True)))
+        return Call(DeformBlock, (c_in, c_out, k, s, b.flag("mask") == "mod"))
     if b.kind == "incep":
-        return PaperInception(c_in, *b.channels)
+        return Call(PaperInception, (c_in, *b.channels))
     if b.kind in ("max", "avg"):
         kernel = int(b["k"] or 1)
         padding = b["p"] if b["p"] is not None else (kernel - 1) // 2
-        pool = nn.MaxPool2d if b.kind == "max" else nn.AvgPool2d
-        return pool(kernel, s, int(padding))
+        return Call(nn.MaxPool2d if b.kind == "max" else nn.AvgPool2d, (kernel, s, int(padding)))
     raise AssertionError(f"no module for block kind {b.kind}")  # blockspec.KINDS and this list disagree
+
+
+def make_block(t: Trace) -> nn.Module:
+    """The module of one block repeat (``t`` says its channels and stride)."""
+    return block_call(t).build()
 
 
 class ComposedNet(nn.Module):
     """``stem`` (a Sequential), ``stage1``..``stageN`` (Sequentials of repeats), then the head:
     ``avgpool``, flatten, ``dropout``, ``fc``."""
 
-    def __init__(self, cfg: BlocksConfig) -> None:
+    def __init__(
+        self,
+        stem: Sequence[nn.Module],
+        stages: Sequence[Sequence[nn.Module]],
+        out_channels: int,
+        classes: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
-        layers = cfg.layers
-        self.stem = nn.Sequential(*(make_block(t) for t in layers if t.key == "stem"))
-        body = [t for t in layers if t.key == "blocks"]
-        self.num_stages = max(t.index for t in body)
-        for index in range(1, self.num_stages + 1):
-            self.add_module(f"stage{index}", nn.Sequential(*(make_block(t) for t in body if t.index == index)))
+        self.stem = nn.Sequential(*stem)
+        self.num_stages = len(stages)
+        for index, repeats in enumerate(stages, start=1):
+            self.add_module(f"stage{index}", nn.Sequential(*repeats))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.fc = nn.Linear(cfg.out_channels, cfg.classes)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(out_channels, classes)
         # Weights keep each module's own initialisation (PyTorch's defaults; offset convs at zero).
 
     def forward(self, x: Tensor) -> Tensor:
@@ -146,9 +178,24 @@ class ComposedNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
+def composed_calls(cfg: BlocksConfig) -> tuple[list[Call], list[list[Call]]]:
+    """The constructor calls of the stem's blocks and of each stage's repeats."""
+    layers = cfg.layers
+    body = [t for t in layers if t.key == "blocks"]
+    stages = [[block_call(t) for t in body if t.index == index] for index in range(1, max(t.index for t in body) + 1)]
+    return [block_call(t) for t in layers if t.key == "stem"], stages
+
+
 @register_builder(BlocksConfig)
 def build_blocks(cfg: BlocksConfig) -> BuiltModel:  # type: ignore[override]
-    model = ComposedNet(cfg)
+    stem, stages = composed_calls(cfg)
+    model = ComposedNet(
+        [c.build() for c in stem],
+        [[c.build() for c in repeats] for repeats in stages],
+        cfg.out_channels,
+        cfg.classes,
+        cfg.dropout,
+    )
     stages = [Stage("stem", ("stem",))]
     for index in range(1, model.num_stages + 1):
         stage = getattr(model, f"stage{index}")
