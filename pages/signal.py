@@ -237,6 +237,8 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
     button.button("Train", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_request_training)
     with toggle:
         bf16 = bf16_toggle("train")
+    if st.session_state.get("train.requested") and not st.session_state.get("train.stop_drawn"):
+        st.rerun(scope="app")  # the whole page, so that its Stop button shows while the run goes
     start = st.session_state.pop("train.requested", False)
     if start:
         settings = dataclasses.replace(
@@ -276,8 +278,8 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
                         shown.append((f"step {snapshots[-1].step}", snapshots[-1].signal))
                     live_curves.plotly_chart(signal_figure(shown, "grad_norm"), key=f"train.live_curves.{record.step}")
             run.finished = True
-        for placeholder in (progress, live_loss, live_curves):
-            placeholder.empty()
+        st.session_state["train.stop_drawn"] = False
+        st.rerun(scope="app")  # the whole page again, without the Stop button: the run is kept to show
 
     run = TRAINING_RUN.get()
     if run is None or run.last is None:
@@ -332,9 +334,13 @@ def training_panel(config: ModelConfig, device: str, resolution: int, seed: int)
 
 heading, stop = st.columns([5, 1], vertical_alignment="bottom")
 heading.subheader("Train and watch")
-# Outside the fragment on purpose: a click inside a running fragment waits for it to finish, while a
-# click out here reruns the page, which interrupts the run (the steps so far are kept).
-stop.button("Stop training", icon=":material/stop:", key="train.stop", help="Stops the run; what ran is kept")
+# Shown only while a run goes (a Train click reruns the whole page to draw it). Outside the fragment on
+# purpose: a click inside a running fragment waits for it to finish, while a click out here reruns the
+# page, which interrupts the run (the steps so far are kept).
+training_now = st.session_state.get("train.requested", False)
+if training_now:
+    stop.button("Stop training", icon=":material/stop:", key="train.stop", help="Stops the run; what ran is kept")
+st.session_state["train.stop_drawn"] = training_now
 st.caption(
     "A short run on the generated shapes data set (a private copy of the model: the curves above do not "
     "change). The curves are measured on the training batch every few steps; stop at any time, then scrub."

@@ -86,6 +86,8 @@ def test_weight_gradients_and_eval_mode():
 
 def test_short_training_run_ends_with_the_scrubber():
     at = open_signal(**TINY)
+    stop = [b for b in at.button if b.key == "train.stop"]
+    assert not stop  # nothing runs: no Stop button
     at.select_slider(key="train.steps").set_value(10)
     at.select_slider(key="train.batch").set_value(4)
     at.select_slider(key="train.every").set_value(5)
@@ -93,6 +95,7 @@ def test_short_training_run_ends_with_the_scrubber():
     assert not at.exception, at.exception
     done = next(s.value for s in at.success if s.value.startswith("Trained 10 steps"))
     assert "right on 512 held-out pictures (chance 12 %)" in done
+    assert not [b for b in at.button if b.key == "train.stop"]  # the run is over: the Stop button is gone
     scrub = at.select_slider(key="train.scrub")
     assert list(scrub.options) == ["1", "5", "10"]
     scrub.set_value(5).run()
