@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +53,27 @@ def wait_healthy(url: str, timeout: float = 60) -> None:
     raise SystemExit("the server did not start")
 
 
+@contextmanager
+def server(max_upload_mb: int) -> Iterator[tuple[str, int]]:
+    """A ``streamlit run app.py`` of the bench's own: its base URL and process id; stopped afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    options = ["--server.port", str(port), "--server.maxUploadSize", str(max_upload_mb)]
+    process = subprocess.Popen(
+        [*command, *options, "--browser.gatherUsageStats", "false"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(url)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tabs", type=int, default=6)
@@ -62,21 +85,10 @@ def main() -> int:
         return photos(args)
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    options = ["--server.port", str(port), "--server.maxUploadSize", str(args.max_upload_mb)]
-    server = subprocess.Popen(
-        [*command, *options, "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     junk = Path(tempfile.mkdtemp()) / "junk.pt"
     junk.write_bytes(os.urandom(1 << 20) * args.mb)  # random-looking, neither zip nor pickle
     try:
-        wait_healthy(url)
-        with sync_playwright() as playwright:
+        with server(args.max_upload_mb) as (url, pid), sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             pages = []
             for _ in range(args.tabs):
@@ -86,7 +98,7 @@ def main() -> int:
                 page.wait_for_selector("input[type=file]", state="attached", timeout=120_000)
                 pages.append(page)
             time.sleep(3)
-            before, _ = rss_mb(server.pid)
+            before, _ = rss_mb(pid)
             started = time.monotonic()
             for page in pages:  # each tab's upload starts as soon as the file is set
                 page.locator("input[type=file]").last.set_input_files(str(junk))
@@ -96,14 +108,12 @@ def main() -> int:
                 errors += 1
             done = time.monotonic() - started
             time.sleep(10)
-            after, peak = rss_mb(server.pid)
+            after, peak = rss_mb(pid)
             fresh = browser.new_page()
             fresh.goto(url + "/")
             fresh.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
             browser.close()
     finally:
-        server.terminate()
-        server.wait()
         junk.unlink(missing_ok=True)
     in_flight = args.tabs * args.mb * 1.048576  # MB of 10^6 bytes
     print(f"{args.tabs} tabs x {args.mb} MiB junk: {errors}/{args.tabs} clear errors in {done:.1f} s; fresh tab served")
@@ -129,39 +139,25 @@ def photos(args: argparse.Namespace) -> int:
         path = folder / f"photo{i}.png"
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
         files.append(path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    server = subprocess.Popen(
-        [*command, "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_healthy(url)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            pages = []
-            for _ in range(args.tabs):
-                page = browser.new_page()
-                page.goto(url + "/saliency")
-                page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
-                page.wait_for_selector(".st-key-saliency-upload input[type='file']", state="attached", timeout=300_000)
-                pages.append(page)
-            started = time.monotonic()
-            for page, path in zip(pages, files, strict=True):
-                page.locator(".st-key-saliency-upload input[type='file']").set_input_files(str(path))
-            times, maps, exceptions = [], 0, 0
-            for page in pages:
-                page.get_by_text("Overlay:").first.wait_for(timeout=600_000)
-                times.append(time.monotonic() - started)
-                maps += 1
-                exceptions += page.locator('[data-testid="stException"]').count()
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait()
+    with server(args.max_upload_mb) as (url, _pid), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        pages = []
+        for _ in range(args.tabs):
+            page = browser.new_page()
+            page.goto(url + "/saliency")
+            page.get_by_role("radiogroup", name="Image from").get_by_text("Upload", exact=True).click()
+            page.wait_for_selector(".st-key-saliency-upload input[type='file']", state="attached", timeout=300_000)
+            pages.append(page)
+        started = time.monotonic()
+        for page, path in zip(pages, files, strict=True):
+            page.locator(".st-key-saliency-upload input[type='file']").set_input_files(str(path))
+        times, maps, exceptions = [], 0, 0
+        for page in pages:
+            page.get_by_text("Overlay:").first.wait_for(timeout=600_000)
+            times.append(time.monotonic() - started)
+            maps += 1
+            exceptions += page.locator('[data-testid="stException"]').count()
+        browser.close()
     times.sort()
     print(
         f"{args.tabs} tabs x a {files[0].stat().st_size / 1e6:.1f} MB photo: {maps}/{args.tabs} maps, "
