@@ -256,7 +256,7 @@ presenter = bool(st.session_state["lessons.presenter"])
 
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
-top = st.columns([3, 1, 1])
+top = st.columns([3, 2, 1])  # the toggle's label whole in large type on a 1280 px projector
 top[0].selectbox("Lesson", names, format_func=lambda n: by_name[n].title, key="lessons.choice", on_change=_chosen)
 top[1].toggle("Presenter mode", key="lessons.presenter", on_change=_present, help="Large type, no sidebar")
 tally = LESSON_TALLY.get_or_create()
