@@ -160,3 +160,29 @@ def test_export_tab_refuses_onnx_when_the_memory_guard_says_too_large(monkeypatc
     assert any("torchvision.models.resnet50()" in c.value for c in at.code)
     assert at.button(key="export.make.onnx").disabled and at.button(key="export.make.pt2").disabled
     assert any("more than the 0.0 GB budget on cpu" in w.value for w in at.warning)
+
+
+def test_a_move_whose_run_stopped_at_the_url_write_is_not_lost(monkeypatch):
+    """The user's next request stops a run at its next yield point, and writing the URL is one: that
+    run has read the moved slider but the browser never got its URL, so the next run carries the old
+    URL with the moved widget. It must keep the move (it once took the old URL for a stale one of its
+    own, went back to the config before the move and reset the slider: the whole move lost)."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    import pages._shared.architecture as architecture
+
+    at = open_build()
+    write_url = architecture._set_url
+
+    def stopped_at_the_url(config):
+        raise StopException()
+
+    monkeypatch.setattr(architecture, "_set_url", stopped_at_the_url)
+    at.sidebar.select_slider(key="knob.resnet.depth").set_value(34).run()
+    assert dict(at.query_params) == {"preset": "resnet18"}  # the move's URL never reached the browser
+    monkeypatch.setattr(architecture, "_set_url", write_url)
+    at.run()  # the next request: the browser's old URL and the moved slider
+    assert not at.exception
+    assert at.sidebar.select_slider(key="knob.resnet.depth").value == 34
+    assert dict(at.query_params) == {"preset": "resnet34"}
+    assert metric(at, "Parameters") == f"{REFERENCE['resnet34']['params']:,}"

@@ -186,7 +186,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     config = _config_to_show(sync)
     if sync.synced != config.query:
         _sync_widgets(config)
-        sync.remember(config.query)
+        sync.remember(config)
 
     sidebar = st.sidebar
     sidebar.selectbox(
@@ -218,10 +218,9 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     except ConfigError as error:
         sidebar.error(f"{error}")
         new = config
+    sync.remember(new)  # before the URL is written: see UrlSync.remember
     if new.query != config.query or query_to_dict(new.query) != _config_params():
-        sync.remember(new.query)
         _set_url(new)
-    sync.config = new
     return new
 
 

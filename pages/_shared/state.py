@@ -82,10 +82,15 @@ class UrlSync:
     #: Set when this session chose a config on purpose (a preset, a family, a button): it wins.
     chosen: bool = False
 
-    def remember(self, query: str, keep: int = 16) -> None:
-        """``query`` is what the widgets show now."""
-        self.synced = query
-        self.shown = (*(q for q in self.shown if q != query), query)[-keep:]
+    def remember(self, config: ModelConfig, keep: int = 16) -> None:
+        """The widgets show ``config`` now.
+
+        The config, its query and the history change together, before the run writes the URL: that
+        write is a point where a newer request (the user's next move) stops the run, and a run stopped
+        between them left ``config`` one move behind ``synced``, so the next run took the move's
+        stale URL for its own and reset the widgets (the whole move lost)."""
+        self.config, self.synced = config, config.query
+        self.shown = (*(q for q in self.shown if q != config.query), config.query)[-keep:]
     #: URL parameters the current page keeps for itself (not config keys).
     page_keys: tuple[str, ...] = ()
 
