@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.analysis.profile import Profile, profile
 from explorer.config import parse_query
+from explorer.measure.profile import Profile, profile
 from explorer.runtime import guard
 from explorer.runtime.device import DEVICE_CHOICES, available_devices, best_device, describe, free_memory_bytes
 from explorer.runtime.guard import TooLargeError, budget_bytes, check_fits, estimate
@@ -27,7 +27,7 @@ def test_estimate_counts_weights_once_and_activations_per_image(resnet18: Profil
 
 
 def test_training_counts_weight_copies_and_the_saved_tensors(resnet18: Profile) -> None:
-    from explorer.analysis.memory import training_memory
+    from explorer.measure.memory import training_memory
 
     for batch in (1, 4):
         need = estimate(resnet18, batch=batch, training=True)

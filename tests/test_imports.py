@@ -150,9 +150,7 @@ def upward_imports(imports: list[Import]) -> list[str]:
         assert source is not None and target is not None, f"{i.where}: {i.source} or {i.target} has no layer"
         if target < source:
             lazy = "" if i.top_level else " (lazy)"
-            found.append(
-                f"{i.where}  {i.source} ({LAYERS[source][0]}) -> {i.target} ({LAYERS[target][0]}){lazy}"
-            )
+            found.append(f"{i.where}  {i.source} ({LAYERS[source][0]}) -> {i.target} ({LAYERS[target][0]}){lazy}")
     return found
 
 
@@ -270,7 +268,8 @@ def test_a_lazy_upward_import_is_found(tmp_path):
         },
     )
     assert upward_imports(imports) == [
-        "explorer/runtime/shipped.py:2  explorer.runtime.shipped (runtime) -> explorer.analysis.signal (analysis) (lazy)"
+        "explorer/runtime/shipped.py:2  explorer.runtime.shipped (runtime)"
+        " -> explorer.analysis.signal (analysis) (lazy)"
     ]
     relative = [i.target for i in imports if i.source == "explorer.analysis.saliency"]
     assert relative == ["explorer.runtime.shipped", "explorer.analysis.signal"]
@@ -283,7 +282,7 @@ def test_type_checking_and_private_and_forbidden_imports_are_found(tmp_path):
             "app.py": "",
             "pages/build.py": "import torch\n",
             "explorer/__init__.py": "",
-            "explorer/knobs.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from explorer.config import X\n",
+            "explorer/knobs.py": "import typing\nif typing.TYPE_CHECKING:\n    from explorer.config import X\n",
             "explorer/config.py": "import streamlit as st\nfrom explorer.knobs import _helper, __all__\n",
         },
     )
