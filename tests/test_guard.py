@@ -36,6 +36,19 @@ def test_training_counts_weight_copies_and_the_saved_tensors(resnet18: Profile) 
         assert need.total_bytes == 4 * resnet18.weight_bytes + saved
 
 
+def test_a_caller_with_the_config_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch, resnet18: Profile) -> None:
+    """Passing the config skips turning the profile's query back into one; the estimate is the same."""
+    config = parse_query("preset=resnet18")
+    expected = estimate(resnet18, batch=2, training=True)
+
+    def no_parse(query: str) -> None:
+        raise AssertionError(f"parsed {query} again")
+
+    monkeypatch.setattr(guard, "parse_query", no_parse)
+    assert estimate(resnet18, batch=2, training=True, config=config) == expected
+    assert check_fits(resnet18, CPU, batch=2, training=True, config=config) == expected
+
+
 def test_too_large_names_the_estimate_in_gb(monkeypatch: pytest.MonkeyPatch, resnet18: Profile) -> None:
     monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
     assert budget_bytes(CPU) == 1_000_000
