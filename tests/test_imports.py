@@ -20,8 +20,8 @@ inside functions, under ``if TYPE_CHECKING:``; relative imports resolved), so an
 only when a function is called cannot hide. Parsing instead of importing keeps this test at a
 fraction of a second (importing torch a hundred times takes minutes on the CI machine).
 
-Besides the order: the library never imports Streamlit, the pages never import torch or
-torchvision (they draw before torch is imported), no module imports another's private name
+Besides the order: the library never imports Streamlit, the pages and the views never import
+torch or torchvision (they draw before torch is imported), no module imports another's private name
 (``from m import _x``), and the module-level imports form no cycle.
 """
 
@@ -64,7 +64,8 @@ class Import:
     source: str  # the importing module
     target: str  # the imported module, resolved (``from a import b`` names a.b when that is a module)
     names: tuple[str, ...] = ()  # the names taken from ``target`` (from-imports of attributes)
-    top_level: bool = True  # runs when the module loads (not inside a function or TYPE_CHECKING)
+    #: When it runs: "load" (with the module), "lazy" (inside a function), "typing" (TYPE_CHECKING only).
+    when: str = "load"
 
     @property
     def where(self) -> str:
@@ -81,17 +82,21 @@ def project_files(root: Path) -> dict[str, Path]:
     return {module_name(root, p): p for p in paths if p.exists()}
 
 
-def _function_level(tree: ast.Module) -> set[int]:
-    """ids of import nodes that do not run at module load (inside a def, or under TYPE_CHECKING)."""
-    deferred: set[int] = set()
+def _deferred(tree: ast.Module) -> dict[int, str]:
+    """id of each import node that does not run at module load -> "lazy" (inside a function) or
+    "typing" (under ``if TYPE_CHECKING:``)."""
+    deferred: dict[int, str] = {}
     for node in ast.walk(tree):
-        inner: list[ast.AST] = []
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            inner = [node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner, kind = [node], "lazy"
         elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            inner = list(node.body)
+            inner, kind = list(node.body), "typing"
+        else:
+            continue
         for sub in inner:
-            deferred.update(id(n) for n in ast.walk(sub) if isinstance(n, (ast.Import, ast.ImportFrom)))
+            for n in ast.walk(sub):
+                if isinstance(n, (ast.Import, ast.ImportFrom)):
+                    deferred.setdefault(id(n), kind)
     return deferred
 
 
@@ -99,13 +104,13 @@ def imports_of(root: Path, path: Path, name: str, modules: set[str]) -> Iterator
     """Every import statement of ``path`` (module ``name``), lazy ones included, resolved."""
     tree = ast.parse(path.read_text(), str(path))
     file = path.relative_to(root).as_posix()
-    deferred = _function_level(tree)
+    deferred = _deferred(tree)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(tree):
-        top = id(node) not in deferred
+        when = deferred.get(id(node), "load")
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield Import(file, node.lineno, name, alias.name, top_level=top)
+                yield Import(file, node.lineno, name, alias.name, when=when)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -114,11 +119,11 @@ def imports_of(root: Path, path: Path, name: str, modules: set[str]) -> Iterator
             attributes = []
             for alias in node.names:
                 if f"{base}.{alias.name}" in modules:  # `from explorer.analysis import latency`
-                    yield Import(file, node.lineno, name, f"{base}.{alias.name}", top_level=top)
+                    yield Import(file, node.lineno, name, f"{base}.{alias.name}", when=when)
                 else:
                     attributes.append(alias.name)
             if attributes:
-                yield Import(file, node.lineno, name, base, tuple(attributes), top_level=top)
+                yield Import(file, node.lineno, name, base, tuple(attributes), when=when)
 
 
 def all_imports(root: Path = ROOT) -> list[Import]:
@@ -126,14 +131,14 @@ def all_imports(root: Path = ROOT) -> list[Import]:
     return [found for name, path in modules.items() for found in imports_of(root, path, name, set(modules))]
 
 
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
 def layer_of(module: str) -> int | None:
     """Index of the module's layer in :data:`LAYERS` (0 is the top), None for outside packages."""
-    best: tuple[int, int] | None = None
-    for index, (_, prefixes) in enumerate(LAYERS):
-        for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), index)
-    return None if best is None else best[1]
+    matches = [(len(p), index) for index, (_, prefixes) in enumerate(LAYERS) for p in prefixes if _under(module, (p,))]
+    return max(matches)[1] if matches else None
 
 
 def _is_project(module: str) -> bool:
@@ -142,16 +147,17 @@ def _is_project(module: str) -> bool:
 
 def upward_imports(imports: list[Import]) -> list[str]:
     """Each import of a module in a higher layer, as ``file:line  source (layer) -> target (layer)``."""
-    found = []
+    found: list[tuple[str, int, str]] = []
     for i in imports:
         if not _is_project(i.target):
             continue
         source, target = layer_of(i.source), layer_of(i.target)
         assert source is not None and target is not None, f"{i.where}: {i.source} or {i.target} has no layer"
         if target < source:
-            lazy = "" if i.top_level else " (lazy)"
-            found.append(f"{i.where}  {i.source} ({LAYERS[source][0]}) -> {i.target} ({LAYERS[target][0]}){lazy}")
-    return found
+            when = "" if i.when == "load" else f" ({i.when})"
+            text = f"{i.where}  {i.source} ({LAYERS[source][0]}) -> {i.target} ({LAYERS[target][0]}){when}"
+            found.append((i.file, i.line, text))
+    return [text for *_, text in sorted(found)]
 
 
 def private_imports(imports: list[Import]) -> list[str]:
@@ -166,11 +172,11 @@ def private_imports(imports: list[Import]) -> list[str]:
 
 
 def forbidden_imports(imports: list[Import], sources: tuple[str, ...], packages: tuple[str, ...]) -> list[str]:
-    """Each import of one of ``packages`` by a module under one of ``sources``."""
+    """Each import of one of ``packages`` (or their submodules) by a module under one of ``sources``."""
     return [
         f"{i.where}  {i.source} imports {i.target}"
         for i in imports
-        if i.source.split(".")[0] in sources and i.target.split(".")[0] in packages
+        if _under(i.source, sources) and _under(i.target, packages)
     ]
 
 
@@ -203,7 +209,7 @@ def _module_level_graph(imports: list[Import]) -> dict[str, set[str]]:
     modules = set(project_files(ROOT))
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for i in imports:
-        if i.top_level and i.target in modules and i.target != i.source:
+        if i.when == "load" and i.target in modules and i.target != i.source:
             graph[i.source].add(i.target)
     return graph
 
@@ -229,6 +235,12 @@ def test_the_library_never_imports_streamlit():
 def test_the_pages_never_import_torch():
     found = forbidden_imports(all_imports(), ("app", "pages"), ("torch", "torchvision"))
     assert not found, "the pages import torch (they draw before torch is imported):\n" + "\n".join(found)
+
+
+def test_the_views_never_import_torch():
+    """Views turn plain data into words and figures: they draw from stored results too."""
+    found = forbidden_imports(all_imports(), ("explorer.views",), ("torch", "torchvision"))
+    assert not found, "the views import torch:\n" + "\n".join(found)
 
 
 def test_every_module_has_a_layer_and_every_layer_a_module():
@@ -287,7 +299,7 @@ def test_type_checking_and_private_and_forbidden_imports_are_found(tmp_path):
         },
     )
     assert upward_imports(imports) == [
-        "explorer/knobs.py:3  explorer.knobs (knobs) -> explorer.config (the language) (lazy)"
+        "explorer/knobs.py:3  explorer.knobs (knobs) -> explorer.config (the language) (typing)"
     ]
     assert private_imports(imports) == ["explorer/config.py:2  explorer.config takes _helper from explorer.knobs"]
     assert forbidden_imports(imports, ("explorer",), ("streamlit",)) == [
