@@ -327,8 +327,9 @@ def registered_presets() -> dict[str, str]:
 
 
 def family_presets(config_type: type[ModelConfig]) -> Iterator[tuple[str, ModelConfig]]:
-    """The presets of ``config_type``'s family, as configs, in declaration order. A config's family
-    module declares its presets when it is imported, so they are all here once the config exists."""
+    """The presets of ``config_type``'s family, as configs, in declaration order. They are all
+    declared once the config class exists: importing any family module imports the package
+    ``explorer.families`` first, and that imports every family module."""
     for name, query in _PRESETS.items():
         pairs = query_to_dict(query)
         if pairs.pop("family") != config_type.family:
