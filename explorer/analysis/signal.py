@@ -9,11 +9,11 @@ over a small batch of generated shapes images (:mod:`explorer.data.shapes`) meas
     grad_norm         L2 norm of d(loss)/d(output), loss = mean cross-entropy over the batch
     weight_grad_norm  L2 norm of d(loss)/d(weight) (only when asked for: it costs the weight grads)
 
-Conventions: inputs are the shapes images standardised as ``(x - INPUT_MEAN) / INPUT_STD`` (0.5, 0.25:
-:mod:`explorer.data.shapes`); labels are the
-shape classes (modulo ``classes``). By default the model runs in training mode, so batch norm
-normalises with the batch's statistics, as it does when the network learns (a fresh network in
-eval mode would use its initial running statistics: BN would be the identity). The model handed in
+Conventions: inputs are the shapes images standardised as ``(x - INPUT_MEAN) / INPUT_STD`` (0.5 and
+0.25, from :mod:`explorer.data.shapes`); labels are the shape classes (modulo ``classes``). By
+default the model runs in training mode, so batch norm normalises with the batch's statistics, as it
+does when the network learns (a fresh network in eval mode would use its initial running statistics:
+BN would be the identity). The model handed in
 comes back unchanged: hooks removed, train/eval mode restored, BN running statistics restored, no
 ``.grad`` written (gradients come from ``torch.autograd.grad``). Two analyses of the same model
 object never run at once (a per-model lock), so concurrent sessions never mix their hooks.

@@ -4,7 +4,7 @@ A forward pass needs weights (float32) once plus the activations of every layer 
 meta-device profile. Training needs the weights four times over (the weights, their gradients and
 Adam's two moments) plus what autograd saves for the backward pass at that batch, counted on the
 meta device by :func:`explorer.measure.memory.training_memory` (each saved storage once).
-The counts come from ``explorer.measure`` (below this module): the guard asks, never builds.
+The counts come from ``explorer.measure``, the layer below this one.
 The budget is half of the device's free memory (``EXPLORER_MEMORY_BUDGET_MB`` overrides it),
 leaving room for the app and the allocator.
 """
