@@ -316,7 +316,7 @@ def test_a_cycle_is_found():
 # -- what the first page and the CLI pay for --------------------------------------------------
 
 
-@pytest.mark.parametrize("module", ["explorer.config", "explorer.families", "explorer.cli.profile"])
+@pytest.mark.parametrize("module", ["explorer.knobs", "explorer.config", "explorer.families", "explorer.cli.profile"])
 def test_the_core_imports_without_streamlit_captum_plotly_or_pandas(module):
     heavy = ("streamlit", "captum", "plotly", "pandas")
     code = f"import sys, {module}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
