@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from explorer.analysis.profile import profile  # noqa: E402
 from explorer.config import parse_query  # noqa: E402
+from explorer.measure.profile import profile  # noqa: E402
 
 DEPTHS = [34, 50, 101, 152, 26]
 

@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from explorer.analysis.profile import profile
 from explorer.analysis.saliency import grad_cam
 from explorer.analysis.signal import signal
 from explorer.analysis.training import TrainSettings, train
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 from explorer.runtime.device import available_devices, describe, synchronize
 from explorer.runtime.models import build_seeded
 

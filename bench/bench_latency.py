@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from explorer.analysis.latency import measure  # noqa: E402
-from explorer.analysis.profile import profile  # noqa: E402
 from explorer.config import preset_config  # noqa: E402
+from explorer.measure.profile import profile  # noqa: E402
 from explorer.runtime.device import best_device, describe  # noqa: E402
 
 PRESETS = (

@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from captum.attr import LayerAttribution, LayerGradCam
 
 from explorer.analysis.saliency import default_layer, peak_pixels
-from explorer.analysis.training import INPUT_MEAN, INPUT_STD
-from explorer.data.shapes import CLASSES, ShapesDataset
-from explorer.runtime.hooks import hooked
+from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.measure.hooks import hooked
 from explorer.runtime.shipped import load_shipped, shipped_models
 
 

@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     import torchinfo
     import torchvision
 
-    from explorer.analysis.profile import profile
     from explorer.config import parse_query
+    from explorer.measure.profile import profile
 
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "

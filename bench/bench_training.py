@@ -41,7 +41,7 @@ import torchvision
 from torch import nn
 
 from explorer.config import parse_query
-from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset
+from explorer.data.shapes import DEFAULT_RESOLUTION, INPUT_MEAN, INPUT_STD, ShapesDataset
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d, set_backend
 
@@ -53,7 +53,6 @@ DEFAULT_CASES = (
     "family=plain&depth=8&deform=on@v2",
     "preset=resnet20@v2",
 )
-INPUT_MEAN, INPUT_STD = 0.5, 0.25  # the trainer's standardisation (explorer.analysis.signal)
 
 
 def load() -> str:

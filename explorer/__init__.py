@@ -1,6 +1,6 @@
-"""CNN Architecture Explorer: build a CNN from a query string and see what the design does."""
+"""CNN Architecture Explorer: build a CNN from a query string and see what the design does.
 
-from explorer.config import FAMILIES, PRESETS, ConfigError, format_query, parse_query
-from explorer.families import build  # registers every family, builder and preset
-
-__all__ = ["FAMILIES", "PRESETS", "ConfigError", "build", "format_query", "parse_query"]
+The package imports nothing itself (importing a submodule imports this first, so anything here
+would sit under every layer): read a query with ``explorer.config.parse_query``, write one with a
+config's ``.query`` (``explorer.knobs.format_query``), build with ``explorer.families.build``.
+"""

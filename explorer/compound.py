@@ -7,7 +7,7 @@ input side x gamma^phi. MACs grow as depth x width^2 x side^2, so the rule predi
 (alpha * beta^2 * gamma^2)^phi; the paper picks alpha=1.2, beta=1.1, gamma=1.15 (1.92 ~ 2).
 
 How a family carries depth and width multipliers into its own knobs is the family's business: each
-config class implements ``scale_knobs(m) -> KnobScaling`` (see :class:`explorer.config.ModelConfig`).
+config class implements ``scale_knobs(m) -> KnobScaling`` (see :class:`explorer.knobs.ModelConfig`).
 """
 
 from __future__ import annotations

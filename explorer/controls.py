@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.config import ConfigError, Knob, ModelConfig, knobs
+from explorer.knobs import ConfigError, Knob, ModelConfig, knobs
 
 AUTO = "auto"
 #: Knobs that belong in the "input and output" group rather than among the architecture sliders.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer.config import FAMILIES, PRESETS, _ensure_families, knobs
+from explorer.families import FAMILIES, PRESETS
+from explorer.knobs import knobs
 
 
 def _default_text(config_type: type, name: str, spec: Any) -> str:
@@ -15,7 +16,6 @@ def _default_text(config_type: type, name: str, spec: Any) -> str:
 
 
 def describe_families() -> list[dict[str, Any]]:
-    _ensure_families()
     return [
         {
             "family": family,

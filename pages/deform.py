@@ -17,7 +17,7 @@ from explorer.analysis.deform import (
     untrained_copy,
 )
 from explorer.analysis.training import WARM_START_LR
-from explorer.config import ConfigError, query_to_dict
+from explorer.knobs import ConfigError, query_to_dict
 from explorer.runtime.shipped import ShippedModel, shipped_deformable, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError
 from explorer.views.deform import (

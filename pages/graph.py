@@ -12,7 +12,8 @@ from explorer.analysis.graph.fold import (
     to_dot,
     unfold,
 )
-from explorer.config import ConfigError, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError
 from explorer.views.graph import GRAPH_METRICS, graph_figure
 from pages._shared.architecture import architecture_controls
 from pages._shared.caches import cached_graph

@@ -6,7 +6,8 @@ import streamlit as st
 
 from explorer.analysis.lessons import Lesson, Outcome, answer, claim_holds, is_right, load_lessons, run_lesson
 from explorer.analysis.runs import RecordedRun, recorded_runs
-from explorer.config import ConfigError, format_query, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError, format_query
 from explorer.views.lessons import (
     format_value,
     lesson_link,

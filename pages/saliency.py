@@ -6,8 +6,8 @@ import streamlit as st
 
 from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
 from explorer.analysis.training import WARM_START_LR, train_on_shapes
-from explorer.config import ConfigError, ModelConfig
 from explorer.data.images import image_digest
+from explorer.knobs import ConfigError, ModelConfig
 from explorer.runtime.packaged import load_packaged, packaged_lite0
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights

@@ -48,8 +48,9 @@ from explorer.analysis.search import (
     verdict,
 )
 from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE
-from explorer.config import ConfigError, parse_query
+from explorer.config import parse_query
 from explorer.formatting import human_count
+from explorer.knobs import ConfigError
 from explorer.views.scaling import (
     accuracy_vs_cost,
     compare_stages,

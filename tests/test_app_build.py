@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.config import FAMILIES
+from explorer.families import FAMILIES
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]

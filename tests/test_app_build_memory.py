@@ -6,10 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer.analysis.memory import training_memory
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.formatting import human_bytes
+from explorer.measure.memory import training_memory
+from explorer.measure.profile import profile
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

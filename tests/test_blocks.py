@@ -16,13 +16,14 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.analysis.graph import layer_graph
-from explorer.analysis.profile import profile
 from explorer.analysis.signal import signal
-from explorer.config import ConfigError, format_query, parse_query
+from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.blocks import HYBRID_EFFICIENT, HYBRID_RESNET, BlocksConfig
 from explorer.families.blockspec import KINDS, canonical, parse_blocks, scale_blocks
 from explorer.families.deformable import DeformableConv2d
+from explorer.knobs import ConfigError, format_query
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from explorer.analysis.profile import profile
-from explorer.config import ConfigError, parse_query
+from explorer.config import parse_query
 from explorer.families import build
+from explorer.knobs import ConfigError
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from explorer.cli import main
-from explorer.config import FAMILIES, PRESETS
+from explorer.families import FAMILIES, PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]

@@ -9,8 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.analysis.composer import EXAMPLES, BlockRow, block_rows, moved, with_blocks
-from explorer.config import ConfigError, parse_query
+from explorer.config import parse_query
 from explorer.families.blockspec import parse_blocks
+from explorer.knobs import ConfigError
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -3,7 +3,7 @@
 Streamlit runs each session's script in a thread of its own, and ``st.cache_resource`` hands every
 session the same model object (the shipped models, the Signal page's model). Every analysis that
 hooks that object, switches its train/eval mode or runs backward through it must be serialised on it
-(:func:`explorer.runtime.hooks.hooked` holds the model's lock), or one thread's hooks catch another's
+(:func:`explorer.measure.hooks.hooked` holds the model's lock), or one thread's hooks catch another's
 forward: captum then raises "The differentiated Tensor ... appears to not have been used in the
 graph" and saved activations mix.
 
@@ -34,7 +34,7 @@ from explorer.analysis.saliency import explain_every_stage, explain_image
 from explorer.analysis.signal import signal
 from explorer.analysis.training import shapes_scores
 from explorer.config import parse_query
-from explorer.runtime import hooks
+from explorer.measure import hooks
 from explorer.runtime.models import build_seeded
 from explorer.runtime.packaged import load_packaged, packaged_models
 from explorer.runtime.shipped import load_shipped, shipped_models

@@ -6,19 +6,11 @@ import dataclasses
 
 import pytest
 
-from explorer.config import (
-    FAMILIES,
-    PRESETS,
-    ConfigError,
-    default_config,
-    format_query,
-    knobs,
-    matching_preset,
-    parse_query,
-    query_to_dict,
-)
+from explorer.config import default_config, matching_preset, parse_query
+from explorer.families import FAMILIES, PRESETS
 from explorer.families.densenet import DenseNetConfig
 from explorer.families.resnet import ResNetConfig
+from explorer.knobs import ConfigError, format_query, knobs, query_to_dict
 
 
 def error_of(query: str) -> str:

@@ -1,4 +1,4 @@
-"""explorer.analysis.counting: FlopCounterMode's counts, per module, unaffected by other threads."""
+"""explorer.measure.counting: FlopCounterMode's counts, per module, unaffected by other threads."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.analysis.counting import OUTSIDE, counting
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.families import build
+from explorer.measure.counting import OUTSIDE, counting
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

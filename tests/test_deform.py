@@ -22,11 +22,11 @@ from explorer.analysis.deform import (
     stacked_points,
     train_offsets,
 )
-from explorer.analysis.profile import profile
 from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
+from explorer.measure.profile import profile
 from explorer.runtime.models import build_on
 from explorer.views.deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure
 
@@ -221,7 +221,7 @@ def test_modulated_layers_report_their_mask() -> None:
 
 def test_profile_counts_offset_convs_and_sampling_for_every_deformable_layer() -> None:
     # The page's default config: every deformable conv adds its offset conv's MACs and 4 bilinear
-    # multiply-adds per sample and input channel to the plain conv's (explorer/analysis/flops.py).
+    # multiply-adds per sample and input channel to the plain conv's (explorer/measure/flops.py).
     deform, plain = parse_query("family=plain&depth=8&deform=on"), parse_query("family=plain&depth=8")
     rows = {r.name: r for r in profile(deform).layers}
     extra = 0

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops.misc import SqueezeExcitation
 
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.efficientnet import LITE_PUBLISHED, LITE_PUBLISHED_FIGURES
 from explorer.families.nets.efficientnet import SameConv2d, lite_port_keys
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -18,11 +18,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from explorer.cli import main
-from explorer.config import FAMILIES, PRESETS, parse_query
+from explorer.config import parse_query
 from explorer.export.check import TOLERANCE, check_code
 from explorer.export.code import model_code
 from explorer.export.formats import ExportError, export, load_weights
-from explorer.families import build
+from explorer.families import FAMILIES, PRESETS, build
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

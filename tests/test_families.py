@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.config import FAMILIES, PRESETS, ModelConfig, matching_preset, parse_query
-from explorer.families import build
+from explorer.config import matching_preset, parse_query
+from explorer.families import FAMILIES, PRESETS, build
 from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.resnet import (
     PadShortcut,
@@ -25,6 +25,7 @@ from explorer.families.nets.resnet import (
     PreActBottleneck,
 )
 from explorer.families.plain import PlainConfig
+from explorer.knobs import ModelConfig
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -19,9 +19,9 @@ from explorer.analysis.graph.fold import (
     unfold,
     visible_count,
 )
-from explorer.analysis.profile import profile
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 from explorer.views.graph import GRAPH_METRICS, graph_figure, overview_figure
 
 _CACHE: dict[str, LayerGraph] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.analysis.profile import Profile, profile
 from explorer.config import parse_query
+from explorer.measure.profile import Profile, profile
 from explorer.runtime import guard
 from explorer.runtime.device import DEVICE_CHOICES, available_devices, best_device, describe, free_memory_bytes
 from explorer.runtime.guard import TooLargeError, budget_bytes, check_fits, estimate
@@ -27,13 +27,26 @@ def test_estimate_counts_weights_once_and_activations_per_image(resnet18: Profil
 
 
 def test_training_counts_weight_copies_and_the_saved_tensors(resnet18: Profile) -> None:
-    from explorer.analysis.memory import training_memory
+    from explorer.measure.memory import training_memory
 
     for batch in (1, 4):
         need = estimate(resnet18, batch=batch, training=True)
         saved = training_memory(parse_query("preset=resnet18"), batch).saved_bytes
         assert need.saved_bytes == saved > batch * 20_000_000  # ResNet-18 saves ~22 MB per 224 px image
         assert need.total_bytes == 4 * resnet18.weight_bytes + saved
+
+
+def test_a_caller_with_the_config_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch, resnet18: Profile) -> None:
+    """Passing the config skips turning the profile's query back into one; the estimate is the same."""
+    config = parse_query("preset=resnet18")
+    expected = estimate(resnet18, batch=2, training=True)
+
+    def no_parse(query: str) -> None:
+        raise AssertionError(f"parsed {query} again")
+
+    monkeypatch.setattr(guard, "parse_query", no_parse)
+    assert estimate(resnet18, batch=2, training=True, config=config) == expected
+    assert check_fits(resnet18, CPU, batch=2, training=True, config=config) == expected
 
 
 def test_too_large_names_the_estimate_in_gb(monkeypatch: pytest.MonkeyPatch, resnet18: Profile) -> None:

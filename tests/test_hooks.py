@@ -1,4 +1,4 @@
-"""explorer.runtime.hooks.hooked: hooks come off and train/eval modes come back, whatever the body does."""
+"""explorer.measure.hooks.hooked: hooks come off and train/eval modes come back, whatever the body does."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.families import BuiltModel, build
-from explorer.runtime.hooks import hooked
+from explorer.measure.hooks import hooked
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

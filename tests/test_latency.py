@@ -92,7 +92,7 @@ def test_measure_many_reports_progress():
 
 def test_what_the_scaling_lab_offers_to_time():
     from explorer.analysis.latency import cost_per_mac_summary, timeable_presets, timing_jobs
-    from explorer.analysis.profile import profile
+    from explorer.measure.profile import profile
 
     small = timeable_presets(0.35e9)
     assert "mobilenet_v2" in small and "mobilenet_v3_small" in small and "resnet18" not in small  # 1.8 G MACs

@@ -1,4 +1,4 @@
-"""Training memory (explorer.analysis.memory): autograd's saved tensors on the meta device against a real
+"""Training memory (explorer.measure.memory): autograd's saved tensors on the meta device against a real
 forward (CPU: the saved storages themselves; CUDA: the allocator's peak), and what uses it (the guard,
 the CLI's ``training_bytes``)."""
 
@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
-from explorer.analysis.memory import OUTSIDE, measured_saved_bytes, training_memory, training_memory_or_smallest_batch
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.measure.memory import OUTSIDE, measured_saved_bytes, training_memory, training_memory_or_smallest_batch
 from explorer.runtime.models import build_seeded
 
 REAL = [
@@ -113,11 +113,11 @@ STAND_IN = [
 
 @pytest.mark.parametrize("query", STAND_IN)
 def test_the_batch_norm_stand_in_saves_what_the_real_op_saves(query: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stand-in for meta batch norms (explorer.analysis.memory._fast_meta_norms) changes the time,
+    """The stand-in for meta batch norms (explorer.measure.memory._fast_meta_norms) changes the time,
     not one row: the same config counted with torch's own training-mode batch norm."""
     from contextlib import nullcontext
 
-    import explorer.analysis.memory as memory
+    import explorer.measure.memory as memory
 
     config = parse_query(query)
     fast = [memory.training_memory.__wrapped__(config, batch) for batch in (1, 2)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.analysis.profile import profile
-from explorer.config import ConfigError, format_query, parse_query
+from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
+from explorer.knobs import ConfigError, format_query
+from explorer.measure.profile import profile
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_mask_and_larger_offset_conv_are_counted():
         if row.type == "DeformableConv2d":
             c_in = 512  # every 3x3 conv of ResNet-50's stage 4 reads 512 channels
             h, w = row.output_shape[2:]
-            # Written out, not taken from explorer.analysis.flops: one mask multiply per sampled value
+            # Written out, not taken from explorer.measure.flops: one mask multiply per sampled value
             # (input channel x tap x output pixel), and 9 more offset-conv outputs (the mask logits),
             # each a 3x3 conv over c_in channels.
             extra += c_in * 9 * h * w

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.config import PRESETS, ConfigError, parse_query
+from explorer.config import parse_query
+from explorer.families import PRESETS
+from explorer.knobs import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

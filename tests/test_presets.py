@@ -10,11 +10,11 @@ import torch
 import torchvision
 from torch import nn
 
-from explorer.analysis.flops import deform_conv2d_macs
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d
+from explorer.measure.flops import deform_conv2d_macs
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -1,4 +1,4 @@
-"""explorer.analysis.profile: per-layer rows with values worked out by hand for ResNet-18 at 224 px."""
+"""explorer.measure.profile: per-layer rows with values worked out by hand for ResNet-18 at 224 px."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from explorer.analysis.profile import Profile, profile
-from explorer.config import FAMILIES, parse_query
-from explorer.families import build
+from explorer.config import parse_query
+from explorer.families import FAMILIES, build
+from explorer.measure.profile import Profile, profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -147,10 +147,10 @@ def test_every_family_default_profiles_with_rows_summing_to_totals(family: str) 
     "query", ["preset=googlenet", "preset=efficientnet_b0", "preset=resnet50&deform=4", "preset=densenet121"]
 )
 def test_analyses_of_a_lent_model_equal_those_of_a_fresh_build(query: str) -> None:
-    """explorer.runtime.meta_models lends one meta build to the profile and the training memory in
+    """explorer.measure.meta_models lends one meta build to the profile and the training memory in
     turn: whatever order they run in, each sees the model as a fresh build."""
-    from explorer.analysis.memory import training_memory
-    from explorer.runtime.meta_models import lent
+    from explorer.measure.memory import training_memory
+    from explorer.measure.meta_models import lent
 
     config = parse_query(query)
     fresh = profile(config, build(config, device="meta"))

@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from explorer.analysis.profile import profile
-from explorer.config import FAMILIES, PRESETS, ConfigError, ModelConfig, format_query, knobs, parse_query
-from explorer.families import build
+from explorer.config import parse_query
+from explorer.families import FAMILIES, PRESETS, build
 from explorer.families.blockspec import canonical
 from explorer.families.densenet import IMAGENET_BLOCKS
 from explorer.families.resnet import IMAGENET_LAYOUTS
+from explorer.knobs import ConfigError, ModelConfig, format_query, knobs
+from explorer.measure.profile import profile
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from explorer.analysis.profile import profile
 from explorer.analysis.published import (
     MOBILENET_V1_PAPER,
     published_accuracies,
     torchvision_name,
     torchvision_weights,
 )
-from explorer.config import PRESETS, preset_config
+from explorer.config import preset_config
+from explorer.families import PRESETS
+from explorer.measure.profile import profile
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 

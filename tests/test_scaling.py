@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from explorer.analysis.profile import Profile, profile
 from explorer.analysis.scaling import (
     PAPER_RULE,
     ROUNDING_BAND,
@@ -31,7 +30,9 @@ from explorer.analysis.scaling import (
     stage_shapes,
     sweep,
 )
-from explorer.config import ConfigError, parse_query, preset_config
+from explorer.config import parse_query, preset_config
+from explorer.knobs import ConfigError
+from explorer.measure.profile import Profile, profile
 from explorer.views.scaling_tables import compare_frame, sweep_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +253,8 @@ def test_cli_scaling_json_and_errors(capsys):
 
 # -- each family says how it scales (ModelConfig.scale_knobs), no isinstance chain -----------------
 def _family_defaults():
-    from explorer.config import FAMILIES, default_config
+    from explorer.config import default_config
+    from explorer.families import FAMILIES
 
     return [default_config(name) for name in FAMILIES]
 

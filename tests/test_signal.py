@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.analysis.profile import profile
 from explorer.analysis.signal import Problem, signal, variant_config
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 from explorer.runtime.models import build_seeded
 from explorer.views.signal import signal_figure
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from explorer.analysis.memory import training_memory, training_memory_or_smallest_batch
-from explorer.analysis.profile import profile
 from explorer.analysis.stored import STORE, library_versions, read_store, stored_profile, stored_training_memory
 from explorer.cli import main
 from explorer.cli.store import preset_queries
 from explorer.config import parse_query
+from explorer.measure.memory import training_memory, training_memory_or_smallest_batch
+from explorer.measure.profile import profile
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("single_thread")

@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from explorer.config import ConfigError
 from explorer.families.blocks import BlocksConfig
+from explorer.knobs import ConfigError
 
 __all__ = ["EXAMPLES", "BlockRow", "block_rows", "moved", "with_blocks"]
 

@@ -39,15 +39,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
 from explorer.analysis.training import shapes_config, train_on_shapes
-from explorer.config import ModelConfig
 from explorer.data.images import display_image, preprocess
-from explorer.data.shapes import CLASSES
+from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
+from explorer.knobs import ModelConfig
+from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked
 from explorer.runtime.models import instantiate
 from explorer.runtime.weights import ExplainableModel
 
@@ -326,14 +325,14 @@ def _spatial(module: nn.Module) -> bool:
 def offset_fields(
     built: BuiltModel,
     image: Image.Image,
-    mean: Sequence[float] = (0.5,),
-    std: Sequence[float] = (0.25,),
+    mean: Sequence[float] = (INPUT_MEAN,),
+    std: Sequence[float] = (INPUT_STD,),
 ) -> DeformView:
     """Run ``image`` (resized and centre-cropped to the model's resolution, normalised with
     ``mean``/``std``) through ``built`` in eval mode; return every deformable layer's offset field.
 
     The offsets are read with forward hooks on each layer's ``offset_conv`` (through
-    :func:`explorer.runtime.hooks.hooked`: removed afterwards, train/eval mode restored), so a shared
+    :func:`explorer.measure.hooks.hooked`: removed afterwards, train/eval mode restored), so a shared
     model is only read, never changed.
     """
     config = built.config

@@ -1,7 +1,7 @@
 """The material's timeline, live: each architecture from AlexNet (2012) to EfficientNet (2019) and the
 hybrid that ends the material, with its cost measured here and its accuracy as published.
 
-Parameters and MACs are this app's own counts (:func:`explorer.analysis.profile.profile` of the
+Parameters and MACs are this app's own counts (:func:`explorer.measure.profile.profile` of the
 preset, so they follow the counting convention of the rest of the app). Accuracies are published
 ImageNet-1K top-1 figures: torchvision's IMAGENET1K_V1 weights (the original papers' recipes,
 comparable across the timeline) from the installed package's metadata, and, for MobileNet V1, which
@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from explorer.analysis.profile import Profile, profile
 from explorer.analysis.published import MOBILENET_V1_PAPER, published_accuracies
-from explorer.config import ModelConfig, preset_config
+from explorer.config import preset_config
+from explorer.knobs import ModelConfig
+from explorer.measure.profile import Profile, profile
 
 __all__ = ["MILESTONES", "Milestone", "TimelineRow", "timeline"]
 

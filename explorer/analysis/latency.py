@@ -43,8 +43,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from explorer.analysis.profile import Profile, profile
-from explorer.config import ModelConfig, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ModelConfig
+from explorer.measure.profile import Profile, profile
 from explorer.runtime.device import synchronize
 from explorer.runtime.guard import check_fits
 from explorer.runtime.models import build_on
@@ -291,7 +292,8 @@ DEFAULT_TIMED_PRESETS = (
 
 def timeable_presets(max_macs: float, profiler: Callable[[ModelConfig], Profile] = profile) -> list[str]:
     """The ImageNet presets (1000 classes) of at most ``max_macs`` multiply-adds, in preset order."""
-    from explorer.config import PRESETS, preset_config
+    from explorer.config import preset_config
+    from explorer.families import PRESETS
 
     return [
         name

@@ -18,7 +18,8 @@ from functools import cache
 
 import torchvision
 
-from explorer.config import PRESETS, query_to_dict
+from explorer.families import PRESETS
+from explorer.knobs import query_to_dict
 
 __all__ = [
     "MOBILENET_V1_PAPER",

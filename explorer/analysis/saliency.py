@@ -1,7 +1,7 @@
 """Grad-CAM (Selvaraju et al., 2017) through captum's ``LayerGradCam``.
 
 captum registers its hooks and removes them itself; the model's train/eval mode is set to eval
-and restored around the call by :func:`explorer.runtime.hooks.hooked`, so a cached model shared between
+and restored around the call by :func:`explorer.measure.hooks.hooked`, so a cached model shared between
 sessions comes back as it was. The image is moved to the model's device and the map computed in
 full float32 (TF32 off, :func:`explorer.runtime.device.full_float32`); only the finished map leaves the
 device.
@@ -20,8 +20,8 @@ from torch import nn
 
 from explorer.data.images import display_image, preprocess
 from explorer.families import BuiltModel
+from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked
 from explorer.runtime.weights import ExplainableModel
 
 

@@ -264,8 +264,8 @@ def _single(kind: str, base: Any, target: float, profiler: Callable[[Any], Any])
 
 def plan(spec: SearchSpec, profiler: Callable[[Any], Any] | None = None) -> list[GridPoint]:
     """Base, grid points (in grid order) and the single-dimension baselines of ``spec``."""
-    from explorer.analysis.profile import profile
     from explorer.config import parse_query
+    from explorer.measure.profile import profile
 
     profiler = profiler or profile
     rules = grid_rules(spec)

@@ -1,6 +1,6 @@
 """Signal flow: how big the activations and the gradients are at every depth of a network.
 
-For each conv/linear layer, in depth order (the ``depth`` of :mod:`explorer.analysis.profile`:
+For each conv/linear layer, in depth order (the ``depth`` of :mod:`explorer.measure.profile`:
 1-based position among conv/linear layers in execution order), one forward and one backward pass
 over a small batch of generated shapes images (:mod:`explorer.data.shapes`) measure
 
@@ -9,10 +9,11 @@ over a small batch of generated shapes images (:mod:`explorer.data.shapes`) meas
     grad_norm         L2 norm of d(loss)/d(output), loss = mean cross-entropy over the batch
     weight_grad_norm  L2 norm of d(loss)/d(weight) (only when asked for: it costs the weight grads)
 
-Conventions: inputs are the shapes images standardised as ``(x - 0.5) / 0.25``; labels are the
-shape classes (modulo ``classes``). By default the model runs in training mode, so batch norm
-normalises with the batch's statistics, as it does when the network learns (a fresh network in
-eval mode would use its initial running statistics: BN would be the identity). The model handed in
+Conventions: inputs are the shapes images standardised as ``(x - INPUT_MEAN) / INPUT_STD`` (0.5 and
+0.25, from :mod:`explorer.data.shapes`); labels are the shape classes (modulo ``classes``). By
+default the model runs in training mode, so batch norm normalises with the batch's statistics, as it
+does when the network learns (a fresh network in eval mode would use its initial running statistics:
+BN would be the identity). The model handed in
 comes back unchanged: hooks removed, train/eval mode restored, BN running statistics restored, no
 ``.grad`` written (gradients come from ``torch.autograd.grad``). Two analyses of the same model
 object never run at once (a per-model lock), so concurrent sessions never mix their hooks.
@@ -33,12 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.analysis.profile import WEIGHTED_TYPES
-from explorer.config import ModelConfig, format_query
-from explorer.data.shapes import ShapesDataset
+from explorer.data.shapes import INPUT_MEAN, INPUT_STD, ShapesDataset
 from explorer.families import BuiltModel
+from explorer.knobs import ModelConfig, format_query
+from explorer.measure.hooks import hooked, model_lock
+from explorer.measure.profile import WEIGHTED_TYPES
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked, model_lock
 from explorer.runtime.models import build_seeded  # the one seeded builder (weights drawn on the CPU)
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
     "weighted_layers",
 ]
 
-INPUT_MEAN, INPUT_STD = 0.5, 0.25
 METRICS = ("activation_std", "grad_norm", "weight_grad_norm", "activation_mean")
 
 
@@ -217,7 +217,7 @@ class Trace:
 
 @contextmanager
 def tracing(model: nn.Module, layers: dict[str, nn.Module], training: bool | None) -> Iterator[Trace]:
-    """Hooks on ``layers`` (through :func:`explorer.runtime.hooks.hooked`) that fill a :class:`Trace`."""
+    """Hooks on ``layers`` (through :func:`explorer.measure.hooks.hooked`) that fill a :class:`Trace`."""
     trace = Trace()
 
     def forward(name: str):
@@ -343,7 +343,7 @@ VARIANTS: dict[str, str] = {
 def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
     """``config`` with the change ``name`` of :data:`VARIANTS`, or None where it does not apply
     (the family lacks the knob, the change gives an invalid config, or no change at all)."""
-    from explorer.config import ConfigError, knobs, replace
+    from explorer.knobs import ConfigError, knobs, replace
 
     spec = knobs(type(config))
     key, _, value = name.partition("=")
@@ -372,7 +372,7 @@ def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
 
 def changed_keys(config: ModelConfig, reference: ModelConfig) -> str:
     """The keys where ``config`` differs from ``reference``, as ``key=value&...`` (a short label)."""
-    from explorer.config import knobs
+    from explorer.knobs import knobs
 
     if type(config) is not type(reference):
         return format_query(config)

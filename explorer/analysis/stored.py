@@ -3,7 +3,7 @@
 Importing torch and torchvision takes about 3 s of one core on a 2-core laptop, and the app's first
 page (the Build page on ``preset=resnet18``) needs only a profile and a training-memory count. So
 ``assets/profiles/presets.json.gz`` holds, for every preset at batch 1, what
-:func:`explorer.analysis.profile.profile` and :func:`explorer.analysis.memory.training_memory`
+:func:`explorer.measure.profile.profile` and :func:`explorer.measure.memory.training_memory`
 compute, made by ``python -m explorer store`` with the pinned torch and torchvision. A store made
 with other versions is not used (the numbers are computed live instead), and
 ``tests/test_stored.py`` recomputes every stored entry and requires it to be equal.
@@ -18,8 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from explorer.analysis.memory_data import TrainingMemory
-from explorer.analysis.profile_data import Profile
+from explorer.measure.memory_data import TrainingMemory
+from explorer.measure.profile_data import Profile
 
 __all__ = ["STORE", "library_versions", "read_store", "store_data", "stored_profile", "stored_training_memory"]
 
@@ -68,9 +68,9 @@ def stored_training_memory(query: str, batch: int, path: Path = STORE) -> Traini
 
 def store_data(queries: list[str]) -> dict[str, Any]:
     """Compute what the store holds for ``queries`` (canonical), with the versions that computed it."""
-    from explorer.analysis.memory import training_memory_or_smallest_batch
-    from explorer.analysis.profile import profile
     from explorer.config import parse_query
+    from explorer.measure.memory import training_memory_or_smallest_batch
+    from explorer.measure.profile import profile
 
     profiles, memories = {}, {}
     for query in queries:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torchinfo
 
-from explorer.config import ModelConfig
 from explorer.families import build
+from explorer.knobs import ModelConfig
 
 
 def summary_text(config: ModelConfig, depth: int = 3) -> str:

@@ -36,18 +36,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.analysis.signal import (
-    INPUT_MEAN,
-    INPUT_STD,
     SignalResult,
     stage_starts,
     tracing,
     weighted_layers,
 )
-from explorer.config import ModelConfig, format_query
-from explorer.data.shapes import CLASSES, DEFAULT_RESOLUTION, DEFAULT_VERSION, ShapesDataset, generate
+from explorer.data.shapes import (
+    CLASSES,
+    DEFAULT_RESOLUTION,
+    DEFAULT_VERSION,
+    INPUT_MEAN,
+    INPUT_STD,
+    ShapesDataset,
+    generate,
+)
 from explorer.families import BuiltModel
+from explorer.knobs import ModelConfig, format_query
+from explorer.measure.hooks import hooked, model_lock
 from explorer.runtime.device import full_float32
-from explorer.runtime.hooks import hooked, model_lock
 from explorer.runtime.models import build_seeded
 from explorer.runtime.weights import ExplainableModel
 

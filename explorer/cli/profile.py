@@ -4,7 +4,7 @@ Contract (other tools rely on it): ``--json`` prints a JSON array with ``query``
 ``family``, ``params``, ``macs``, ``resolution`` and ``layers`` for each query, ``memory``: the
 forward-pass estimate at ``--batch`` against the device's budget, and ``training_bytes``: the bytes
 autograd saves for the backward pass of one training step at ``training_batch`` (``--batch``, or 2
-where batch 1 cannot train; meta device, each storage once; see :mod:`explorer.analysis.memory`), and
+where batch 1 cannot train; meta device, each storage once; see :mod:`explorer.measure.memory`), and
 ``notes``: why a figure is at another batch or not available (null). Imports only what profiling needs
 (no captum, plotly or pandas), so the command starts fast.
 """
@@ -27,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
-    from explorer.analysis.memory import training_memory_or_smallest_batch
-    from explorer.analysis.profile import profile
     from explorer.config import parse_query
+    from explorer.measure.memory import training_memory_or_smallest_batch
+    from explorer.measure.profile import profile
     from explorer.runtime.guard import budget_bytes, estimate
 
     config = parse_query(query)
@@ -43,7 +43,7 @@ def _record(query: str, device: torch.device, batch: int) -> dict[str, Any]:
         "forward_bytes": need,
         "budget_bytes": budget,
         "fits": need <= budget,
-        "training_total_bytes": estimate(result, batch=batch, training=True).total_bytes,
+        "training_total_bytes": estimate(result, batch=batch, training=True, config=config).total_bytes,
     }
     notes = []
     try:

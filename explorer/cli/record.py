@@ -98,7 +98,8 @@ def record_lesson(lesson_name: str, params: dict[str, object], device: str, prog
     return lesson, losses
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name and core count, for a record's ``device_name``."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         "seeds": list(lesson.params.get("seeds", [0, 1, 2])),
         "settings": {**lesson.params, "configs": {c.label: c.query for c in lesson.configs}},
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "threads": torch.get_num_threads(),
         "workers": args.workers,
         "torch": torch.__version__,

@@ -57,7 +57,6 @@ def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Rule, float]:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.latency import measure
-    from explorer.analysis.profile import profile
     from explorer.analysis.scaling import (
         explain_rounding,
         nearest_published,
@@ -67,6 +66,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         sweep,
     )
     from explorer.config import parse_query
+    from explorer.measure.profile import profile
 
     if not 0.0 <= args.max_phi <= 8.0:
         raise ValueError(f"--max-phi={args.max_phi} is out of range; allowed: a number from 0 to 8")

@@ -109,7 +109,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
     from pathlib import Path
 
     from explorer.analysis.runs import write_run
-    from explorer.cli.record import _cpu_name
+    from explorer.cli.record import cpu_name
 
     argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith("__main__.py") else []
     card = {
@@ -120,7 +120,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "settings": spec.to_dict()
         | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out, "schedule": spec.schedule},
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "executor": result.executor,
         "torch": torch.__version__,
         "wall_s": round(result.wall_seconds, 1),

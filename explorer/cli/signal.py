@@ -40,10 +40,10 @@ def _number(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
-    from explorer.analysis.profile import profile
     from explorer.analysis.signal import signal
     from explorer.analysis.training import TrainSettings, train
     from explorer.config import parse_query
+    from explorer.measure.profile import profile
     from explorer.runtime.guard import check_fits
     from explorer.runtime.models import build_seeded
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     if args.resolution is not None and args.resolution < 1:
         raise UsageError("--resolution must be at least 1")
     config = parse_query(args.query)
-    check_fits(profile(config), device, batch=args.batch, training=True)
+    check_fits(profile(config), device, batch=args.batch, training=True, config=config)
     built = build_seeded(config, args.seed, device)
     history = []
     if args.steps:

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def preset_queries() -> list[str]:
-    from explorer.config import PRESETS, parse_query
+    from explorer.config import parse_query
+    from explorer.families import PRESETS
 
     return sorted({parse_query(f"preset={name}").query for name in PRESETS})
 

@@ -29,7 +29,7 @@ import torch
 from explorer.cli.base import UsageError, print_json
 
 if TYPE_CHECKING:
-    from explorer.config import ModelConfig
+    from explorer.knobs import ModelConfig
     from explorer.runtime.shipped import ShippedModel
 
 #: The licence of everything the command writes: the project's own generated data and weights.

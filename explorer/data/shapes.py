@@ -54,6 +54,8 @@ __all__ = [
     "CLASSES_V2",
     "DEFAULT_RESOLUTION",
     "DEFAULT_VERSION",
+    "INPUT_MEAN",
+    "INPUT_STD",
     "SHAPES_VERSION",
     "VERSIONS",
     "ShapesBatch",
@@ -65,6 +67,10 @@ __all__ = [
     "picture",
     "spec",
 ]
+
+#: How every model trained or probed on these images sees them: ``(images - INPUT_MEAN) / INPUT_STD``
+#: (signal flow, training, Grad-CAM and offsets of the shipped models, and their cards' ``mean``/``std``).
+INPUT_MEAN, INPUT_STD = 0.5, 0.25
 
 #: Version 1's shape classes, in label order.
 CLASSES_V1: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import ModelConfig, format_query
+from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
     import torch

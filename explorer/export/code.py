@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import PRESETS, ModelConfig, format_query, preset_config
+from explorer.config import preset_config
 from explorer.export.source import Standalone, standalone
+from explorer.families import PRESETS
+from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
     from torch import nn
@@ -455,8 +457,8 @@ def _imports_text(lines: list[str]) -> str:
 
 
 def _header(config: ModelConfig, how: str) -> str:
-    from explorer.analysis.profile import profile
     from explorer.analysis.stored import stored_profile
+    from explorer.measure.profile import profile
 
     result = stored_profile(format_query(config)) or profile(config)  # presets' profiles are stored
     side = config.input_resolution

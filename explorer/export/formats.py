@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import ModelConfig, format_query
+from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
     import torch
 
-    from explorer.analysis.profile_data import Profile
+    from explorer.measure.profile_data import Profile
 
 __all__ = ["FORMATS", "ExportError", "Exported", "export", "load_weights", "too_large", "write"]
 
@@ -66,7 +66,7 @@ def load_weights(config: ModelConfig, source: str) -> dict[str, torch.Tensor]:
 
     from explorer.families import build
     from explorer.runtime.shipped import shipped_models
-    from explorer.runtime.weights import MAX_CHECKPOINT_BYTES, WeightsError, _state_dict_of
+    from explorer.runtime.weights import MAX_CHECKPOINT_BYTES, WeightsError, state_dict_of
 
     shipped = {m.name: m.weights_path for m in shipped_models()}
     path = shipped[source] if source in shipped else Path(source)
@@ -75,7 +75,7 @@ def load_weights(config: ModelConfig, source: str) -> dict[str, torch.Tensor]:
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         raise ExportError(f"--weights: '{source}' is larger than {MAX_CHECKPOINT_BYTES / 1e6:.0f} MB")
     try:
-        state = _state_dict_of(torch.load(path, map_location="cpu", weights_only=True))
+        state = state_dict_of(torch.load(path, map_location="cpu", weights_only=True))
     except (WeightsError, Exception) as error:
         raise ExportError(f"--weights: '{source}' is not a state dict ({error})") from None
     own = {k: tuple(v.shape) for k, v in build(config, device="meta").module.state_dict().items()}
@@ -108,8 +108,8 @@ def too_large(profile: Profile) -> str | None:
 def _model(config: ModelConfig, weights: dict[str, torch.Tensor] | None) -> torch.nn.Module:
     import torch
 
-    from explorer.analysis.profile import profile
     from explorer.families import build
+    from explorer.measure.profile import profile
     from explorer.runtime.guard import check_fits
 
     check_fits(profile(config), torch.device("cpu"))  # TooLargeError (a ValueError) names the estimate
@@ -138,7 +138,7 @@ def _code(config: ModelConfig, weights: dict[str, torch.Tensor] | None, check: b
     code = model_code(config)
     result = Exported(format_query(config), "code", code.text.encode(), code.how, weights=weights)
     if check:  # outputs compared only where the guard lets the model be built; else on the meta device
-        from explorer.analysis.profile import profile
+        from explorer.measure.profile import profile
 
         (found,) = check_code([(config, code.text)], with_outputs=too_large(profile(config)) is None)
         result.checks["fresh_interpreter"] = found.to_dict()

@@ -1,53 +1,55 @@
-"""The families; importing this package registers every family's config and presets, no torch.
+"""The families: every family's config class and presets (no torch), and :func:`build`.
 
-A new family is two modules: ``families/<name>.py``, its config dataclass (``@register_family``),
-knobs, scaling and presets (``register_preset``), importing no torch; and ``families/nets/<name>.py``,
-its torch modules and builder (``@register_builder``), imported by :func:`build` on first use.
+A new family is two modules: ``families/<name>.py``, its config dataclass (knobs, scaling) and its
+presets (``register_preset``), importing no torch; and ``families/nets/<name>.py``, its torch modules
+and builder (``@register_builder``), imported by :func:`build` on first use. Add the config class to
+:data:`FAMILIES` below. The family modules import :mod:`explorer.knobs`, never the parser
+(:mod:`explorer.config`) that imports them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from explorer.config import FAMILIES, ModelConfig
-from explorer.families import (  # noqa: F401
-    alexnet,
-    blocks,
-    densenet,
-    efficientnet,
-    googlenet,
-    inception,
-    mobilenet,
-    plain,
-    resnet,
-    vgg,
-)
+from explorer.families.alexnet import AlexNetConfig
 from explorer.families.base import BUILDERS, BuiltModel, Stage
+from explorer.families.blocks import BlocksConfig
+from explorer.families.densenet import DenseNetConfig
+from explorer.families.efficientnet import EfficientNetConfig
+from explorer.families.googlenet import GoogLeNetConfig
+from explorer.families.inception import InceptionV3Config
+from explorer.families.mobilenet import MobileNetV1Config, MobileNetV2Config, MobileNetV3Config
+from explorer.families.plain import PlainConfig
+from explorer.families.resnet import ResNetConfig
+from explorer.families.vgg import VGGConfig
+from explorer.knobs import ModelConfig, registered_presets
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BuiltModel", "Stage", "build"]
+__all__ = ["FAMILIES", "PRESETS", "BuiltModel", "Stage", "build"]
 
-#: The order families are offered in (registration follows import order, which is alphabetical).
-FAMILY_ORDER = (
-    "resnet",
-    "densenet",
-    "mobilenet_v1",
-    "mobilenet_v2",
-    "mobilenet_v3",
-    "efficientnet",
-    "vgg",
-    "alexnet",
-    "googlenet",
-    "inception_v3",
-    "plain",
-    "blocks",
-)
-_registered = dict(FAMILIES)
-FAMILIES.clear()
-FAMILIES.update({name: _registered[name] for name in FAMILY_ORDER})
-FAMILIES.update(_registered)
+#: family name -> config class, in the order families are offered (the Build page's selector).
+FAMILIES: dict[str, type[ModelConfig]] = {
+    config_type.family: config_type
+    for config_type in (
+        ResNetConfig,
+        DenseNetConfig,
+        MobileNetV1Config,
+        MobileNetV2Config,
+        MobileNetV3Config,
+        EfficientNetConfig,
+        VGGConfig,
+        AlexNetConfig,
+        GoogLeNetConfig,
+        InceptionV3Config,
+        PlainConfig,
+        BlocksConfig,
+    )
+}
+#: preset name -> the query string that defines it, every family's (declared by the family modules
+#: imported above, in the order they were imported).
+PRESETS: dict[str, str] = registered_presets()
 
 
 def build(config: ModelConfig, device: str | torch.device | None = None) -> BuiltModel:

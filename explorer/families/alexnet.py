@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from explorer.compound import KnobScaling, Multipliers
-from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.widths import QUARTER_WIDTHS, scale_quarter_width
+from explorer.knobs import ModelConfig, knob, register_preset
 
 #: Paths of the convs in ``features`` and their torchvision channel counts.
 CONVS = {0: 64, 3: 192, 6: 384, 8: 256, 10: 256}
 HIDDEN = 4096
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class AlexNetConfig(ModelConfig):
     family: ClassVar[str] = "alexnet"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from explorer.config import ModelConfig
+from explorer.knobs import ModelConfig
 
 if TYPE_CHECKING:  # the config layer imports no torch (the first page draws before torch is imported)
     from torch import nn

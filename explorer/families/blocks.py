@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from explorer.compound import KnobScaling, Multipliers
-from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.blockspec import Block, canonical, describe_syntax, parse_blocks, scale_blocks
+from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
 #: The material's two hybrid models (issue 12), written once, in the composer's language.
 HYBRID_RESNET = {"stem": "conv64.k7.s2,max.k3.s2", "blocks": "res64,res128.s2,res256.s2"}
@@ -125,7 +125,6 @@ def trace(stem: str, body: str, in_channels: int, resolution: int) -> tuple[Trac
     return tuple(out)
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class BlocksConfig(ModelConfig):
     family: ClassVar[str] = "blocks"

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from explorer.config import ConfigError
 from explorer.families.rounding import make_divisible
+from explorer.knobs import ConfigError
 
 __all__ = ["KINDS", "Block", "Kind", "canonical", "describe_syntax", "parse_blocks", "scale_blocks"]
 

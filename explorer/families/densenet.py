@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from explorer.compound import KnobScaling, Multipliers, clamp, rounded
-from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
+from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
 #: ImageNet layouts from the DenseNet paper (Table 1); 161 is k=48.
 IMAGENET_BLOCKS: dict[int, tuple[int, ...]] = {
@@ -23,7 +23,6 @@ IMAGENET_BLOCKS: dict[int, tuple[int, ...]] = {
 }
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class DenseNetConfig(ModelConfig):
     family: ClassVar[str] = "densenet"

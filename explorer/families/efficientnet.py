@@ -33,8 +33,8 @@ from explorer.compound import (
     flops_ratio,
     rounded,
 )
-from explorer.config import ModelConfig, knob, register_family, register_preset
 from explorer.families.rounding import make_divisible
+from explorer.knobs import ModelConfig, knob, register_preset
 
 _COEFFICIENT: dict[str, Any] = {"minimum": COEFFICIENT_RANGE[0], "maximum": COEFFICIENT_RANGE[1], "step": 0.05}
 
@@ -67,7 +67,6 @@ LITE_STEM = 32
 LITE_HEAD = 1280
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class EfficientNetConfig(ModelConfig):
     family: ClassVar[str] = "efficientnet"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from explorer.compound import KnobScaling, Multipliers
-from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.widths import QUARTER_WIDTHS, scale_quarter_width
+from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
 
 def transform_input_knob() -> Any:
@@ -34,7 +34,6 @@ def check_transform_input(config: Any) -> None:
         raise ConfigError(f"transform_input=on needs in_channels=3 (it re-scales RGB), not {config.in_channels}")
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class GoogLeNetConfig(ModelConfig):
     family: ClassVar[str] = "googlenet"

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from explorer.compound import KnobScaling, Multipliers
-from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
 from explorer.families.googlenet import check_transform_input, transform_input_knob
 from explorer.families.widths import QUARTER_WIDTHS, scale_quarter_width
+from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
 AUX_MIN_RESOLUTION = 299
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class InceptionV3Config(ModelConfig):
     family: ClassVar[str] = "inception_v3"

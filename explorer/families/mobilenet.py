@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from explorer.compound import KnobScaling, Multipliers, clamp, not_scaled, rounded
-from explorer.config import ModelConfig, knob, register_family, register_preset
+from explorer.knobs import ModelConfig, knob, register_preset
 
 
 def _alpha_knob() -> float:
@@ -37,7 +37,6 @@ class _WidthMultiplied(ModelConfig):
         return KnobScaling({"alpha": alpha}, 1.0, alpha / self.alpha, notes, fixed.unapplied)
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class MobileNetV1Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v1"
@@ -45,7 +44,6 @@ class MobileNetV1Config(_WidthMultiplied):
     alpha: float = _alpha_knob()
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class MobileNetV2Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v2"
@@ -53,7 +51,6 @@ class MobileNetV2Config(_WidthMultiplied):
     alpha: float = _alpha_knob()
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class MobileNetV3Config(_WidthMultiplied):
     family: ClassVar[str] = "mobilenet_v3"

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from explorer.compound import KnobScaling, Multipliers, clamp
-from explorer.config import ConfigError, ModelConfig, knob, register_family
+from explorer.knobs import ConfigError, ModelConfig, knob
 
 INITS = ("default", "kaiming", "xavier", "orthogonal")
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class PlainConfig(ModelConfig):
     family: ClassVar[str] = "plain"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from explorer.compound import KnobScaling, Multipliers, clamp, nearest, rounded
-from explorer.config import ConfigError, ModelConfig, knob, register_family, register_preset
+from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
 #: ImageNet layouts from the ResNet paper (Table 1) and, for 200, the identity-mappings paper.
 IMAGENET_LAYOUTS: dict[int, tuple[str, tuple[int, ...]]] = {
@@ -29,7 +29,6 @@ IMAGENET_LAYOUTS: dict[int, tuple[str, tuple[int, ...]]] = {
 }
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class ResNetConfig(ModelConfig):
     family: ClassVar[str] = "resnet"

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from explorer.compound import KnobScaling, Multipliers, nearest, not_scaled
-from explorer.config import ModelConfig, knob, register_family, register_preset
+from explorer.knobs import ModelConfig, knob, register_preset
 
 DEPTH_TO_TABLE = {11: "A", 13: "B", 16: "D", 19: "E"}
 
 
-@register_family
 @dataclass(frozen=True, kw_only=True)
 class VGGConfig(ModelConfig):
     family: ClassVar[str] = "vgg"

@@ -3,7 +3,8 @@
 A forward pass needs weights (float32) once plus the activations of every layer x batch, from the
 meta-device profile. Training needs the weights four times over (the weights, their gradients and
 Adam's two moments) plus what autograd saves for the backward pass at that batch, counted on the
-meta device by :func:`explorer.analysis.memory.training_memory` (each saved storage once).
+meta device by :func:`explorer.measure.memory.training_memory` (each saved storage once).
+The counts come from ``explorer.measure``, the layer below this one.
 The budget is half of the device's free memory (``EXPLORER_MEMORY_BUDGET_MB`` overrides it),
 leaving room for the app and the allocator.
 """
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.analysis.memory import training_memory_or_smallest_batch
-from explorer.analysis.profile import Profile
 from explorer.config import parse_query
+from explorer.knobs import ModelConfig
+from explorer.measure.memory import training_memory_or_smallest_batch
+from explorer.measure.profile_data import Profile
 from explorer.runtime.device import free_memory_bytes
 
 BUDGET_FRACTION = 0.5
@@ -45,9 +47,20 @@ class MemoryEstimate:
         return self.weight_bytes + self.activation_bytes * self.batch
 
 
-def estimate(profile: Profile, batch: int = 1, training: bool = False) -> MemoryEstimate:
-    # where batch 1 cannot train, batch 2's count: an upper bound, as an estimate before allocating should be
-    saved = training_memory_or_smallest_batch(parse_query(profile.query), batch).saved_bytes if training else 0
+def estimate(
+    profile: Profile, batch: int = 1, training: bool = False, *, config: ModelConfig | None = None
+) -> MemoryEstimate:
+    """Bytes ``profile``'s model needs at ``batch``, for a forward pass or a training step.
+
+    A training estimate counts what autograd saves, which needs the config: pass it as ``config``
+    when you have it; a caller holding only a profile (a stored or cached one, named by its query)
+    may leave it out, and the profile's query is parsed.
+    """
+    saved = 0
+    if training:
+        config = config if config is not None else parse_query(profile.query)
+        # where batch 1 cannot train, batch 2's count: an upper bound, as an estimate before allocating should be
+        saved = training_memory_or_smallest_batch(config, batch).saved_bytes
     return MemoryEstimate(profile.weight_bytes, profile.activation_bytes, batch, training, saved)
 
 
@@ -71,9 +84,17 @@ def fit_note(profile: Profile, device: torch.device, batch: int = 1) -> tuple[bo
     )
 
 
-def check_fits(profile: Profile, device: torch.device, batch: int = 1, training: bool = False) -> MemoryEstimate:
-    """Return the estimate, or raise TooLargeError with a message a person can act on."""
-    need = estimate(profile, batch, training)
+def check_fits(
+    profile: Profile,
+    device: torch.device,
+    batch: int = 1,
+    training: bool = False,
+    *,
+    config: ModelConfig | None = None,
+) -> MemoryEstimate:
+    """Return the estimate, or raise TooLargeError with a message a person can act on
+    (``config``: see :func:`estimate`)."""
+    need = estimate(profile, batch, training, config=config)
     budget = budget_bytes(device)
     if need.total_bytes > budget:
         what = "training" if training else "a forward pass"

@@ -11,9 +11,9 @@ import threading
 
 import torch
 
-from explorer.analysis.profile import profile
-from explorer.config import ModelConfig
 from explorer.families import BuiltModel, build
+from explorer.knobs import ModelConfig
+from explorer.measure.profile import profile
 from explorer.runtime.guard import check_fits
 
 __all__ = ["build_on", "build_seeded", "instantiate"]
@@ -54,7 +54,7 @@ def instantiate(
     ``seed`` draws the weights reproducibly (see :func:`build_on`).
     """
     device = torch.device(device)
-    check_fits(profile(config), device, batch=batch, training=training)
+    check_fits(profile(config), device, batch=batch, training=training, config=config)
     built = build_on(config, device, seed)
     built.module.train(training)
     return built

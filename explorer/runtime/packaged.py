@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from explorer.config import ModelConfig, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ModelConfig
 from explorer.runtime.models import instantiate
 from explorer.runtime.shipped import MODELS_DIR
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights

@@ -18,7 +18,9 @@ from typing import Any
 
 import torch
 
-from explorer.config import ModelConfig, parse_query, query_to_dict
+from explorer.config import parse_query
+from explorer.data.shapes import INPUT_MEAN, INPUT_STD
+from explorer.knobs import ModelConfig, query_to_dict
 from explorer.runtime.models import instantiate
 from explorer.runtime.weights import ExplainableModel, WeightsError
 
@@ -175,8 +177,6 @@ def _sha256(path: Path) -> str:
 def load_shipped(model: ShippedModel | str, device: torch.device | str = "cpu") -> ExplainableModel:
     """Build the shipped model's architecture and load its weights (strict), after checking the
     file's sha256 against the card (WeightsError when it differs: a damaged or replaced file)."""
-    from explorer.analysis.signal import INPUT_MEAN, INPUT_STD
-
     if isinstance(model, str):
         found = {m.name: m for m in shipped_models()}
         if model not in found:

@@ -27,9 +27,10 @@ from typing import Any, BinaryIO
 import torch
 import torchvision
 
-from explorer.config import ModelConfig, matching_preset
+from explorer.config import matching_preset
 from explorer.data.images import IMAGENET_MEAN, IMAGENET_STD
 from explorer.families import BuiltModel
+from explorer.knobs import ModelConfig
 from explorer.runtime.models import instantiate
 
 MAX_CHECKPOINT_BYTES = 600_000_000
@@ -164,7 +165,7 @@ def load_checkpoint(built: BuiltModel, source: bytes | BinaryIO, max_bytes: int 
         raise WeightsError(
             f"not a PyTorch state dict that can be loaded safely ({type(error).__name__}: {error})"
         ) from None
-    state = _state_dict_of(loaded)
+    state = state_dict_of(loaded)
     own = built.module.state_dict()
     matching = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     mismatched = tuple(
@@ -184,7 +185,7 @@ def load_checkpoint(built: BuiltModel, source: bytes | BinaryIO, max_bytes: int 
     )
 
 
-def _state_dict_of(loaded: Any) -> dict[str, torch.Tensor]:
+def state_dict_of(loaded: Any) -> dict[str, torch.Tensor]:
     """A state dict from what people save: the dict itself, or one under 'state_dict'/'model'."""
     if isinstance(loaded, dict):
         for key in ("state_dict", "model", "model_state_dict"):

@@ -118,7 +118,7 @@ def tally_text(right: int, answered: int) -> str:
 
 def lesson_link(name: str, query: str | None = None) -> str:
     """The lesson's own link (relative to the app's root), with a config's keys where it has one."""
-    from explorer.config import query_to_dict
+    from explorer.knobs import query_to_dict
 
     return "/lessons?" + urlencode({"lesson": name, **(query_to_dict(query) if query else {})})
 
@@ -126,7 +126,7 @@ def lesson_link(name: str, query: str | None = None) -> str:
 def links(lesson: Lesson) -> list[tuple[str, str, dict[str, str], str]]:
     """(page file, label, query params, config label) for every page the lesson links to and every
     config it runs; lessons without configs link to the page alone."""
-    from explorer.config import query_to_dict
+    from explorer.knobs import query_to_dict
 
     out = []
     for key in lesson.links:

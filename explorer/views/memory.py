@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from explorer.analysis.memory_data import TrainingMemory
-from explorer.analysis.profile_data import Profile
+from explorer.measure.memory_data import TrainingMemory
+from explorer.measure.profile_data import Profile
 
 
 def memory_by_stage(result: Profile, memory: TrainingMemory) -> go.Figure:

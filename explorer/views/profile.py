@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from explorer.analysis.profile_data import Profile
+from explorer.measure.profile_data import Profile
 
 METRIC_LABELS = {
     "params": "Parameters",

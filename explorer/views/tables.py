@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from explorer.analysis.profile_data import Profile
+from explorer.measure.profile_data import Profile
 
 if TYPE_CHECKING:
     import pandas as pd

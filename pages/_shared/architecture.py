@@ -7,17 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from explorer.config import (
-    FAMILIES,
-    PRESETS,
-    ConfigError,
-    ModelConfig,
-    default_config,
-    matching_preset,
-    parse_query,
-    query_to_dict,
-)
+from explorer.config import default_config, matching_preset, parse_query
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
+from explorer.families import FAMILIES, PRESETS
+from explorer.knobs import ConfigError, ModelConfig, query_to_dict
 from pages._shared.routing import current_page, ensure_router, history_navigation
 from pages._shared.state import URL_SYNC, UrlSync
 

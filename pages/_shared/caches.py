@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.graph.data import LayerGraph
-from explorer.analysis.profile_data import Profile
 from explorer.analysis.stored import stored_profile
 from explorer.config import parse_query
+from explorer.measure.profile_data import Profile
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -18,7 +18,7 @@ def cached_profile(query: str) -> Profile:
     stored = stored_profile(query)
     if stored is not None:
         return stored
-    from explorer.analysis.profile import profile
+    from explorer.measure.profile import profile
 
     return profile(parse_query(query))
 

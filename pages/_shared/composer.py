@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from explorer.analysis.composer import EXAMPLES, block_rows, moved, with_blocks
-from explorer.config import ConfigError
 from explorer.families.blocks import BlocksConfig
 from explorer.families.blockspec import KINDS
+from explorer.knobs import ConfigError
 from pages._shared.architecture import show_config
 
 ERROR = "composer.error"

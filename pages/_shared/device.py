@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from explorer.analysis.profile_data import Profile
+from explorer.measure.profile_data import Profile
 
 # The device modules import torch (about 3 s of one core): imported where a function needs them, so
 # that the app's first page can draw before torch is imported (see ``app.py``).

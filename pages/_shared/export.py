@@ -13,9 +13,10 @@ import re
 
 import streamlit as st
 
-from explorer.analysis.profile_data import Profile
-from explorer.config import ModelConfig, parse_query
+from explorer.config import parse_query
 from explorer.export.formats import too_large
+from explorer.knobs import ModelConfig
+from explorer.measure.profile_data import Profile
 
 #: format -> (button words, file suffix, MIME type)
 BINARY_FORMATS = {

@@ -9,10 +9,10 @@ import streamlit as st
 from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from explorer.config import ModelConfig
 from explorer.data.images import ImageError, decode_image
 from explorer.data.samples import CREDITS, SAMPLES, load_sample, shape_image
 from explorer.data.shapes import CLASSES
+from explorer.knobs import ModelConfig
 from explorer.runtime.release import release_free_memory
 from explorer.runtime.weights import ExplainableModel, WeightsError, with_checkpoint
 from pages._shared.device import current_device

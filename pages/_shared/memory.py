@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis.memory_data import TrainingMemory
 from explorer.analysis.stored import stored_training_memory
 from explorer.config import parse_query
+from explorer.measure.memory_data import TrainingMemory
 
 #: Batch sizes the Build page offers for its memory figures.
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -19,6 +19,6 @@ def cached_training_memory(query: str, batch: int) -> TrainingMemory:
     stored = stored_training_memory(query, batch)
     if stored is not None:
         return stored
-    from explorer.analysis.memory import training_memory_or_smallest_batch
+    from explorer.measure.memory import training_memory_or_smallest_batch
 
     return training_memory_or_smallest_batch(parse_query(query), batch)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.training import warm_start_for
-from explorer.config import ModelConfig
+from explorer.knobs import ModelConfig
 from explorer.runtime.shipped import load_shipped
 from explorer.runtime.weights import ExplainableModel
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import streamlit as st
 
-from explorer.analysis.profile_data import Profile
-from explorer.config import ModelConfig
+from explorer.knobs import ModelConfig
+from explorer.measure.profile_data import Profile
 
 if TYPE_CHECKING:  # these import torch: the slots name them as "module:Class", resolved on use
     from explorer.analysis.lessons import Outcome

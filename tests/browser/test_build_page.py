@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "build-page.png"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "assets" / "screens"

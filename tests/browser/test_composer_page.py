@@ -3,8 +3,8 @@ table and in the parameter count."""
 
 from __future__ import annotations
 
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 
 
 def test_adding_a_block_changes_the_link_and_the_model(open_app, page, wait_for_app):

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from explorer.analysis.profile import profile
 from explorer.config import parse_query
+from explorer.measure.profile import profile
 
 #: Seconds after the first numbers appear at which the depth slider is moved (3 steps right).
 MOMENTS = (0.0, 2.5, 5.0, 6.5, 8.0, 10.0)

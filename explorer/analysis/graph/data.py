@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from explorer.analysis.profile_data import BYTES_PER_VALUE
+from explorer.measure.profile_data import BYTES_PER_VALUE
 
 __all__ = ["BYTES_PER_VALUE", "MERGE_OPS", "GraphGroup", "GraphNode", "LayerGraph"]
 

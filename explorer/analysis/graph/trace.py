@@ -11,8 +11,8 @@ deformable sampling conv, with edges input -> offset_conv -> sampling and input 
 group of their own.
 
 Shapes and MACs come from running each node on the ``meta`` device inside
-:func:`explorer.analysis.counting.counting` (FlopCounterMode's formulas without its process-wide
-module hooks; the convention of :mod:`explorer.analysis.flops`), memoised by (module settings, input shapes):
+:func:`explorer.measure.counting.counting` (FlopCounterMode's formulas without its process-wide
+module hooks; the convention of :mod:`explorer.measure.flops`), memoised by (module settings, input shapes):
 the 333 identical-looking blocks of ResNet-1001 cost a handful of distinct calls, not thousands.
 
 Hierarchy: root -> stage (from the builder's :class:`~explorer.families.Stage` list) -> the
@@ -36,13 +36,13 @@ import torch
 import torch.fx as fx
 from torch import Tensor, nn
 
-from explorer.analysis.counting import counting
 from explorer.analysis.graph.data import BYTES_PER_VALUE, GraphGroup, GraphNode, LayerGraph
-from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.efficientnet import SameConv2d
-from explorer.runtime.hooks import hooked
+from explorer.knobs import ModelConfig, format_query
+from explorer.measure.counting import counting
+from explorer.measure.hooks import hooked
 
 __all__ = ["GraphGroup", "GraphNode", "LayerGraph", "layer_graph"]
 

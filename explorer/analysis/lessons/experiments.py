@@ -37,10 +37,11 @@ def _check_fits(query: str, device: str, batch: int) -> None:
     """The size guard, for the training-mode work of signal and training comparisons."""
     import torch
 
-    from explorer.analysis.profile import profile
+    from explorer.measure.profile import profile
     from explorer.runtime.guard import check_fits
 
-    check_fits(profile(parse_query(query)), torch.device(device), batch=batch, training=True)
+    config = parse_query(query)
+    check_fits(profile(config), torch.device(device), batch=batch, training=True, config=config)
 
 
 def _param(lesson: Lesson, name: str) -> Any:
@@ -247,7 +248,7 @@ def _published(preset: str) -> tuple[float, str] | None:
 
 
 def _profile_comparison(lesson: Lesson, device: str) -> Outcome:
-    from explorer.analysis.profile import profile
+    from explorer.measure.profile import profile
 
     mode = _param(lesson, "mode")
     if mode == "separable":
@@ -305,7 +306,7 @@ def _conv_macs(*layers: Any, channels: int, side: int) -> int:
     """MACs of ``layers`` applied in turn to a ``channels x side x side`` input (meta device)."""
     import torch
 
-    from explorer.analysis.counting import counting
+    from explorer.measure.counting import counting
 
     x = torch.zeros(1, channels, side, side, device="meta")
     with counting() as counter, torch.no_grad():
@@ -506,8 +507,8 @@ def _mobilenet(lesson: Lesson) -> Outcome:
 
 
 def _memory_comparison(lesson: Lesson, device: str) -> Outcome:
-    from explorer.analysis.memory import training_memory
-    from explorer.analysis.profile import profile
+    from explorer.measure.memory import training_memory
+    from explorer.measure.profile import profile
 
     batch = _param(lesson, "batch")
     values: dict[str, float] = {}

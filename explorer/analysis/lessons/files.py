@@ -22,7 +22,8 @@ from explorer.analysis.lessons.model import (
     Question,
     Rule,
 )
-from explorer.config import ConfigError, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError
 
 
 # -- reading the files -----------------------------------------------------------------------------

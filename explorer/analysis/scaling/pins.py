@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from explorer.analysis.profile import profile
 from explorer.analysis.scaling.rule import Profiler, stage_shapes
-from explorer.config import ConfigError, ModelConfig, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError, ModelConfig
+from explorer.measure.profile import profile
 
 MAX_PINS = 4
 PIN_SEPARATOR = "|"

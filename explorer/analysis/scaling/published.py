@@ -8,12 +8,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from explorer.analysis.profile import Profile, profile
 from explorer.analysis.scaling.rule import Profiler, StageShape, stage_shapes
 from explorer.compound import PAPER_RULE, Multipliers, Rule
 from explorer.config import preset_config
 from explorer.families.efficientnet import LITE_PUBLISHED, PUBLISHED
 from explorer.families.mobilenet import MobileNetV1Config
+from explorer.measure.profile import Profile, profile
 
 #: The MobileNetV1 paper's width multipliers (Table 6) and resolutions (Table 7).
 MOBILENET_ALPHAS = (1.0, 0.75, 0.5, 0.25)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from explorer.analysis.profile import profile
 from explorer.analysis.scaling.rule import Profiler, rule_config, scale_config, stage_shapes
 from explorer.compound import Multipliers, Rule
-from explorer.config import ModelConfig
+from explorer.knobs import ModelConfig
+from explorer.measure.profile import profile
 
 
 # -- why measured differs from predicted ---------------------------------------------------------

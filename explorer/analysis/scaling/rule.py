@@ -11,8 +11,8 @@ scales the input side the same way for all, builds the curve and measures it. Wh
 differs from the prediction is :mod:`explorer.analysis.scaling.rounding`.
 
 Everything here takes configs and returns plain data. Every function that needs parameter and MAC
-counts takes a ``profiler`` (default :func:`explorer.analysis.profile.profile`) so a page can pass its
-cached one. Counting convention: that of :mod:`explorer.analysis.profile` (MACs at batch 1).
+counts takes a ``profiler`` (default :func:`explorer.measure.profile.profile`) so a page can pass its
+cached one. Counting convention: that of :mod:`explorer.measure.profile` (MACs at batch 1).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from explorer.analysis.profile import Profile, profile
 from explorer.compound import Multipliers, Rule, clamp
-from explorer.config import ModelConfig
+from explorer.knobs import ModelConfig
+from explorer.measure.profile import Profile, profile
 
 Profiler = Callable[[ModelConfig], Profile]
 

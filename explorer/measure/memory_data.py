@@ -1,4 +1,4 @@
-"""What a training-memory count is, as plain data (computed by :mod:`explorer.analysis.memory`).
+"""What a training-memory count is, as plain data (computed by :mod:`explorer.measure.memory`).
 
 Apart from the computation so that a stored count can be read without importing torch.
 """

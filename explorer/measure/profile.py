@@ -1,9 +1,9 @@
 """Parameters, MACs, output shapes and activation memory of a config, per layer and in total.
 
 Computed on the ``meta`` device: no weights are allocated, so EfficientNet-B7 at 600 px profiles
-in well under a second. MACs come from :class:`explorer.analysis.counting.MacCounter` (the formulas
+in well under a second. MACs come from :class:`explorer.measure.counting.MacCounter` (the formulas
 of ``torch.utils.flop_counter``, counted per module safely while other threads profile too; FLOPs / 2;
-see :mod:`explorer.analysis.flops` for the counting convention and the deformable-conv formula).
+see :mod:`explorer.measure.flops` for the counting convention and the deformable-conv formula).
 
 Rows: one per layer that does work, in execution order: every leaf module (pass-through modules
 such as ``nn.Identity`` left out) and every module with parameters or multiply-adds of its own
@@ -28,13 +28,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from explorer.analysis.counting import counting
-from explorer.analysis.profile_data import BYTES_PER_VALUE, LayerRow, Profile
-from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel
 from explorer.families.deformable import DeformableConv2d
-from explorer.runtime.hooks import hooked
-from explorer.runtime.meta_models import lent
+from explorer.knobs import ModelConfig, format_query
+from explorer.measure.counting import counting
+from explorer.measure.hooks import hooked
+from explorer.measure.meta_models import lent
+from explorer.measure.profile_data import BYTES_PER_VALUE, LayerRow, Profile
 
 __all__ = ["BYTES_PER_VALUE", "LayerRow", "Profile", "profile"]
 
@@ -96,7 +96,7 @@ def _shape_only_norms(model: nn.Module) -> Iterator[None]:
 
 def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
     """Profile ``config`` at batch 1 (see the module docstring for what is counted), on ``built``
-    or on a meta-device build (lent: :mod:`explorer.runtime.meta_models`)."""
+    or on a meta-device build (lent: :mod:`explorer.measure.meta_models`)."""
     if built is None:
         with lent(config) as meta:
             return _profile(config, meta)

@@ -7,7 +7,7 @@ caller at a time (taken out of the pool while lent, put back afterwards), so two
 the same module instance (their hooks would meet) and a second analysis of the config reuses it.
 
 Callers must leave a lent model as they found it: hooks removed, train/eval modes restored and
-forward overrides taken off, in ``finally`` (``explorer.runtime.hooks.hooked`` and the analyses'
+forward overrides taken off, in ``finally`` (``explorer.measure.hooks.hooked`` and the analyses'
 own context managers do); a model whose analysis raised is dropped, not put back. Meta models hold
 no values, so nothing else a forward does is visible (tests/test_profile.py checks that analyses of
 a lent model equal those of a fresh build).
@@ -20,8 +20,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from explorer.config import ModelConfig
 from explorer.families import BuiltModel, build
+from explorer.knobs import ModelConfig
 
 __all__ = ["POOL_SIZE", "lent"]
 

@@ -9,12 +9,12 @@ in four threads gave ``layer1.0.relu`` 130 M MACs and a ``conv1`` 16 times too b
 thread's forward pays for those global hooks.
 
 :class:`MacCounter` keeps FlopCounterMode's formulas (``flop_registry``, including the project's
-``torchvision::deform_conv2d`` formula from :mod:`explorer.analysis.flops`) and its rule for ops
+``torchvision::deform_conv2d`` formula from :mod:`explorer.measure.flops`) and its rule for ops
 without one (decompose, then count), and replaces the module tracking with hooks on the one model
 it counts, kept on a stack of its own: a count goes to the innermost module running in this thread.
 Dispatch modes are thread-local, so nothing another thread runs is counted.
 
-Counts are FLOPs as the registry gives them (2 per multiply-add); :mod:`explorer.analysis.flops`
+Counts are FLOPs as the registry gives them (2 per multiply-add); :mod:`explorer.measure.flops`
 states the convention.
 """
 
@@ -30,8 +30,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from explorer.analysis import flops as _flops  # noqa: F401  (registers the deform_conv2d formula)
-from explorer.runtime.hooks import hooked
+import explorer.measure.flops  # noqa: F401  (registers the deform_conv2d formula)
+from explorer.measure.hooks import hooked
 
 __all__ = ["OUTSIDE", "MacCounter", "counting"]
 
@@ -99,7 +99,7 @@ def counting(model: nn.Module | None = None) -> Iterator[MacCounter]:
     """Count FLOPs in the ``with`` body, attributed to ``model``'s submodules by dotted name; the
     root module's own ops count under ``OUTSIDE``, with anything run outside the model.
 
-    The hooks are the model's own, through :func:`explorer.runtime.hooks.hooked` (removed in
+    The hooks are the model's own, through :func:`explorer.measure.hooks.hooked` (removed in
     ``finally``, the model's lock held), so no other thread runs the model meanwhile.
     """
     counter = MacCounter()

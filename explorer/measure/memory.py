@@ -7,7 +7,7 @@ counted by its *storage*, each storage once: a ReLU's output that the next conv 
 one buffer, not two, and a view (a transposed weight, a slice) counts the storage it views.
 
 What is not counted: parameters and buffers (the weights are there anyway; see
-:attr:`explorer.analysis.profile.Profile.weight_bytes`), the weights' gradients and optimiser state
+:attr:`explorer.measure.profile.Profile.weight_bytes`), the weights' gradients and optimiser state
 (``explorer.runtime.guard`` adds those), and the gradients of activations, which live only during
 backward. Saved bytes are attributed to the innermost module running when autograd saved them (a
 functional op in a ``forward`` counts for the module whose ``forward`` it is); the first saver of a
@@ -37,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.analysis.memory_data import LayerMemory, TrainingMemory
-from explorer.config import ModelConfig, format_query
 from explorer.families import BuiltModel
-from explorer.runtime.hooks import hooked
-from explorer.runtime.meta_models import lent
+from explorer.knobs import ModelConfig, format_query
+from explorer.measure.hooks import hooked
+from explorer.measure.memory_data import LayerMemory, TrainingMemory
+from explorer.measure.meta_models import lent
 
 __all__ = [
     "LayerMemory",
@@ -60,7 +60,7 @@ def _saving(model: nn.Module, key: Callable[[Tensor], Any]) -> Iterator[dict[str
     """Record the storages autograd saves while the body runs, attributed to the running module.
 
     Yields ``{"bytes": {module: int}, "tensors": {module: int}, "order": [module, ...]}``; module
-    tracking goes through :func:`explorer.runtime.hooks.hooked` (removed, modes restored, in ``finally``).
+    tracking goes through :func:`explorer.measure.hooks.hooked` (removed, modes restored, in ``finally``).
     """
     skip = {key(t) for t in [*model.parameters(), *model.buffers()]}
     seen: dict[Any, Tensor] = {}  # key -> tensor: keeps the storage alive, so no key is reused

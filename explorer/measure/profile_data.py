@@ -1,6 +1,6 @@
 """What a profile is, as plain data: :class:`Profile` and its :class:`LayerRow` rows.
 
-Apart from :mod:`explorer.analysis.profile` (which computes them with torch) so that a stored
+Apart from :mod:`explorer.measure.profile` (which computes them with torch) so that a stored
 profile (:mod:`explorer.analysis.stored`) can be read and drawn without importing torch.
 """
 
