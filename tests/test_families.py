@@ -393,3 +393,19 @@ def test_make_divisible_is_torchvisions_rule() -> None:
         for tenth in range(1, 20_000, 7):
             value = tenth / 10
             assert make_divisible(value, divisor) == _make_divisible(value, divisor), (value, divisor)
+
+
+def test_meta_builds_skip_weight_init_but_keep_every_shape():
+    """``build(..., device="meta")`` skips the in-place fills of initialisation (explorer.families.meta_init):
+    the same state dict shapes as a CPU build, and fills of real tensors inside the context still draw."""
+    from explorer.families.meta_init import skip_init_on_meta
+
+    config = parse_query("preset=efficientnet_b0")
+    meta = {k: tuple(v.shape) for k, v in build(config, device="meta").module.state_dict().items()}
+    cpu = {k: tuple(v.shape) for k, v in build(config).module.state_dict().items()}
+    assert meta == cpu
+    with skip_init_on_meta():
+        drawn = torch.zeros(1000).normal_()
+        kept = torch.empty(3, device="meta").normal_()
+    assert drawn.std() > 0.9
+    assert kept.is_meta and kept.shape == (3,)

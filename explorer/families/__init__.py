@@ -63,8 +63,14 @@ def build(config: ModelConfig, device: str | torch.device | None = None) -> Buil
     import explorer.families.nets  # noqa: F401  (registers the builders)
 
     target = torch.device(device) if device is not None else torch.device("cpu")
-    with torch.device("meta" if target.type == "meta" else "cpu"):
-        built = BUILDERS[type(config)](config)
+    if target.type == "meta":
+        from explorer.families.meta_init import skip_init_on_meta
+
+        with torch.device("meta"), skip_init_on_meta():
+            built = BUILDERS[type(config)](config)
+    else:
+        with torch.device("cpu"):
+            built = BUILDERS[type(config)](config)
     if target.type not in ("meta", "cpu"):
         built.module.to(target)
     return built
