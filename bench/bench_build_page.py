@@ -5,6 +5,11 @@ network and drawing) and reports, in one run, the median time of a re-render aft
 depth slider, split into cold (config never seen: profile computed) and warm (cached) runs, next to
 the time of the profile alone, so the page's own overhead is visible as a ratio.
 
+Then a new config's cost on the server (issue 24's goal: at or under 0.15 s of one core for
+ResNet-50-sized designs): links to ResNet-50s of widths never seen (none is a stored preset), the
+process's CPU time per page run (one torch thread; profile, training memory, figures and Streamlit's
+own work), next to the profile and training-memory counts alone on other fresh widths.
+
     python bench/bench_build_page.py
 """
 
@@ -50,6 +55,34 @@ def main() -> None:
     print(f"  warm (profile cached):   {warm_s * 1000:7.0f} ms")
     print(f"  profile alone:           {bare_s * 1000:7.0f} ms")
     print(f"  cold re-render / profile alone: {cold_s / bare_s:.2f}x")
+    new_config_cost(at)
+
+
+def new_config_cost(at: AppTest) -> None:
+    import torch
+
+    from explorer.measure.memory import training_memory_or_smallest_batch
+
+    torch.set_num_threads(1)
+    page, counts = [], []
+    for width in (40, 48, 56, 72, 80, 88, 96):  # the Build page, opened on a link to each
+        at.query_params.clear()
+        at.query_params.update({"family": "resnet", "depth": "50", "width": str(width)})
+        start = time.process_time()
+        at.run()
+        page.append(time.process_time() - start)
+        assert not at.exception and at.title[0].value.endswith(f"width={width}"), at.exception
+    for width in (44, 52, 60, 76, 84, 92, 100):  # the two counts alone
+        config = parse_query(f"family=resnet&depth=50&width={width}")
+        start = time.process_time()
+        profile(config)
+        training_memory_or_smallest_batch(config, 1)
+        counts.append(time.process_time() - start)
+    page_s, counts_s = statistics.median(page), statistics.median(counts)
+    print(f"A new ResNet-50-sized config on the server, CPU seconds (one torch thread), median of {len(page)}:")
+    print(f"  Build page run (profile, training memory, figures, Streamlit): {page_s:.3f} s (goal <= 0.15 s)")
+    print(f"  profile + training memory alone:                              {counts_s:.3f} s")
+    print(f"  page / counts alone: {page_s / counts_s:.2f}x")
 
 
 if __name__ == "__main__":
