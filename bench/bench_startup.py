@@ -6,6 +6,9 @@
    ``python -c "import torch, torchvision"`` (the floor every command pays), against
    ``torchinfo.summary`` of the same model at 600 px in a process that has already imported torch
    (the peer's own work). Target: explorer's extra time <= 1/4 of torchinfo's.
+   And ``python -m explorer graph preset=preact_resnet1001`` (3,345 modules) the same way, against
+   ``torchview.draw_graph`` of the same model at its default depth (build included, torch imported).
+   Target: <= 1/4 of torchview's.
 2. App: ``streamlit run app.py`` started cold; seconds until Chromium shows the Build page's
    parameter count (the first page a user sees), measured from the server's launch. Target: <= 5 s.
    Also when the page is complete: its breakdown chart drawn, and the sidebar's device picker,
@@ -36,6 +39,16 @@ print(time.perf_counter() - start)
 """
 
 
+TORCHVIEW = """
+import time, torch, torchvision, torchview
+from explorer.config import parse_query
+from explorer.families import build
+start = time.perf_counter()
+torchview.draw_graph(build(parse_query("preset=preact_resnet1001")).module, input_size=(1, 3, 32, 32), device="cpu")
+print(time.perf_counter() - start)
+"""
+
+
 def wall(command: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
@@ -56,6 +69,18 @@ def cli(repeats: int) -> None:
     print(f"cli: profile process {profile_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
     print(f"cli: torchinfo.summary (build + summary, torch already imported) {peer_s:.2f} s")
     print(f"cli: extra / torchinfo = {extra / peer_s:.2f} (target <= 0.25)")
+    graph_cmd = [PYTHON, "-m", "explorer", "graph", "preset=preact_resnet1001"]
+    graphs, bares, peers = [], [], []
+    for _ in range(repeats):
+        graphs.append(wall(graph_cmd))
+        bares.append(wall(bare_cmd))
+        out = subprocess.run([PYTHON, "-c", TORCHVIEW], cwd=ROOT, check=True, capture_output=True, text=True)
+        peers.append(float(out.stdout.strip().splitlines()[-1]))
+    graph_s, bare_s, peer_s = (statistics.median(v) for v in (graphs, bares, peers))
+    extra = graph_s - bare_s
+    print(f"cli: graph process {graph_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
+    print(f"cli: torchview.draw_graph (build + graph, torch already imported) {peer_s:.2f} s")
+    print(f"cli: extra / torchview = {extra / peer_s:.2f} (target <= 0.25)")
 
 
 def _free_port() -> int:
