@@ -12,6 +12,7 @@ from explorer.runtime.packaged import load_packaged, packaged_lite0
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
+from explorer.views.training import step_text
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
@@ -111,7 +112,7 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
                     autocast=bf16,
                     lr=WARM_START_LR if start is not None else 1e-3,
                     start=start,
-                    progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
+                    progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=step_text(r)),
                 ).model
             SALIENCY_MODEL.set(KeyedModel(key, trained))
         kept = SALIENCY_MODEL.get()

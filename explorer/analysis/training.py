@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -60,9 +61,11 @@ __all__ = [
     "TEACHING",
     "TEACHING_MACS",
     "TEACHING_NETS",
+    "RunState",
     "ShapesRun",
     "ShapesScores",
     "StepRecord",
+    "TeachingChoice",
     "TrainSettings",
     "TrainingRun",
     "shapes_accuracy",
@@ -168,23 +171,39 @@ TEACHING_NETS: dict[str, str] = {
 }
 
 
-def teaching_model(config: ModelConfig, side: int, macs: int) -> tuple[ModelConfig, str]:
+@dataclass(frozen=True)
+class TeachingChoice:
+    """What "Train and watch" trains for a config (see :func:`teaching_model`)."""
+
+    #: The config asked for, its MACs (batch 1) at ``side`` px, and what is trained instead.
+    asked: ModelConfig
+    side: int
+    macs: int
+    config: ModelConfig
+
+    @property
+    def swapped(self) -> bool:
+        """The asked config was too slow to learn live: a small net is trained in its place."""
+        return self.macs > TEACHING_MACS
+
+    @property
+    def family_net(self) -> bool:
+        """The small net is of the asked config's own family (else ResNet-8)."""
+        return self.asked.family in TEACHING_NETS
+
+    @property
+    def small_query(self) -> str:
+        return TEACHING_NETS.get(self.asked.family, TEACHING_NETS["resnet"])
+
+
+def teaching_model(config: ModelConfig, side: int, macs: int) -> TeachingChoice:
     """What "Train and watch" trains for ``config`` at ``side`` px (``macs``: its MACs there, batch 1):
-    the config itself (8 outputs) when it is small enough, else its family's small net; and a
-    sentence saying which, for the page."""
+    the config itself (8 outputs) when it is small enough, else its family's small net."""
     from explorer.config import parse_query
 
-    own = dataclasses.replace(config, classes=len(CLASSES))
     if macs <= TEACHING_MACS:
-        return own, ""
-    query = TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"])
-    small = parse_query(query)
-    kind = "its family's small net" if config.family in TEACHING_NETS else "ResNet-8 (no small net of this family here)"
-    note = (
-        f"`{config.query}` needs {macs / 1e6:,.0f} M MACs a picture at {side} px, too slow to learn live on a CPU: "
-        f"this trains {kind}, `{query}`, instead."
-    )
-    return small, note
+        return TeachingChoice(config, side, macs, dataclasses.replace(config, classes=len(CLASSES)))
+    return TeachingChoice(config, side, macs, parse_query(TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"])))
 
 
 @dataclass(frozen=True)
@@ -207,9 +226,13 @@ class StepRecord:
     def fraction(self) -> float:
         return self.step / self.steps
 
-    def describe(self) -> str:
-        """For a progress bar: "step 12: loss 1.234"."""
-        return f"step {self.step}: loss {self.loss:.3f}"
+
+class RunState(enum.Enum):
+    """How a live run stands: going (or stopped by the user), diverged, or run to its end."""
+
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FINISHED = "finished"
 
 
 @dataclass
@@ -226,6 +249,13 @@ class TrainingRun:
     @property
     def last(self) -> StepRecord | None:
         return self.records[-1] if self.records else None
+
+    @property
+    def state(self) -> RunState:
+        last = self.last
+        if last is not None and last.diverged:
+            return RunState.DIVERGED
+        return RunState.FINISHED if self.finished else RunState.STOPPED
 
     @property
     def snapshots(self) -> list[StepRecord]:
