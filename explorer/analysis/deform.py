@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_QUERY",
     "DeformLayer",
     "DeformView",
+    "LayerOffsets",
     "OffsetField",
     "SpreadStudy",
     "TrainedPair",
@@ -297,22 +298,35 @@ class DeformView:
             run.insert(0, previous)
         return run
 
-    def summary(self) -> list[dict[str, Any]]:
-        """One row per layer: name, output size, strides and mean / max offset length (image px)."""
+    def summary(self) -> list[LayerOffsets]:
+        """One row per layer: name, output size, stride and offset lengths (image px)."""
         rows = []
         for f in self.fields.values():
             magnitude = f.magnitude() * f.input_stride
             rows.append(
-                {
-                    "layer": f.name,
-                    "output": f"{f.out_size[0]}x{f.out_size[1]}",
-                    "input stride": f.input_stride,
-                    "mean |offset| (image px)": float(magnitude.mean()),
-                    "max |offset| (image px)": float(magnitude.max()),
-                    "mean mask": None if f.mask is None else float(f.mask.mean()),
-                }
+                LayerOffsets(
+                    layer=f.name,
+                    out_size=f.out_size,
+                    input_stride=f.input_stride,
+                    mean_offset=float(magnitude.mean()),
+                    max_offset=float(magnitude.max()),
+                    mean_mask=None if f.mask is None else float(f.mask.mean()),
+                )
             )
         return rows
+
+
+@dataclass(frozen=True)
+class LayerOffsets:
+    """How far one deformable layer's offsets move its taps, in image pixels (``DeformView.summary``)."""
+
+    layer: str
+    out_size: tuple[int, int]
+    input_stride: float
+    mean_offset: float
+    max_offset: float
+    #: The modulation mask's mean (DCNv2); None for a layer without one.
+    mean_mask: float | None
 
 
 def _spatial(module: nn.Module) -> bool:
