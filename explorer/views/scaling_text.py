@@ -32,8 +32,3 @@ def rounding_sentence(phi: float, macs: int, predicted: float, ratio: float) -> 
         f"measured / rule = **{ratio:.3f}**. Each cause below is measured by building the phi=0 network with only "
         "that multiplier; the four ratios multiply to the total."
     )
-
-
-def minutes(seconds: float) -> str:
-    """A duration as people say it: "40 s", "12 min"."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

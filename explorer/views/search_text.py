@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from explorer.analysis.search import GridPoint, Outcome, Ranking, SearchSpec, Verdict
+from explorer.formatting import human_duration
 
 # -- verdict --------------------------------------------------------------------------------------
 #: How each outcome reads in the verdict: "It is better than depth only (...)".
@@ -91,3 +92,15 @@ def plan_sentence(points: Sequence[GridPoint], spec: SearchSpec, workers: int, d
         f"**{len(points) * spec.seeds} trainings** of {spec.steps} steps on {workers} worker"
         f"{'s' * (workers > 1)} ({device})."
     )
+
+
+def rerun_estimate(recorded_s: float, recorded_on: str, workers: int, device: str) -> str:
+    """How long re-running a recorded search (``recorded_s`` seconds on 2 workers of ``recorded_on``)
+    would take here."""
+    estimate = recorded_s * (2 / workers if recorded_on == "cpu" else 1)
+    where = (
+        f"about {human_duration(estimate)} on {workers} CPU workers here (it took {human_duration(recorded_s)} on 2)"
+        if device == "cpu"
+        else f"it took {human_duration(recorded_s)} on 2 CPU workers; far less on {device}"
+    )
+    return f"Re-running it live trains every point again: {where}. The results then open as a new search."

@@ -22,9 +22,15 @@ from explorer.analysis.search import (
     verdict,
 )
 from explorer.config import ConfigError, ModelConfig
-from explorer.views.scaling_text import minutes
+from explorer.formatting import human_duration as minutes
 from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
-from explorer.views.search_text import method_caption, plan_sentence, ranking_sentence, verdict_sentence
+from explorer.views.search_text import (
+    method_caption,
+    plan_sentence,
+    ranking_sentence,
+    rerun_estimate,
+    verdict_sentence,
+)
 from pages._scaling.analyses import cached_plan
 from pages._scaling.state import W, set_rule
 from pages._shared.architecture import page_param, set_page_param
@@ -148,15 +154,8 @@ def recorded_search(run: RecordedRun, can_apply: bool) -> None:
             f"Created {card.get('created', '?')} · {card.get('device_name', '')} · load average then "
             f"{card.get('load', '?')} · data checksum `{card['checksum']}`"
         )
-    workers = os.cpu_count() or 1
-    estimate = card["wall_s"] * (2 / workers if card["device"] == "cpu" else 1)
-    device = current_device()
-    where = (
-        f"about {minutes(estimate)} on {workers} CPU workers here (it took {minutes(card['wall_s'])} on 2)"
-        if device == "cpu"
-        else f"it took {minutes(card['wall_s'])} on 2 CPU workers; far less on {device}"
-    )
-    st.caption(f"Re-running it live trains every point again: {where}. The results then open as a new search.")
+    workers, device = os.cpu_count() or 1, current_device()
+    st.caption(rerun_estimate(card["wall_s"], card["device"], workers, device))
     job = SEARCH_JOB.get()
     st.button(
         "Re-run this search live",
