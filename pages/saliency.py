@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
-from explorer.analysis.training import WARM_START_LR, train_on_shapes
+from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
 from explorer.config import ConfigError, ModelConfig
 from explorer.data.images import image_digest
 from explorer.runtime.packaged import load_packaged, packaged_lite0
@@ -105,15 +105,14 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
             with slow_work("Training"):  # the server's slow-work queue: the place in line shown
-                trained = train_on_shapes(
-                    config,
+                spec = TrainSpec(
+                    model=shapes_source(config, start=start),
+                    settings=shapes_settings(start is not None, autocast=bf16),
                     seconds=seconds,
                     device=device,
-                    autocast=bf16,
-                    lr=WARM_START_LR if start is not None else 1e-3,
-                    start=start,
-                    progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=step_text(r)),
-                ).model
+                    callbacks=(lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=step_text(r)),),
+                )
+                trained = train_on_shapes(spec).model
             SALIENCY_MODEL.set(KeyedModel(key, trained))
         kept = SALIENCY_MODEL.get()
         if kept is not None and kept.key == key:

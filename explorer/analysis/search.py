@@ -320,7 +320,7 @@ def run_task(task: TaskSpec) -> TaskResult:
     the search."""
     import torch
 
-    from explorer.analysis.training import train_on_shapes
+    from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
     from explorer.config import parse_query
 
     previous = torch.get_num_threads()
@@ -328,19 +328,17 @@ def run_task(task: TaskSpec) -> TaskResult:
         torch.set_num_threads(task.threads)
     try:
         config = parse_query(task.query)
-        run = train_on_shapes(
-            config,
+        settings = shapes_settings(
             steps=task.steps,
-            device=task.device,
             seed=task.seed,
-            resolution=config.input_resolution,
             batch=task.batch,
             lr=task.lr,
             rotate=task.rotate,
             scale=task.scale,
-            held_out=task.held_out,
             schedule=task.schedule,
         )
+        spec = TrainSpec(model=shapes_source(config, config.input_resolution), settings=settings, device=task.device)
+        run = train_on_shapes(spec, held_out=task.held_out)
         return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
     except (ValueError, RuntimeError) as exc:
         return TaskResult(None, 0.0, None, 0, task.device, f"{type(exc).__name__}: {' '.join(str(exc).split())}")

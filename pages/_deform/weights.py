@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from explorer.analysis.deform import (
     DEFAULT_QUERY,
-    LEARNING_RATE,
     config_deformable_layers,
+    offsets_settings,
+    offsets_source,
     train_offsets,
+    untrained,
     untrained_copy,
 )
-from explorer.analysis.training import WARM_START_LR
+from explorer.analysis.training import TrainSpec
 from explorer.config import ConfigError, ModelConfig, parse_query
 from explorer.runtime.shipped import ShippedModel, shipped_deformable, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError
 from explorer.views.deform import WEIGHTS_LABELS, WeightsSource
+from explorer.views.training import step_text
 from pages._deform.state import W
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import uploaded_checkpoint
@@ -74,26 +79,20 @@ def trained_here(config: ModelConfig, device: str) -> Pair:
     )
     seed = int(st.number_input("Seed (weights and data)", 0, 10_000, 0, key=W.seed.key))
     bf16 = bf16_toggle("deform")
+    settings = offsets_settings(start is not None, steps=steps, seed=seed, autocast=bf16)
+    spec = TrainSpec(model=offsets_source(config, start), settings=settings, device=device)
     if st.button("Train on shapes", key=W.train.key, type="primary"):
         bar = st.progress(0.0, text="Training…")
+        show = (lambda record: bar.progress(record.fraction, text=step_text(record)),)
         with slow_work("Training"):  # the server's slow-work queue: the place in line shown
-            pair = train_offsets(
-                config,
-                steps,
-                device,
-                seed=seed,
-                progress=lambda k, n, loss: bar.progress(k / n, text=f"step {k}/{n}: loss {loss:.3f}"),
-                autocast=bf16,
-                start=start,
-                lr=WARM_START_LR if start is not None else LEARNING_RATE,
-            )
+            pair = train_offsets(dataclasses.replace(spec, callbacks=show))
         DEFORM_MODELS.set(ModelPair(("trained", config.query), pair.before, pair.after))
     kept = DEFORM_MODELS.get()
     if kept is not None and kept.key == ("trained", config.query):
         return kept.before, kept.after
-    untrained = train_offsets(config, 0, device, seed=seed).before
+    before = untrained(dataclasses.replace(spec, model=offsets_source(config)))  # fresh weights: zero offsets
     st.info("Untrained: every offset is zero. Press **Train on shapes** to learn them.")
-    return untrained, untrained
+    return before, before
 
 
 def weights_controls(config: ModelConfig) -> Pair | None:

@@ -7,7 +7,17 @@ import dataclasses
 
 import streamlit as st
 
-from explorer.analysis.training import OPTIMIZERS, TEACHING, RunState, TrainingRun, TrainSettings, teaching_model, train
+from explorer.analysis.training import (
+    OPTIMIZERS,
+    TEACHING,
+    Copied,
+    RunState,
+    TrainingRun,
+    TrainSettings,
+    TrainSpec,
+    teaching_model,
+    train,
+)
 from explorer.config import ModelConfig
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits
@@ -94,7 +104,8 @@ def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: Trai
     live_loss, live_curves = st.empty(), st.empty()
     with slow_work("Training"):  # one of the server's slow-work slots, the place in line shown
         model = cached_model(trained.query, settings.seed, device) if warm is None else warm.built
-        for record in train(trained, settings, model):  # trains a private copy
+        spec = TrainSpec(model=Copied(model, trained), settings=settings, device=device)  # a private copy
+        for record in train(spec):
             run.records.append(record)
             progress.progress(record.fraction, text=f"Step {record.step}/{settings.steps} · loss {record.loss:.4g}")
             if record.signal is not None or record.step == settings.steps:
