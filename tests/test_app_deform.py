@@ -106,7 +106,7 @@ def test_picking_a_location_moves_the_star():
 def test_train_on_shapes_warm_starts_from_the_shipped_model_of_the_same_architecture():
     opening = shipped_deformable()
     at = open_deform()
-    from explorer.views.deform import WeightsSource
+    from explorer.views.weights import WeightsSource
 
     weights = at.radio(key="deform.weights.True")
     assert weights.options == ["Shipped model (offsets learned)", "Trained here on shapes", "Uploaded checkpoint"]

@@ -8,7 +8,6 @@ the model samples. Points are ``(y, x)`` arrays; plotly wants ``x`` then ``y``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -365,19 +364,3 @@ def taps_frame(taps: np.ndarray, mask: np.ndarray | None) -> dict[str, Any]:
         table["mask"] = mask.round(3)
     return table
 
-
-class WeightsSource(enum.Enum):
-    """Where the Deformable page's weights come from (the labels: :data:`WEIGHTS_LABELS`)."""
-
-    SHIPPED = "shipped"
-    TRAINED = "trained"
-    CHECKPOINT = "checkpoint"
-    SALIENCY = "saliency"
-
-
-WEIGHTS_LABELS = {
-    WeightsSource.SHIPPED: "Shipped model (offsets learned)",
-    WeightsSource.TRAINED: "Trained here on shapes",
-    WeightsSource.CHECKPOINT: "Uploaded checkpoint",
-    WeightsSource.SALIENCY: "The Saliency page's model",
-}

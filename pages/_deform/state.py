@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.views.deform import WeightsSource
+from explorer.views.weights import WeightsSource
 from pages._shared.state import Widget, Widgets
 
 

@@ -20,8 +20,8 @@ from explorer.analysis.training import TrainSpec
 from explorer.config import ConfigError, ModelConfig, parse_query
 from explorer.runtime.shipped import ShippedModel, shipped_deformable, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError
-from explorer.views.deform import WEIGHTS_LABELS, WeightsSource
 from explorer.views.training import step_text
+from explorer.views.weights import DEFORM_LABELS, WeightsSource
 from pages._deform.state import W
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import uploaded_checkpoint
@@ -108,7 +108,7 @@ def weights_controls(config: ModelConfig) -> Pair | None:
         WeightsSource.CHECKPOINT,
         *([WeightsSource.SALIENCY] if usable else []),
     ]
-    source = st.radio("Weights", choices, format_func=WEIGHTS_LABELS.get, key=W.weights.at(bool(shipped)))
+    source = st.radio("Weights", choices, format_func=DEFORM_LABELS.get, key=W.weights.at(bool(shipped)))
     device = current_device()
     try:
         if source is WeightsSource.SHIPPED and shipped is not None:
