@@ -22,3 +22,12 @@ class W(Widgets, prefix="deform"):
     levels = Widget[int]()
     quiver_tap = Widget["int | None"]()
     scale = Widget[float]()
+    # element keys (charts keep their state, a zoom or a selection, across reruns)
+    chart_before = Widget[None]()
+    spread = Widget[None]()
+    #: ``W.stacked.at("Before")``, ``W.stacked.at("After")``.
+    stacked = Widget[None]()
+    quiver = Widget[None]()
+    magnitude = Widget[None]()
+    mask = Widget[None]()
+    bars = Widget[None]()

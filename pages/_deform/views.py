@@ -93,14 +93,14 @@ def sampling_picture(view: DeformView, at: Location, title: str, clickable: bool
     if clickable:
         st.plotly_chart(figure, key=W.chart.key, on_select=lambda: _clicked(at), selection_mode="points")
     else:
-        st.plotly_chart(figure, key="deform.chart_before")
+        st.plotly_chart(figure, key=W.chart_before.key)
 
 
 def spread_section(model: ExplainableModel, layer: str) -> None:
     study = spread_study(model, (model.weights, model.config.query), layer)
     st.subheader(spread_answer(layer, study.rho))
     title = f"{layer}: spread of its sampling points on the object, {study.n} held-out shapes"
-    st.plotly_chart(spread_figure(study.sizes, study.spreads, study.regular_spread, title), key="deform.spread")
+    st.plotly_chart(spread_figure(study.sizes, study.spreads, study.regular_spread, title), key=W.spread.key)
     st.caption(
         f"Measured now on {SPREAD_IMAGES} shapes of a held-out seed: for each, the RMS distance of the layer's "
         "sampling points from their centre (image px), averaged over the output locations on the shape, "
@@ -136,7 +136,7 @@ def stacked_tab(before: DeformView, after: DeformView, at: Location, field: Offs
         figure = stacked_figure(
             view.image, points, field.location_pixel(at.i, at.j), labels, f"{title}: {taps**levels} points of points"
         )
-        column.plotly_chart(figure, key=f"deform.stacked.{title}")
+        column.plotly_chart(figure, key=W.stacked.at(title))
 
 
 def offsets_tab(after: DeformView, at: Location, field: OffsetField) -> None:
@@ -150,11 +150,11 @@ def offsets_tab(after: DeformView, at: Location, field: OffsetField) -> None:
     origins, vectors = field.quiver(tap=tap)
     left, right = st.columns(2)
     title = f"Offsets of {at.layer} (×{scale:g})"
-    left.plotly_chart(quiver_figure(after.image, origins, vectors, scale, title), key="deform.quiver")
+    left.plotly_chart(quiver_figure(after.image, origins, vectors, scale, title), key=W.quiver.key)
     magnitude = field.magnitude() * field.input_stride
     right.plotly_chart(
         map_heatmap(after.image, magnitude, field.output_stride, f"Mean |offset| of {at.layer}", "image px"),
-        key="deform.magnitude",
+        key=W.magnitude.key,
     )
 
 
@@ -165,14 +165,14 @@ def mask_tab(after: DeformView, at: Location, field: OffsetField) -> None:
     figure = map_heatmap(
         after.image, field.mask.mean(axis=0), field.output_stride, f"Mean mask of {at.layer}", "mask", 0, 1
     )
-    st.plotly_chart(figure, key="deform.mask")
+    st.plotly_chart(figure, key=W.mask.key)
 
 
 def layers_tab(before: DeformView, after: DeformView) -> None:
     rows = after.summary()
     means = {"before": [r.mean_offset for r in before.summary()], "after": [r.mean_offset for r in rows]}
     st.plotly_chart(
-        magnitude_bars(after.names, means, "Mean offset length per deformable layer"), key="deform.bars"
+        magnitude_bars(after.names, means, "Mean offset length per deformable layer"), key=W.bars.key
     )
     table(summary_frame(rows), hide_index=True)
 

@@ -46,9 +46,9 @@ def latency_tab(design: Design) -> None:
         st.caption("Nothing measured yet: the button runs real models on this device.")
         return
     timings = [cached_timing(q, measured.device, b, measured.warmup, measured.repeats) for q, b in measured.runs]
-    st.plotly_chart(latency_vs_macs(timings), key="scaling.latency")
+    st.plotly_chart(latency_vs_macs(timings), key=W.latency.key)
     column_config = {c: st.column_config.NumberColumn(format="%.2f") for c in TIMING_COLUMNS}
-    table(timing_frame(timings), hide_index=True, column_config=column_config, key="scaling.timing_table")
+    table(timing_frame(timings), hide_index=True, column_config=column_config, key=W.timing_table.key)
     st.caption(cost_per_mac_summary(timings))
 
 
@@ -91,6 +91,6 @@ def compare_tab(design: Design, pinned: list[ModelConfig], pins_error: Exception
     table(compare_frame(rows), hide_index=True, key=W.compare_table.key)
     what = st.radio("Per stage", ["macs", "params", "channels", "blocks"], horizontal=True, key=W.compare_what.key)
     left, right = st.columns(2)
-    left.plotly_chart(compare_stages(rows, what), key="scaling.compare_stages")
+    left.plotly_chart(compare_stages(rows, what), key=W.compare_stages.key)
     pin_costs = [(r.query, r.params, r.macs) for r in (cached_profile(q) for q in queries)]
-    right.plotly_chart(cost_plane(design.points, design.published, design.cost, pin_costs), key="scaling.compare_plane")
+    right.plotly_chart(cost_plane(design.points, design.published, design.cost, pin_costs), key=W.compare_plane.key)

@@ -97,7 +97,7 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
     progress(spec, directory, sum(1 for p in points if p.key in finished), len(points))
     judged = verdict(results)
     best_key = judged.best.point.key if judged.best else None
-    st.plotly_chart(accuracy_vs_macs(results, spec, points, best_key), key="scaling.search_plot")
+    st.plotly_chart(accuracy_vs_macs(results, spec, points, best_key), key=W.search_plot.key)
     if judged.best is not None:
         (st.success if judged.wins else st.warning)(verdict_sentence(judged))
         b = judged.best.point
@@ -120,10 +120,10 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
         results_frame(results, base.macs if base else None),
         hide_index=True,
         column_config={"accuracy": percent, "± spread": percent},
-        key="scaling.search_table",
+        key=W.search_table.key,
     )
     if results:
-        st.plotly_chart(grid_space(results, spec), key="scaling.search_space")
+        st.plotly_chart(grid_space(results, spec), key=W.search_space.key)
     st.caption(method_caption(spec, directory))
 
 

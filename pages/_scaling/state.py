@@ -46,6 +46,27 @@ class W(Widgets, prefix="scaling"):
     search_new = Widget[bool]()
     search_apply = Widget[bool]()
 
+    # element keys (charts and tables keep their state, a zoom or a selection, across reruns)
+    accuracy = Widget[None]()
+    blocks = Widget[None]()
+    channels = Widget[None]()
+    compare_plane = Widget[None]()
+    compare_stages = Widget[None]()
+    factors = Widget[None]()
+    grid_macs = Widget[None]()
+    grid_params = Widget[None]()
+    latency = Widget[None]()
+    macs_phi = Widget[None]()
+    params_phi = Widget[None]()
+    plane = Widget[None]()
+    published_table = Widget[None]()
+    rounding_table = Widget[None]()
+    search_plot = Widget[None]()
+    search_space = Widget[None]()
+    search_table = Widget[None]()
+    sweep_table = Widget[None]()
+    timing_table = Widget[None]()
+
 
 def slider_key(url_key: str) -> str:
     """The key of the slider kept in the URL as ``url_key`` (``scale_phi`` -> ``scaling.scale_phi``)."""

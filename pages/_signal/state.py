@@ -36,7 +36,12 @@ class T(Widgets, prefix="train"):
     rotate = Widget[bool]()
     start = Widget[bool]()
     stop = Widget[bool]()
+    #: The scrubber; its charts are ``T.scrub.at(metric)``.
     scrub = Widget[int]()
+    #: Charts: the kept run's loss, and while a run goes ``T.live_loss.at(step)``, ``T.live_curves.at(step)``.
+    loss = Widget[None]()
+    live_loss = Widget[None]()
+    live_curves = Widget[None]()
     #: Set by Train's callback: a flag survives a rerun that comes before the script sees the click.
     requested = Widget[bool]()
     #: Whether the last run of the page drew the Stop button (the run starts only once it has).

@@ -111,10 +111,10 @@ def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: Trai
             if record.signal is not None or record.step == settings.steps:
                 records = run.records
                 curve = ([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records])
-                live_loss.plotly_chart(loss_figure(*curve), key=f"train.live_loss.{record.step}")
+                live_loss.plotly_chart(loss_figure(*curve), key=T.live_loss.at(record.step))
                 live_curves.plotly_chart(
                     signal_figure(first_and(run, run.snapshots[-1]), "grad_norm"),
-                    key=f"train.live_curves.{record.step}",
+                    key=T.live_curves.at(record.step),
                 )
         run.finished = True
 
@@ -135,7 +135,7 @@ def show_run(run: TrainingRun, config: ModelConfig) -> None:
         st.caption(f"This run trained `{run.query}`.")
     records, snapshots = run.records, run.snapshots
     curve = ([r.step for r in records], [r.loss for r in records], [r.accuracy for r in records])
-    st.plotly_chart(loss_figure(*curve), key="train.loss")
+    st.plotly_chart(loss_figure(*curve), key=T.loss.key)
     if not snapshots:
         return
     steps = [r.step for r in snapshots]
@@ -149,9 +149,9 @@ def show_run(run: TrainingRun, config: ModelConfig) -> None:
         st.warning(f"step {at.step}: {problem.message}")
     shown = first_and(run, at)
     columns = st.columns(2)
-    columns[0].plotly_chart(signal_figure(shown, "activation_std"), key="train.scrub.activation_std")
-    columns[1].plotly_chart(signal_figure(shown, "grad_norm"), key="train.scrub.grad_norm")
-    st.plotly_chart(signal_figure(shown, "weight_grad_norm", height=340), key="train.scrub.weight")
+    columns[0].plotly_chart(signal_figure(shown, "activation_std"), key=T.scrub.at("activation_std"))
+    columns[1].plotly_chart(signal_figure(shown, "grad_norm"), key=T.scrub.at("grad_norm"))
+    st.plotly_chart(signal_figure(shown, "weight_grad_norm", height=340), key=T.scrub.at("weight"))
 
 
 @st.fragment
