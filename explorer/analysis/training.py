@@ -96,6 +96,10 @@ HELD_OUT = 128
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings:
+    """A training recipe, the part of a :class:`TrainSpec` that is not the model, the time budget, the
+    device or the callbacks: the optimiser and its schedule, the data, the seed (weights of a
+    :class:`Fresh` model, data order), the precision, what is recorded and the step budget."""
+
     optimizer: str = "sgd"
     lr: float = 0.01
     #: The step budget (None: no step limit; a :class:`TrainSpec` then needs a time budget).
