@@ -9,16 +9,17 @@ from explorer.views.training import from_scratch_note, run_summary, step_text, s
 
 
 def test_a_big_config_is_swapped_for_its_familys_small_net_and_the_view_says_why():
-    big = teaching_model(parse_query("preset=resnet18"), 16, 37_000_000)
-    assert big.swapped and big.family_net and big.config == parse_query(big.small_query)
+    big = teaching_model(parse_query("preset=resnet18"), lambda c: 37_000_000)
+    assert big.swapped and big.family_net and big.config == parse_query(big.small_query + "&resolution=16")
     assert swap_note(big) == (
-        "`preset=resnet18` needs 37 M MACs a picture at 16 px, too slow to learn live on a CPU: this trains "
+        "`preset=resnet18` needs 37 M MACs a picture at 32 px, too slow to learn live on a CPU: this trains "
         "its family's small net, `family=resnet&stem=cifar&depth=8&width=16&classes=8`, instead."
     )
-    other = teaching_model(parse_query("preset=mobilenet_v2"), 32, 10_000_000)
+    other = teaching_model(parse_query("preset=mobilenet_v2"), lambda c: 10_000_000)
     assert not other.family_net and "ResNet-8 (no small net of this family here)" in swap_note(other)
-    small = teaching_model(parse_query("family=plain&depth=4&width=4"), 16, 100_000)
-    assert not small.swapped and small.config.classes == 8 and swap_note(small) == ""
+    small = teaching_model(parse_query("family=plain&depth=4&width=4"), lambda c: 100_000)
+    assert not small.swapped and small.config.classes == 8 and small.config.input_resolution == 16
+    assert swap_note(small) == ""
     note = from_scratch_note(16, 4096, 64, 512)
     assert note.startswith("Fresh weights, the teaching recipe: upright shapes at 16 px, 4,096 pictures")
 

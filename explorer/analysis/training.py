@@ -191,12 +191,13 @@ TEACHING_NETS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class TeachingChoice:
-    """What "Train and watch" trains for a config (see :func:`teaching_model`)."""
+    """What "Train and watch" trains from fresh weights for a config (see :func:`teaching_model`)."""
 
-    #: The config asked for, its MACs (batch 1) at ``side`` px, and what is trained instead.
+    #: The config asked for, the recipe's side for it and its MACs there (batch 1).
     asked: ModelConfig
     side: int
     macs: int
+    #: What is trained: the asked config (8 outputs) or a small net, at the side it trains at.
     config: ModelConfig
 
     @property
@@ -214,14 +215,23 @@ class TeachingChoice:
         return TEACHING_NETS.get(self.asked.family, TEACHING_NETS["resnet"])
 
 
-def teaching_model(config: ModelConfig, side: int, macs: int) -> TeachingChoice:
-    """What "Train and watch" trains for ``config`` at ``side`` px (``macs``: its MACs there, batch 1):
-    the config itself (8 outputs) when it is small enough, else its family's small net."""
+def teaching_model(config: ModelConfig, macs_of: Callable[[ModelConfig], int]) -> TeachingChoice:
+    """What "Train and watch" trains for ``config`` from fresh weights, at the teaching recipe's side
+    (at least the family's smallest): the config itself (8 outputs) when it is small enough there, else
+    its family's small net (:data:`TEACHING_NETS`). ``macs_of(config)`` counts MACs at batch 1 (a page
+    passes its cached profile)."""
     from explorer.config import parse_query
 
-    if macs <= TEACHING_MACS:
-        return TeachingChoice(config, side, macs, dataclasses.replace(config, classes=len(CLASSES)))
-    return TeachingChoice(config, side, macs, parse_query(TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"])))
+    recipe_side = TEACHING.resolution or 16
+    side = max(recipe_side, config.min_resolution)
+    own = dataclasses.replace(config, classes=len(CLASSES))
+    macs = macs_of(dataclasses.replace(own, resolution=side))
+    chosen, trained_side = own, side
+    if macs > TEACHING_MACS:  # the small net trains at the recipe's side, not at the big model's smallest
+        chosen = parse_query(TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"]))
+        trained_side = max(recipe_side, chosen.min_resolution)
+    trained = dataclasses.replace(chosen, resolution=max(trained_side, chosen.min_resolution))
+    return TeachingChoice(config, side, macs, trained)
 
 
 @dataclass(frozen=True)

@@ -77,18 +77,12 @@ def warm_choice(config: ModelConfig, device: str, resolution: int) -> Explainabl
 
 
 def fresh_model(config: ModelConfig, batch: int) -> ModelConfig:
-    """What trains from fresh weights: the config at the recipe's side or, for a big one, its family's
-    small net (said why)."""
-    recipe = TEACHING
-    side = max(recipe.resolution or 16, config.min_resolution)
-    macs = cached_profile(dataclasses.replace(config, resolution=side, classes=8).query).macs
-    choice = teaching_model(config, side, macs)
-    if choice.swapped:  # the small net trains at the recipe's side, not at the big model's smallest
-        side = max(recipe.resolution or 16, choice.config.min_resolution)
+    """What trains from fresh weights: the config or, for a big one, its family's small net (said why)."""
+    choice = teaching_model(config, lambda c: cached_profile(c.query).macs)
+    if choice.swapped:
         st.info(swap_note(choice), icon=":material/swap_horiz:")
-    trained = dataclasses.replace(choice.config, resolution=max(side, choice.config.min_resolution))
-    st.caption(from_scratch_note(trained.input_resolution, recipe.images, batch, recipe.held_out))
-    return trained
+    st.caption(from_scratch_note(choice.config.input_resolution, TEACHING.images, batch, TEACHING.held_out))
+    return choice.config
 
 
 def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: TrainSettings, device: str) -> None:
