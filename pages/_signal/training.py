@@ -12,6 +12,7 @@ from explorer.analysis.training import (
     TEACHING,
     Copied,
     RunState,
+    StepRecord,
     TrainingRun,
     TrainSettings,
     TrainSpec,
@@ -113,7 +114,7 @@ def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: Trai
         run.finished = True
 
 
-def first_and(run: TrainingRun, at) -> list[tuple[str, object]]:
+def first_and(run: TrainingRun, at: StepRecord) -> list[tuple[str, object]]:
     """The first recorded step's signal flow, and ``at``'s when it is another step."""
     first = run.snapshots[0]
     shown = [(f"step {first.step}", first.signal)]
