@@ -36,7 +36,7 @@ import torch
 
 from explorer.analysis.saliency import grad_cam
 from explorer.analysis.signal import signal
-from explorer.analysis.training import TrainSettings, train
+from explorer.analysis.training import Fresh, TrainSettings, TrainSpec, train
 from explorer.config import parse_query
 from explorer.measure.profile import profile
 from explorer.runtime.device import available_devices, describe, synchronize
@@ -69,9 +69,9 @@ def tasks(device: torch.device, batch: int) -> dict[str, Callable[[], object]]:
     }
     for autocast in (False, True) if device.type == "cuda" else (False,):
         settings = TrainSettings(
-            optimizer="adam", lr=1e-3, steps=10**6, batch=64, record_every=10**9, autocast=autocast
+            optimizer="adam", lr=1e-3, steps=10**6, batch=64, record_every=None, autocast=autocast
         )
-        steps = train(RESNET20, settings, device=device)
+        steps = train(TrainSpec(model=Fresh(RESNET20), settings=settings, device=device))
         found["train bf16" if autocast else "train"] = lambda steps=steps: next(steps)
     return found
 

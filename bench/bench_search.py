@@ -42,6 +42,7 @@ from explorer.analysis.search import (
     run_search,
     verdict,
 )
+from explorer.views.search_text import verdict_sentence
 
 BASE = "family=plain&depth=4&width=8&resolution=32"
 
@@ -86,7 +87,7 @@ def result(args: argparse.Namespace) -> None:
             f"  {r.point.label:<36} {r.point.macs / 1e6:7.3f} M MACs  "
             f"{r.accuracy:6.1%} ± {r.spread:5.1%}  {r.point.query}"
         )
-    print(verdict(run.results).sentence)
+    print(verdict_sentence(verdict(run.results)))
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from explorer.analysis.training import TEACHING, train
+from explorer.analysis.training import TEACHING, Fresh, TrainSpec, train
 from explorer.config import parse_query
 
 WATCH = "family=resnet&stem=cifar&depth=8&width=16&classes=8"
@@ -51,7 +51,7 @@ def watch(device: str, bf16: bool) -> None:
         config = dataclasses.replace(parse_query(WATCH), resolution=side)
         settings = dataclasses.replace(TEACHING, resolution=side, batch=batch, autocast=bf16)
         start = time.perf_counter()
-        records = list(train(config, settings, device=device))
+        records = list(train(TrainSpec(model=Fresh(config), settings=settings, device=device)))
         wall = time.perf_counter() - start
         times = [b.elapsed_s - a.elapsed_s for a, b in itertools.pairwise(records)]
         losses = "/".join(f"{records[k - 1].loss:.3f}" for k in (50, 100, 150, 200))
@@ -76,7 +76,8 @@ def degradation(device: str, bf16: bool) -> None:
         for seed in lesson.params["seeds"]:
             settings = dataclasses.replace(training_settings(lesson, seed), autocast=bf16)
             start = time.perf_counter()
-            losses = [r.loss for r in train(parse_query(config.query), settings, device=device)]
+            spec = TrainSpec(model=Fresh(parse_query(config.query)), settings=settings, device=device)
+            losses = [r.loss for r in train(spec)]
             ends.append(statistics.fmean(losses[-tail:]))
             print(f"{config.label:<12} seed {seed}: final loss {ends[-1]:.3f}  {time.perf_counter() - start:5.1f} s")
         print(f"{config.label:<12} {statistics.fmean(ends):.3f} ± {statistics.stdev(ends):.3f}", flush=True)

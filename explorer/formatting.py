@@ -17,5 +17,10 @@ def human_bytes(value: float) -> str:
     return f"{value:.0f} B"
 
 
+def human_duration(seconds: float) -> str:
+    """A duration as people say it: "40 s", "12 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:
     return "x".join(str(s) for s in shape) if shape else "-"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.saliency import default_layer, explain_every_stage, explain_image, target_layers
-from explorer.analysis.training import WARM_START_LR, train_on_shapes
+from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
 from explorer.data.images import image_digest
 from explorer.knobs import ConfigError, ModelConfig
 from explorer.runtime.packaged import load_packaged, packaged_lite0
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
+from explorer.views.training import step_text
+from explorer.views.weights import SALIENCY_LABELS, WeightsSource
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import image_picker, uploaded_checkpoint
@@ -20,9 +22,8 @@ from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
 from pages._shared.tables import table
 
-IMAGENET, CHECKPOINT, TRAINED = "ImageNet weights", "Uploaded checkpoint", "Trained here on shapes"
-SHIPPED = "Shipped model (trained on shapes)"
-LITE0 = "ImageNet: EfficientNet-Lite0 (offline)"
+SHIPPED, IMAGENET, LITE0 = WeightsSource.SHIPPED, WeightsSource.IMAGENET, WeightsSource.LITE0
+CHECKPOINT, TRAINED = WeightsSource.CHECKPOINT, WeightsSource.TRAINED
 #: "Train on shapes" default budget. On the 2-core CPU it is not enough to reach 80% from scratch
 #: (issue 16 measured 22% for ResNet-20 in 45 s; the shipped ResNet-8 needed 2,000 steps, 15 min under
 #: load, for 96%), so a config that matches a shipped model warm-starts from its weights (``warm_start``).
@@ -41,7 +42,7 @@ def packaged_model(device: str) -> ExplainableModel:
     return load_packaged(packaged_lite0(), device)
 
 
-def weights_choices(config: ModelConfig, shipped: ShippedModel | None, photo: bool = True) -> list[str]:
+def weights_choices(config: ModelConfig, shipped: ShippedModel | None, photo: bool = True) -> list[WeightsSource]:
     """The weight sources, the default first. A photo: a real ImageNet model on this machine (the
     sidebar's model's cached ImageNet weights, else EfficientNet-Lite0 from its package); a shape: the
     shipped model of the sidebar's family (offline, nothing to click); then ImageNet (a download)."""
@@ -61,36 +62,38 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
     has_imagenet = info is not None
     shipped = shipped_for(config)
     choices = weights_choices(config, shipped, photo)
-    source = st.radio("Weights", choices, key=f"saliency.weights.{'-'.join(choices)}")
+    key = f"saliency.weights.{'-'.join(c.value for c in choices)}"
+    source = st.radio("Weights", choices, format_func=SALIENCY_LABELS.get, key=key)
     if not has_imagenet:
         st.caption("ImageNet weights exist for torchvision's own models: pick one of their presets to use them.")
-    elif not info.cached and source != IMAGENET:
+    elif not info.cached and source is not IMAGENET:
         st.caption(
-            f"ImageNet weights for {info.model_name} are not in the torch cache: pick **{IMAGENET}** to download them."
+            f"ImageNet weights for {info.model_name} are not in the torch cache: pick **{SALIENCY_LABELS[IMAGENET]}** "
+            "to download them."
         )
     device = current_device()
     try:
-        if source == LITE0:
+        if source is LITE0:
             if config != packaged_lite0().config:
                 st.caption(
                     f"A photo is explained by a real ImageNet classifier: EfficientNet-Lite0 from its package "
                     f"(`{config.query}` has no ImageNet weights on this machine)."
                 )
             return packaged_model(device)
-        if source == SHIPPED:
+        if source is SHIPPED:
             assert shipped is not None
             if shipped.query != config.query:
                 st.caption(
                     f"The shipped {config.family} model is `{shipped.query}` (the sidebar's family; its own size)."
                 )
             return shipped_model(shipped.name, device)
-        if source == IMAGENET:
+        if source is IMAGENET:
             info = pretrained_info(config)
             if not info.cached and st.button(f"Download {info.model_name} weights", key="saliency.download"):
                 bar = st.progress(0.0, text="Downloading…")
                 with_imagenet_weights(config, device, download=True, progress=lambda f: bar.progress(f))
             return imagenet_model(config.query, device)
-        if source == CHECKPOINT:
+        if source is CHECKPOINT:
             model = uploaded_checkpoint("saliency", config)
             if model is not None:  # the Deformable page may reuse the model in use here
                 SALIENCY_MODEL.set(KeyedModel(("checkpoint", config.query), model))
@@ -104,15 +107,14 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
         if st.button("Train on shapes", key="saliency.train", type="primary"):
             bar = st.progress(0.0, text="Training…")
             with slow_work("Training"):  # the server's slow-work queue: the place in line shown
-                trained = train_on_shapes(
-                    config,
+                spec = TrainSpec(
+                    model=shapes_source(config, start=start),
+                    settings=shapes_settings(start is not None, autocast=bf16),
                     seconds=seconds,
                     device=device,
-                    autocast=bf16,
-                    lr=WARM_START_LR if start is not None else 1e-3,
-                    start=start,
-                    progress=lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=r.describe()),
-                ).model
+                    callbacks=(lambda r: bar.progress(min(1.0, r.elapsed_s / seconds), text=step_text(r)),),
+                )
+                trained = train_on_shapes(spec).model
             SALIENCY_MODEL.set(KeyedModel(key, trained))
         kept = SALIENCY_MODEL.get()
         if kept is not None and kept.key == key:

@@ -106,7 +106,11 @@ def test_picking_a_location_moves_the_star():
 def test_train_on_shapes_warm_starts_from_the_shipped_model_of_the_same_architecture():
     opening = shipped_deformable()
     at = open_deform()
-    at.radio(key="deform.weights.True").set_value("Trained here on shapes").run()
+    from explorer.views.weights import WeightsSource
+
+    weights = at.radio(key="deform.weights.True")
+    assert weights.options == ["Shipped model (offsets learned)", "Trained here on shapes", "Uploaded checkpoint"]
+    weights.set_value(WeightsSource.TRAINED).run()
     captions = " ".join(c.value for c in at.caption)
     assert f"Training starts from the shipped model '{opening.name}'" in captions
     at.slider(key="deform.steps").set_value(3)

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.config import parse_query
 from explorer.runtime.device import describe
 from explorer.runtime.models import build_seeded
+from explorer.views.weights import WeightsSource
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = {"family": "plain", "depth": "8", "width": "4", "resolution": "16"}
@@ -62,7 +63,7 @@ def test_saliency_page_explains_with_a_checkpoint_on_each_device(device):
     at = open_on("pages/saliency.py", device, preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", _png(Image.new("RGB", (80, 60), "red")), "image/png"))
-    next(r for r in at.radio if r.label == "Weights").set_value("Uploaded checkpoint").run()
+    next(r for r in at.radio if r.label == "Weights").set_value(WeightsSource.CHECKPOINT).run()
     buffer = io.BytesIO()
     torch.save(build_seeded(parse_query("preset=resnet20"), seed=0).module.state_dict(), buffer)
     at.file_uploader(key="saliency.checkpoint.0").set_value(("r20.pt", buffer.getvalue(), "application/octet-stream"))

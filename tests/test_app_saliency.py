@@ -19,6 +19,7 @@ from explorer.data.samples import SAMPLE_DIR
 from explorer.data.shapes import CLASSES
 from explorer.families import build
 from explorer.runtime.shipped import shipped_for
+from explorer.views.weights import SALIENCY_LABELS, WeightsSource
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -65,8 +66,8 @@ def empty_torch_cache(tmp_path):
     torch.hub.set_dir(previous)
 
 
-LITE0 = "ImageNet: EfficientNet-Lite0 (offline)"
-SHIPPED = "Shipped model (trained on shapes)"
+LITE0 = SALIENCY_LABELS[WeightsSource.LITE0]
+SHIPPED = SALIENCY_LABELS[WeightsSource.SHIPPED]
 
 
 def generated_shape(at: AppTest) -> AppTest:
@@ -89,7 +90,7 @@ def test_without_weights_a_photo_gets_lite0_and_a_shape_asks_for_weights():
 def test_offline_a_photo_is_explained_by_lite0_and_an_upload_gets_a_map_at_once(empty_torch_cache):
     at = open_saliency(preset="resnet18")
     assert weights(at).options[:3] == [LITE0, SHIPPED, "ImageNet weights"]
-    assert weights(at).value == LITE0
+    assert weights(at).value is WeightsSource.LITE0
     assert "ImageNet weights for resnet18 are not in the torch cache" in captions(at)
     assert "EfficientNet-Lite0 from its package (`preset=resnet18` has no ImageNet weights" in captions(at)
     assert list(at.dataframe[0].value["class"][:3]) == ["Egyptian cat", "tiger cat", "tabby"]
@@ -108,7 +109,7 @@ def test_offline_a_photo_is_explained_by_lite0_and_an_upload_gets_a_map_at_once(
 def test_offline_a_generated_shape_is_explained_by_the_shipped_model(empty_torch_cache):
     at = generated_shape(open_saliency(preset="resnet18"))
     assert weights(at).options[:2] == [SHIPPED, "ImageNet weights"] and weights(at).options[-1] == LITE0
-    assert weights(at).value == SHIPPED
+    assert weights(at).value is WeightsSource.SHIPPED
     assert "Weights: shipped model 'resnet8-cifar'" in captions(at)
     assert f"The shipped resnet model is `{shipped_for(parse_query('preset=resnet18')).query}`" in captions(at)
     assert len(at.image) >= 3
@@ -118,7 +119,7 @@ def test_offline_a_generated_shape_is_explained_by_the_shipped_model(empty_torch
 
 def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_generated_shape():
     at = generated_shape(open_saliency(preset="resnet20"))  # not one of torchvision's: no ImageNet choice
-    assert weights(at).value == SHIPPED and "ImageNet weights" not in weights(at).options
+    assert weights(at).value is WeightsSource.SHIPPED and "ImageNet weights" not in weights(at).options
     assert len(at.image) >= 3 and "Weights: shipped model" in captions(at)
 
 
@@ -128,7 +129,7 @@ def test_a_cifar_resnet_opens_on_the_shipped_model_with_a_generated_shape():
 )
 def test_each_family_with_a_shipped_model_opens_on_it_offline(query, name, empty_torch_cache):
     at = generated_shape(open_saliency(**query))
-    assert weights(at).value == SHIPPED
+    assert weights(at).value is WeightsSource.SHIPPED
     assert f"Weights: shipped model '{name}'" in captions(at)
     assert len(at.image) >= 3  # the generated picture, its map, the overlay
 
@@ -137,7 +138,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
     at = open_saliency(preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Upload").run()
     at.file_uploader(key="saliency.upload").set_value(("red.png", png(Image.new("RGB", (80, 60), "red")), "image/png"))
-    weights(at).set_value("Uploaded checkpoint").run()
+    weights(at).set_value(WeightsSource.CHECKPOINT).run()
     at.file_uploader(key="saliency.checkpoint.0").set_value(
         ("r20.pt", state_dict_bytes("preset=resnet20"), "application/octet-stream")
     )
@@ -152,7 +153,7 @@ def test_uploaded_checkpoint_and_image_give_three_pictures_and_top5():
 
 def test_checkpoint_with_foreign_keys_is_reported_not_fatal():
     at = open_saliency(preset="resnet20")
-    weights(at).set_value("Uploaded checkpoint").run()
+    weights(at).set_value(WeightsSource.CHECKPOINT).run()
     at.file_uploader(key="saliency.checkpoint.0").set_value(("other.pt", state_dict_bytes("preset=resnet32"), "x"))
     at.run()
     assert not at.exception
@@ -177,7 +178,7 @@ def test_imagenet_weights_from_the_local_cache_show_imagenet_class_names(tmp_pat
         torch.manual_seed(0)
         torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
         at = open_saliency(preset="resnet18")
-        assert weights(at).value == "ImageNet weights"  # cached: the default
+        assert weights(at).value is WeightsSource.IMAGENET  # cached: the default
         assert "Weights: ImageNet weights from torchvision (resnet18, 69.8% top-1 as published)" in captions(at)
         names = set(at.dataframe[0].value["class"])
         assert names <= set(torchvision.models.ResNet18_Weights.DEFAULT.meta["categories"])
@@ -187,7 +188,7 @@ def test_imagenet_weights_from_the_local_cache_show_imagenet_class_names(tmp_pat
 
 def test_imagenet_weights_missing_offline_say_where_to_put_them(empty_torch_cache):
     at = open_saliency(preset="resnet18")
-    weights(at).set_value("ImageNet weights").run()
+    weights(at).set_value(WeightsSource.IMAGENET).run()
     message = " ".join(e.value for e in at.error)
     assert "put the file at" in message and "resnet18-f37072fd.pth" in message
     assert at.button(key="saliency.download").label == "Download resnet18 weights"
@@ -197,7 +198,7 @@ def test_imagenet_weights_missing_offline_say_where_to_put_them(empty_torch_cach
 def test_training_on_shapes_then_explaining_a_generated_shape():
     at = open_saliency(preset="resnet20")
     at.radio(key="saliency.image_source").set_value("Generated shape").run()
-    weights(at).set_value("Trained here on shapes").run()
+    weights(at).set_value(WeightsSource.TRAINED).run()
     at.slider(key="saliency.budget").set_value(10).run()
     at.button(key="saliency.train").click().run()
     assert not at.exception, at.exception
@@ -209,7 +210,7 @@ def test_training_on_shapes_then_explaining_a_generated_shape():
 @pytest.mark.slow
 def test_train_on_shapes_warm_starts_from_the_matching_shipped_model():
     at = open_saliency(family="resnet", stem="cifar", depth="8", width="16")
-    weights(at).set_value("Trained here on shapes").run()
+    weights(at).set_value(WeightsSource.TRAINED).run()
     assert "Training starts from the shipped model 'resnet8-cifar'" in captions(at)
     at.slider(key="saliency.budget").set_value(10).run()
     at.button(key="saliency.train").click().run()
@@ -240,7 +241,7 @@ def test_a_checkpoint_upload_is_let_go_once_loaded_or_refused():
     """The server keeps no uploaded bytes: after loading (or refusing) a file, the uploader is a fresh
     one, the loaded model stays for this design, and another design asks for the file again."""
     at = open_saliency(preset="resnet20")
-    weights(at).set_value("Uploaded checkpoint").run()
+    weights(at).set_value(WeightsSource.CHECKPOINT).run()
     at.file_uploader(key="saliency.checkpoint.0").set_value(("junk.pt", b"\x00junk" * 1000, "x"))
     at.run()
     assert not at.exception

@@ -79,7 +79,10 @@ def test_pins_and_typed_curves_add_and_remove():
 def test_weight_gradients_and_eval_mode():
     at = open_signal(**TINY)
     at.pills(key="signal.metrics").set_value(["grad_norm", "weight_grad_norm", "activation_mean"]).run()
-    at.radio(key="signal.mode").set_value("running statistics (eval mode)").run()
+    from explorer.analysis.signal import Statistics
+
+    assert at.radio(key="signal.mode").options == ["batch statistics (training mode)", "running statistics (eval mode)"]
+    at.radio(key="signal.mode").set_value(Statistics.RUNNING).run()
     assert not at.exception, at.exception
     assert len(charts(at)) == 3
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,11 +18,15 @@ from explorer.analysis.deform import (
     generated_shape,
     map_stride,
     offset_fields,
+    offsets_settings,
+    offsets_source,
     regular_grid,
     sampling_points,
     stacked_points,
     train_offsets,
+    untrained,
 )
+from explorer.analysis.training import TrainSpec
 from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
@@ -139,9 +144,9 @@ def test_stacked_points_follow_the_lower_layers_offsets() -> None:
 
 def test_training_moves_the_offsets_from_zero(device) -> None:
     steps: list[int] = []
-    pair = train_offsets(
-        parse_query(SMALL), 3, device, batch=4, held_out=0, lr=1e-2, progress=lambda k, n, loss: steps.append(k)
-    )
+    settings = offsets_settings(steps=3, batch=4, lr=1e-2)
+    spec = TrainSpec(model=offsets_source(parse_query(SMALL)), settings=settings, device=device)
+    pair = train_offsets(dataclasses.replace(spec, callbacks=(lambda r: steps.append(r.step),)), held_out=0)
     assert steps == [1, 2, 3] and pair.steps == 3 and len(pair.losses) == 3
     image = generated_shape(3, 16, "square")[0]
     before = offset_fields(pair.before.built, image, pair.before.mean, pair.before.std)
@@ -150,9 +155,12 @@ def test_training_moves_the_offsets_from_zero(device) -> None:
         assert not before.fields[name].offsets.any()
         assert after.fields[name].magnitude().mean() > 1e-3
     assert pair.after.built.module is not pair.before.built.module
-    assert train_offsets(parse_query(SMALL), 0, held_out=0).steps == 0
+    zero = untrained(spec)
+    assert not any(zero.built.module is m.built.module for m in (pair.before, pair.after))
+    assert all(not f.offsets.any() for f in offset_fields(zero.built, image).fields.values())
+    plain = TrainSpec(model=offsets_source(parse_query("family=plain&depth=4&resolution=16")), settings=settings)
     with pytest.raises(ValueError, match="no deformable layers"):
-        train_offsets(parse_query("family=plain&depth=4&resolution=16"), 0)
+        untrained(plain)
 
 
 def test_offsets_agree_with_the_cpu_on_every_device(device) -> None:

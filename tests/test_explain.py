@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from explorer.analysis.saliency import explain_image
-from explorer.analysis.training import train_on_shapes
+from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
 from explorer.config import parse_query
 from explorer.data.samples import shape_box, shape_image
 from explorer.data.shapes import CLASSES
@@ -30,7 +30,8 @@ def trained(single_thread):
     """ResNet-20 trained for 300 Adam steps (batch 32, lr 2e-3) on shapes version 2 (the default) drawn
     at 32 px to keep the test short: deterministic from its seeds. (150 steps, enough for version 1,
     gave 19% on version 2.)"""
-    return train_on_shapes(parse_query("preset=resnet20"), steps=300, device="cpu", resolution=32, lr=2e-3).model
+    source = shapes_source(parse_query("preset=resnet20"), 32)
+    return train_on_shapes(TrainSpec(model=source, settings=shapes_settings(steps=300, lr=2e-3), device="cpu")).model
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
-from explorer.analysis.training import StepRecord, TrainingRun, TrainSettings
+from explorer.analysis.training import RunState, StepRecord, TrainingRun, TrainSettings
+from explorer.views.training import step_text
 from pages._shared.state import SIGNAL_PINS, Pins, Slot
 
 
@@ -48,4 +49,24 @@ def test_a_training_run_knows_its_last_record_and_snapshots():
     assert run.last is None and run.snapshots == []
     run.records += [StepRecord(1, 3, 2.0, 0.1, 0.1), StepRecord(2, 3, 1.5, 0.2, 0.2)]
     assert run.last.step == 2 and not run.finished
-    assert run.last.describe() == "step 2: loss 1.500"
+    assert step_text(run.last) == "step 2: loss 1.500"
+    assert run.state is RunState.STOPPED
+    run.finished = True
+    assert run.state is RunState.FINISHED
+    run.records.append(StepRecord(3, 3, float("nan"), 0.0, 0.3))
+    assert run.state is RunState.DIVERGED
+
+
+def test_widgets_are_typed_namespaced_keys():
+    from pages._shared.state import Widget, Widgets
+
+    class Page(Widgets, prefix="page"):
+        count = Widget[int]()
+        renamed = Widget[str]("other")
+
+    assert Page.count.key == "page.count" and Page.renamed.key == "page.other"
+    assert Page.count.get() is None and not Page.count.is_set
+    assert Page.count.setdefault(3) == 3 and Page.count.value == 3 and st.session_state["page.count"] == 3
+    Page.count.set(4)
+    assert Page.count.value == 4 and Page.count.pop() == 4 and not Page.count.is_set
+    assert Page.renamed.at("a", 1) == "page.other.a.1"

@@ -12,7 +12,7 @@ import pytest
 from explorer.analysis.lessons import LESSONS_DIR, load_lesson
 from explorer.analysis.lessons.experiments import training_outcome, training_settings
 from explorer.analysis.runs import RUNS_DIR, RunError, read_run, recorded_runs, write_run
-from explorer.analysis.training import train
+from explorer.analysis.training import Fresh, TrainSpec, train
 from explorer.cli import main
 from explorer.config import parse_query
 
@@ -69,5 +69,6 @@ def test_a_shipped_record_re_runs_its_first_steps_exactly(run, single_thread) ->
     seed = lesson.params["seeds"][0]
     for config in lesson.configs:
         settings = dataclasses.replace(training_settings(lesson, seed), steps=3)
-        live = [r.loss for r in train(parse_query(config.query), settings, device="cpu")]
+        spec = TrainSpec(model=Fresh(parse_query(config.query)), settings=settings, device="cpu")
+        live = [r.loss for r in train(spec)]
         assert live == run.data["losses"][config.label][0][:3], config.label

@@ -18,6 +18,7 @@ from explorer.analysis.search import (
     RESULTS_FILE,
     GridPoint,
     InlineExecutor,
+    Outcome,
     PointResult,
     PoolExecutor,
     SearchSpec,
@@ -30,6 +31,7 @@ from explorer.analysis.search import (
 )
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.views.search_text import ranking_sentence, verdict_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "family=plain&depth=4&width=4&resolution=16"
@@ -167,10 +169,14 @@ def test_verdict_says_which_way_it_went_with_the_spread():
     singles = [_result("depth", 200, (0.60, 0.62)), _result("width", 210, (0.79, 0.83))]
     judged = verdict([compound, *singles])
     assert judged.best == compound
-    assert [c.outcome for c in judged.comparisons] == ["better", "within spread"]
-    assert "not shown to win" in judged.sentence and "81.0% ± 1.4%" in judged.sentence
+    assert [c.outcome for c in judged.comparisons] == [Outcome.BETTER, Outcome.WITHIN_SPREAD]
+    assert not judged.wins
+    said = verdict_sentence(judged)
+    assert "not shown to win" in said and "81.0% ± 1.4%" in said
     worse = verdict([compound, _result("resolution", 190, (0.95, 0.96))])
-    assert worse.comparisons[0].outcome == "worse" and "did not win" in worse.sentence
+    assert worse.comparisons[0].outcome == Outcome.WORSE and "did not win" in verdict_sentence(worse)
+    wins = verdict([compound, _result("depth", 200, (0.60, 0.62))])
+    assert wins.wins and "beats every single-dimension baseline" in verdict_sentence(wins)
     # a grid point that scales one dimension only is not a compound point
     assert verdict([_result("grid", 200, (0.9,), (2.0, 1.0, 1.0))]).best is None
 
@@ -249,9 +255,10 @@ def test_ranking_separates_the_winner_only_beyond_the_spread():
     assert ranked.difference == pytest.approx(0.01)
     assert ranked.noise == pytest.approx(0.02, abs=1e-4)  # both spreads 1.414 %
     assert not ranked.separated and ranked.ranks  # spread 1.4 % against a 30 % span
-    assert "these seeds do not tell the two apart" in ranked.sentence() and "ranks its points" in ranked.sentence()
+    said = ranking_sentence(ranked)
+    assert "these seeds do not tell the two apart" in said and "ranks its points" in said
     clear = ranking([far, winner])
-    assert clear.separated and "is more than their combined spread" in clear.sentence()
+    assert clear.separated and "is more than their combined spread" in ranking_sentence(clear)
     assert ranking([]) is None
 
 

@@ -105,6 +105,7 @@ def test_the_search_tab_opens_on_the_recorded_search():
     table, with the numbers of its checksummed data; nothing is trained."""
     from explorer.analysis.runs import RUNS_DIR, recorded_runs
     from explorer.analysis.search import PointResult, ranking, verdict
+    from explorer.views.search_text import ranking_sentence, verdict_sentence
 
     (run,), _ = recorded_runs(RUNS_DIR, kind="search")
     results = [PointResult.from_json(p) for p in run.data["points"]]  # the checksummed data, in plan order
@@ -113,8 +114,8 @@ def test_the_search_tab_opens_on_the_recorded_search():
     at = open_search(preset="resnet18")
     shown = texts(at) + " ".join(i.value for i in at.info)
     assert f"**Recorded search: {run.title}.**" in shown
-    assert verdict(finished).sentence in shown and run.card["verdict"] == verdict(results).sentence
-    assert ranking(results).sentence() in shown
+    assert verdict_sentence(verdict(finished)) in shown and run.card["verdict"] == verdict_sentence(verdict(results))
+    assert ranking_sentence(ranking(results)) in shown
     table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
     assert len(table) == 19 and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
     assert any(run.card["command"] == c.value for c in at.code)

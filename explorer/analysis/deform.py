@@ -28,7 +28,7 @@ shortcuts move no sampling point).
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +39,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.analysis.training import shapes_config, train_on_shapes
+from explorer.analysis.training import (
+    Copied,
+    Fresh,
+    TrainSettings,
+    TrainSpec,
+    private_copy,
+    shapes_config,
+    shapes_settings,
+    shapes_source,
+    train_on_shapes,
+)
 from explorer.data.images import display_image, preprocess
 from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD
 from explorer.families import BuiltModel, build
@@ -54,18 +64,22 @@ __all__ = [
     "DEFAULT_QUERY",
     "DeformLayer",
     "DeformView",
+    "LayerOffsets",
     "OffsetField",
     "SpreadStudy",
     "TrainedPair",
     "deformable_layers",
     "generated_shape",
     "offset_fields",
+    "offsets_settings",
+    "offsets_source",
     "regular_grid",
     "sampling_points",
     "spearman",
     "spread_against_size",
     "stacked_points",
     "train_offsets",
+    "untrained",
 ]
 
 #: A config with deformable layers, suggested where the current one has none.
@@ -296,22 +310,35 @@ class DeformView:
             run.insert(0, previous)
         return run
 
-    def summary(self) -> list[dict[str, Any]]:
-        """One row per layer: name, output size, strides and mean / max offset length (image px)."""
+    def summary(self) -> list[LayerOffsets]:
+        """One row per layer: name, output size, stride and offset lengths (image px)."""
         rows = []
         for f in self.fields.values():
             magnitude = f.magnitude() * f.input_stride
             rows.append(
-                {
-                    "layer": f.name,
-                    "output": f"{f.out_size[0]}x{f.out_size[1]}",
-                    "input stride": f.input_stride,
-                    "mean |offset| (image px)": float(magnitude.mean()),
-                    "max |offset| (image px)": float(magnitude.max()),
-                    "mean mask": None if f.mask is None else float(f.mask.mean()),
-                }
+                LayerOffsets(
+                    layer=f.name,
+                    out_size=f.out_size,
+                    input_stride=f.input_stride,
+                    mean_offset=float(magnitude.mean()),
+                    max_offset=float(magnitude.max()),
+                    mean_mask=None if f.mask is None else float(f.mask.mean()),
+                )
             )
         return rows
+
+
+@dataclass(frozen=True)
+class LayerOffsets:
+    """How far one deformable layer's offsets move its taps, in image pixels (``DeformView.summary``)."""
+
+    layer: str
+    out_size: tuple[int, int]
+    input_stride: float
+    mean_offset: float
+    max_offset: float
+    #: The modulation mask's mean (DCNv2); None for a layer without one.
+    mean_mask: float | None
 
 
 def _spatial(module: nn.Module) -> bool:
@@ -436,67 +463,59 @@ class TrainedPair:
     losses: list[float] = field(default_factory=list)
 
 
-def train_offsets(
-    config: ModelConfig,
-    steps: int,
-    device: torch.device | str = "cpu",
-    seed: int = 0,
-    resolution: int = TRAIN_RESOLUTION,
-    batch: int = TRAIN_BATCH,
-    lr: float = LEARNING_RATE,
-    progress: Callable[[int, int, float], None] | None = None,
-    held_out: int = 64,
-    autocast: bool = False,
-    start: ExplainableModel | None = None,
-) -> TrainedPair:
-    """Fit ``config``'s architecture to the shapes data set (random scale and rotation) for
-    ``steps`` Adam steps with :func:`explorer.analysis.training.train_on_shapes`; return it with the
-    untrained model it started from. ``steps=0`` returns the untrained model twice.
+def offsets_settings(warm: bool = False, **changes: object) -> TrainSettings:
+    """How offsets are learned: Adam at :data:`LEARNING_RATE`, batch :data:`TRAIN_BATCH`, the shapes
+    trainer's data (rotated, rescaled shapes); ``warm``: refining a trained model, at its warm-start
+    rate. ``changes``: the steps, the seed, autocast, ..."""
+    return shapes_settings(warm, **{"batch": TRAIN_BATCH, **({} if warm else {"lr": LEARNING_RATE}), **changes})
 
-    Both models are built here, from ``seed``, so nothing shared is touched; ``progress(step,
-    steps, loss)`` is called after every step. Accuracy is measured on ``held_out`` images of
-    another seed (0: not measured). ``autocast``: train under bfloat16 autocast (see ``TrainSettings``).
 
-    ``start``: a trained model of this architecture (a shipped one, see
-    :func:`explorer.analysis.training.warm_start_for`): training goes on from a private copy of it at
-    its own resolution, and "before" is that model with its offsets zeroed (the regular grid).
-    """
-    if steps < 0:
-        raise ValueError(f"train steps {steps}; allowed: 0 or more")
+def offsets_source(
+    config: ModelConfig, start: ExplainableModel | None = None, resolution: int = TRAIN_RESOLUTION
+) -> Fresh | Copied:
+    """What learns the offsets: ``config``'s shapes version at ``resolution``, from fresh weights, or
+    a private copy of ``start`` (a trained model of this architecture, e.g. a shipped one, see
+    :func:`explorer.analysis.training.warm_start_for`) at the start's own side."""
+    if start is None:
+        return Fresh(shapes_config(config, resolution))
+    return shapes_source(config, start.built.config.input_resolution, start)
+
+
+def untrained(spec: TrainSpec) -> ExplainableModel:
+    """The "before" of ``spec``'s run: its fresh model (offsets all zero, from the settings' seed) or
+    its start with the offsets zeroed (the regular grid). Raises ValueError for a network without
+    deformable layers."""
+    source, device = spec.model, spec.device if spec.device is not None else "cpu"
     norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
-    if start is not None:
-        resolution = start.built.config.input_resolution
-        before = untrained_copy(start.built)
+    if isinstance(source, Fresh):
+        before = instantiate(source.config, device, batch=spec.settings.batch, training=False, seed=spec.settings.seed)
+        model = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
+    elif isinstance(source, Copied):
+        before = untrained_copy(source.built)
         before.module.to(device)
-        untrained = ExplainableModel(before, f"the {start.weights} with its offsets zeroed (the regular grid)", **norm)
+        model = ExplainableModel(before, f"the {source.origin} with its offsets zeroed (the regular grid)", **norm)
     else:
-        small = shapes_config(config, resolution)
-        before = instantiate(small, device, batch=batch, training=False, seed=seed)
-        untrained = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
+        raise TypeError("the offsets are learned on a Fresh model or a Copied one, not on an Owned one")
     if not deformable_layers(before):
-        raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
-    if steps == 0:
-        return TrainedPair(untrained, untrained, 0)
-    run = train_on_shapes(
-        config,
-        steps=steps,
-        device=device,
-        seed=seed,
-        resolution=resolution,
-        batch=batch,
-        lr=lr,
-        autocast=autocast,
-        held_out=held_out,
-        built=None if start is not None else BuiltModel(before.config, copy.deepcopy(before.module), before.stages),
-        start=start,
-        progress=None if progress is None else (lambda record: progress(record.step, steps, record.loss)),
-    )
-    return TrainedPair(untrained, run.model, run.steps, list(run.losses))
+        raise ValueError(f"{spec.config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
+    return model
+
+
+def train_offsets(spec: TrainSpec, held_out: int = 64) -> TrainedPair:
+    """Fit ``spec``'s model (see :func:`offsets_source` and :func:`offsets_settings`) to the shapes
+    data set with :func:`explorer.analysis.training.train_on_shapes`; return it with the untrained
+    model it started from (:func:`untrained`). Nothing shared is touched: "after" trains a private
+    copy of "before" (or of the start). Accuracy is measured on ``held_out`` images of another seed
+    (0: not measured)."""
+    before = untrained(spec)
+    source = spec.model if isinstance(spec.model, Copied) else Copied(before.built)
+    run = train_on_shapes(dataclasses.replace(spec, model=source), held_out)
+    return TrainedPair(before, run.model, run.steps, list(run.losses))
 
 
 def untrained_copy(built: BuiltModel) -> BuiltModel:
     """A private copy of ``built`` with every offset conv zeroed (the regular grid: "before")."""
-    copied = BuiltModel(built.config, copy.deepcopy(built.module), built.stages)
+    copied = private_copy(built)
     for module in copied.module.modules():
         if isinstance(module, DeformableConv2d):
             nn.init.zeros_(module.offset_conv.weight)

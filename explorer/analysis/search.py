@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import hashlib
 import json
 import math
@@ -49,8 +50,10 @@ __all__ = [
     "MAX_POINTS",
     "BackgroundSearch",
     "Cancelled",
+    "Comparison",
     "GridPoint",
     "InlineExecutor",
+    "Outcome",
     "PointResult",
     "PoolExecutor",
     "Ranking",
@@ -317,7 +320,7 @@ def run_task(task: TaskSpec) -> TaskResult:
     the search."""
     import torch
 
-    from explorer.analysis.training import train_on_shapes
+    from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
     from explorer.config import parse_query
 
     previous = torch.get_num_threads()
@@ -325,19 +328,17 @@ def run_task(task: TaskSpec) -> TaskResult:
         torch.set_num_threads(task.threads)
     try:
         config = parse_query(task.query)
-        run = train_on_shapes(
-            config,
+        settings = shapes_settings(
             steps=task.steps,
-            device=task.device,
             seed=task.seed,
-            resolution=config.input_resolution,
             batch=task.batch,
             lr=task.lr,
             rotate=task.rotate,
             scale=task.scale,
-            held_out=task.held_out,
             schedule=task.schedule,
         )
+        spec = TrainSpec(model=shapes_source(config, config.input_resolution), settings=settings, device=task.device)
+        run = train_on_shapes(spec, held_out=task.held_out)
         return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
     except (ValueError, RuntimeError) as exc:
         return TaskResult(None, 0.0, None, 0, task.device, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
@@ -800,7 +801,15 @@ class BackgroundSearch:
         return not self._thread.is_alive()
 
 
-# -- the honest result ------------------------------------------------------------------------
+# -- the honest result (numbers and outcomes; explorer.views.search says them in words) --------------
+class Outcome(enum.Enum):
+    """The best compound point against one baseline, with the seeds' spread as the noise."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    WITHIN_SPREAD = "within spread"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The best compound point against one single-dimension baseline."""
@@ -812,12 +821,12 @@ class Comparison:
     macs_ratio: float
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         if self.difference > self.noise:
-            return "better"
+            return Outcome.BETTER
         if self.difference < -self.noise:
-            return "worse"
-        return "within spread"
+            return Outcome.WORSE
+        return Outcome.WITHIN_SPREAD
 
 
 @dataclass(frozen=True)
@@ -825,7 +834,11 @@ class Verdict:
     best: PointResult | None
     comparisons: tuple[Comparison, ...]
     base: PointResult | None
-    sentence: str
+
+    @property
+    def wins(self) -> bool:
+        """The best compound point beats every baseline by more than the seeds' spread."""
+        return bool(self.comparisons) and {c.outcome for c in self.comparisons} == {Outcome.BETTER}
 
 
 def verdict(results: Iterable[PointResult]) -> Verdict:
@@ -836,7 +849,7 @@ def verdict(results: Iterable[PointResult]) -> Verdict:
     singles = [r for r in results if r.point.kind in ("depth", "width", "resolution")]
     base = next((r for r in results if r.point.kind == "base"), None)
     if not compound:
-        return Verdict(None, (), base, "No compound point has finished yet.")
+        return Verdict(None, (), base)
     best = max(compound, key=lambda r: (r.accuracy, -r.point.macs))
     comparisons = tuple(
         Comparison(
@@ -847,29 +860,7 @@ def verdict(results: Iterable[PointResult]) -> Verdict:
         )
         for s in singles
     )
-    seeds = len(best.accuracies)
-    head = (
-        f"Best compound point {best.point.label}: {best.accuracy:.1%} ± {best.spread:.1%} over {seeds} "
-        f"seed{'s' * (seeds > 1)} at {best.point.macs / 1e6:.3g} M MACs."
-    )
-    if not comparisons:
-        return Verdict(best, (), base, head + " No single-dimension baseline has finished yet.")
-    phrase = {"better": "better than", "worse": "worse than", "within spread": "within the spread of"}
-    parts = [
-        f"{phrase[c.outcome]} {c.baseline.point.kind} only ({c.baseline.accuracy:.1%} ± {c.baseline.spread:.1%}, "
-        f"MACs ×{c.macs_ratio:.2f} of it; difference {c.difference:+.1%})"
-        for c in comparisons
-    ]
-    outcomes = {c.outcome for c in comparisons}
-    if outcomes == {"better"}:
-        summary = "It beats every single-dimension baseline by more than the seeds' spread."
-    elif "worse" in outcomes:
-        summary = "It does not beat every single-dimension baseline: at this scale compound scaling did not win here."
-    else:
-        summary = "The differences are within the seeds' spread for at least one baseline: not shown to win."
-    if best.spread == 0.0 and seeds == 1:
-        summary += " (one seed: no spread measured, so the comparison is weak)"
-    return Verdict(best, comparisons, base, f"{head} It is " + "; ".join(parts) + f". {summary}")
+    return Verdict(best, comparisons, base)
 
 
 @dataclass(frozen=True)
@@ -895,24 +886,6 @@ class Ranking:
     def ranks(self) -> bool:
         """Every point's spread is under a third of the accuracy range across the grid."""
         return self.accuracy_range > 0 and self.largest_spread < self.accuracy_range / 3
-
-    def sentence(self) -> str:
-        w = self.winner
-        head = f"Winner: {w.point.label}, {w.accuracy:.1%} ± {w.spread:.1%}."
-        if self.runner_up is None:
-            return head
-        r = self.runner_up
-        gap = (
-            f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%}; the gap, {self.difference:.1%}, is "
-            f"{'more' if self.separated else 'not more'} than their combined spread ({self.noise:.1%})"
-            f"{'' if self.separated else ': these seeds do not tell the two apart'}."
-        )
-        spread = (
-            f" Across the grid the accuracies span {self.accuracy_range:.1%} and the largest spread over seeds is "
-            f"{self.largest_spread:.1%}: {'under' if self.ranks else 'not under'} a third of the span, so the search "
-            f"{'ranks its points' if self.ranks else 'does not rank its points reliably'}."
-        )
-        return head + gap + spread
 
 
 def ranking(results: Iterable[PointResult]) -> Ranking | None:

@@ -24,6 +24,7 @@ Values may be ``inf`` or ``nan`` (ResNet-1001 at a bad init, plain-1000): they a
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -420,3 +421,15 @@ def probe_sides(config: ModelConfig) -> tuple[list[int], int]:
     natural = config.input_resolution
     sides = sorted({s for s in PROBE_SIDES if config.min_resolution <= s <= natural} | {natural})
     return sides, max((s for s in sides if s <= LIVE_SIDE), default=sides[0])
+
+
+class Statistics(enum.Enum):
+    """What batch norm normalises with during a probe: the batch's own statistics (training mode) or
+    the running ones (eval mode; a fresh network's are mean 0, variance 1)."""
+
+    BATCH = "batch"
+    RUNNING = "running"
+
+    @property
+    def training(self) -> bool:
+        return self is Statistics.BATCH

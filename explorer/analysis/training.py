@@ -1,18 +1,18 @@
-"""Short, live training runs on the generated shapes data set, one record per step.
+"""Training on the generated shapes data set, one record per step, through one interface.
 
-:func:`train` is a generator: it yields a :class:`StepRecord` after every optimiser step, so a page
-can stream the loss and the curves and stop at any time (stop iterating; ``close()`` it to free the
-model at once). It trains a private copy (``copy.deepcopy``) of the model it is given, or a model it
-builds itself, so a model cached for other browser sessions is never touched.
+A :class:`TrainSpec` says everything a run depends on: where the model comes from (exactly one
+:data:`ModelSource`: a :class:`Fresh` model built from the seed, a :class:`Copied` private copy of a
+shared model, made under its lock, or an :class:`Owned` model trained in place), the
+:class:`TrainSettings` (data, optimiser, schedule, seed, precision, what is recorded, the step
+budget), the time budget, the device and callbacks. :func:`train` runs it: iterate the
+:class:`Training` for a :class:`StepRecord` after every optimiser step, so a page can stream the loss
+and the curves and stop at any time; :func:`train_on_shapes` runs it to the end and measures the
+held-out accuracy (Saliency, Deformable, the ``train`` and ``gradcam`` commands, the grid search).
 
 Every ``record_every`` steps (and at the first and the last step) the step itself is measured: the
 training batch's forward and backward run under the signal-flow hooks of
 :mod:`explorer.analysis.signal`, so the record carries activation std, output-gradient norm and
 weight-gradient norm per conv/linear layer at that point of training, at no extra pass.
-
-:func:`train_on_shapes` is the one trainer behind "Train on shapes" (Saliency, Deformable) and the
-CLI: it builds a fresh model from a seed, trains it with Adam for a step or time budget and measures
-its held-out accuracy.
 
 Conventions: inputs standardised as in :mod:`explorer.analysis.signal`; labels are shape classes
 (modulo the model's ``classes``); loss = mean cross-entropy; accuracy = top-1 on the step's batch
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -54,7 +56,6 @@ from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked, model_lock
 from explorer.runtime.device import full_float32
-from explorer.runtime.models import build_seeded
 from explorer.runtime.weights import ExplainableModel
 
 if TYPE_CHECKING:
@@ -63,17 +64,29 @@ if TYPE_CHECKING:
 __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
+    "SHAPES",
     "TEACHING",
     "TEACHING_MACS",
     "TEACHING_NETS",
+    "Copied",
+    "Fresh",
+    "ModelSource",
+    "Owned",
+    "RunState",
     "ShapesRun",
     "ShapesScores",
     "StepRecord",
+    "TeachingChoice",
     "TrainSettings",
+    "TrainSpec",
+    "Training",
     "TrainingRun",
+    "private_copy",
     "shapes_accuracy",
     "shapes_config",
     "shapes_scores",
+    "shapes_settings",
+    "shapes_source",
     "teaching_model",
     "train",
     "train_on_shapes",
@@ -89,13 +102,19 @@ HELD_OUT = 128
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings:
+    """A training recipe, the part of a :class:`TrainSpec` that is not the model, the time budget, the
+    device or the callbacks: the optimiser and its schedule, the data, the seed (weights of a
+    :class:`Fresh` model, data order), the precision, what is recorded and the step budget."""
+
     optimizer: str = "sgd"
     lr: float = 0.01
-    steps: int = 50
+    #: The step budget (None: no step limit; a :class:`TrainSpec` then needs a time budget).
+    steps: int | None = 50
     batch: int = 16
     seed: int = 0
-    #: Measure the signal flow every this many steps (and at the first and last step).
-    record_every: int = 5
+    #: Measure the signal flow every this many steps, and at the first and the last step (None: at
+    #: those two only).
+    record_every: int | None = 5
     momentum: float = 0.9
     #: Input side for training (None: the config's resolution).
     resolution: int | None = None
@@ -124,12 +143,14 @@ class TrainSettings:
             raise ValueError(f"schedule '{self.schedule}'; allowed: {', '.join(SCHEDULES)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr={self.lr}; allowed: a positive number")
-        if self.steps < 1:
-            raise ValueError(f"steps={self.steps}; allowed: 1 or more")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps}; allowed: 1 or more, or None (no step limit)")
+        if self.schedule != "constant" and self.steps is None:
+            raise ValueError(f"schedule '{self.schedule}' needs a number of steps")
         if self.batch < 2:
             raise ValueError(f"batch={self.batch}; allowed: 2 or more (batch norm needs batch statistics)")
-        if self.record_every < 1:
-            raise ValueError(f"record_every={self.record_every}; allowed: 1 or more")
+        if self.record_every is not None and self.record_every < 1:
+            raise ValueError(f"record_every={self.record_every}; allowed: 1 or more, or None")
         if self.images < 0 or self.held_out < 0:
             raise ValueError(f"images={self.images}, held_out={self.held_out}; allowed: 0 or more")
         if self.images and self.images < self.batch:
@@ -174,29 +195,56 @@ TEACHING_NETS: dict[str, str] = {
 }
 
 
-def teaching_model(config: ModelConfig, side: int, macs: int) -> tuple[ModelConfig, str]:
-    """What "Train and watch" trains for ``config`` at ``side`` px (``macs``: its MACs there, batch 1):
-    the config itself (8 outputs) when it is small enough, else its family's small net; and a
-    sentence saying which, for the page."""
+@dataclass(frozen=True)
+class TeachingChoice:
+    """What "Train and watch" trains from fresh weights for a config (see :func:`teaching_model`)."""
+
+    #: The config asked for, the recipe's side for it and its MACs there (batch 1).
+    asked: ModelConfig
+    side: int
+    macs: int
+    #: What is trained: the asked config (8 outputs) or a small net, at the side it trains at.
+    config: ModelConfig
+
+    @property
+    def swapped(self) -> bool:
+        """The asked config was too slow to learn live: a small net is trained in its place."""
+        return self.macs > TEACHING_MACS
+
+    @property
+    def family_net(self) -> bool:
+        """The small net is of the asked config's own family (else ResNet-8)."""
+        return self.asked.family in TEACHING_NETS
+
+    @property
+    def small_query(self) -> str:
+        return TEACHING_NETS.get(self.asked.family, TEACHING_NETS["resnet"])
+
+
+def teaching_model(config: ModelConfig, macs_of: Callable[[ModelConfig], int]) -> TeachingChoice:
+    """What "Train and watch" trains for ``config`` from fresh weights, at the teaching recipe's side
+    (at least the family's smallest): the config itself (8 outputs) when it is small enough there, else
+    its family's small net (:data:`TEACHING_NETS`). ``macs_of(config)`` counts MACs at batch 1 (a page
+    passes its cached profile)."""
     from explorer.config import parse_query
 
+    recipe_side = TEACHING.resolution or 16
+    side = max(recipe_side, config.min_resolution)
     own = dataclasses.replace(config, classes=len(CLASSES))
-    if macs <= TEACHING_MACS:
-        return own, ""
-    query = TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"])
-    small = parse_query(query)
-    kind = "its family's small net" if config.family in TEACHING_NETS else "ResNet-8 (no small net of this family here)"
-    note = (
-        f"`{config.query}` needs {macs / 1e6:,.0f} M MACs a picture at {side} px, too slow to learn live on a CPU: "
-        f"this trains {kind}, `{query}`, instead."
-    )
-    return small, note
+    macs = macs_of(dataclasses.replace(own, resolution=side))
+    chosen, trained_side = own, side
+    if macs > TEACHING_MACS:  # the small net trains at the recipe's side, not at the big model's smallest
+        chosen = parse_query(TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"]))
+        trained_side = max(recipe_side, chosen.min_resolution)
+    trained = dataclasses.replace(chosen, resolution=max(trained_side, chosen.min_resolution))
+    return TeachingChoice(config, side, macs, trained)
 
 
 @dataclass(frozen=True)
 class StepRecord:
     step: int
-    steps: int
+    #: The run's step budget (None: a time budget alone).
+    steps: int | None
     loss: float
     accuracy: float
     elapsed_s: float
@@ -211,11 +259,16 @@ class StepRecord:
 
     @property
     def fraction(self) -> float:
-        return self.step / self.steps
+        """How far through the step budget (0 without one)."""
+        return self.step / self.steps if self.steps else 0.0
 
-    def describe(self) -> str:
-        """For a progress bar: "step 12: loss 1.234"."""
-        return f"step {self.step}: loss {self.loss:.3f}"
+
+class RunState(enum.Enum):
+    """How a live run stands: going (or stopped by the user), diverged, or run to its end."""
+
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FINISHED = "finished"
 
 
 @dataclass
@@ -234,6 +287,13 @@ class TrainingRun:
         return self.records[-1] if self.records else None
 
     @property
+    def state(self) -> RunState:
+        last = self.last
+        if last is not None and last.diverged:
+            return RunState.DIVERGED
+        return RunState.FINISHED if self.finished else RunState.STOPPED
+
+    @property
     def snapshots(self) -> list[StepRecord]:
         """The records that carry a signal-flow measurement."""
         return [r for r in self.records if r.signal is not None]
@@ -246,24 +306,147 @@ def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimiz
     return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
 
 
-def train(
-    config: ModelConfig,
-    settings: TrainSettings | None = None,
-    built: BuiltModel | None = None,
-    device: str | torch.device | None = None,
-    private_copy: bool = True,
-) -> Iterator[StepRecord]:
-    """Train a copy of ``built`` (or a model of ``config`` built from ``settings.seed``); yield each step.
+# -- the one training interface ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fresh:
+    """A model of ``config`` built for the run, with weights drawn from the settings' seed (the
+    memory guard checks it first: a model too large for the device raises TooLargeError)."""
 
-    ``private_copy=False`` trains ``built`` itself, for a caller that owns it (the CLI), never for
-    a cached model. Stops early, after yielding the step, when the loss stops being finite.
+    config: ModelConfig
+
+
+@dataclass(frozen=True)
+class Owned:
+    """``built`` itself, trained in place: only for a caller that owns it (a command's own model),
+    never for a model cached for other sessions."""
+
+    built: BuiltModel
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A private copy of a shared model (:func:`private_copy`: under its lock), trained as ``config``
+    (None: its own; the same layers at another input side, say). ``origin`` names what it is a copy
+    of, for the trained model's description (e.g. "shipped model 'resnet8-cifar'")."""
+
+    built: BuiltModel
+    config: ModelConfig | None = None
+    origin: str | None = None
+
+
+#: Where a run's model comes from: exactly one of these.
+ModelSource = Fresh | Owned | Copied
+Callback = Callable[[StepRecord], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSpec:
+    """Everything one training depends on. Equal specs give equal runs (bit for bit on one device and
+    thread count, in full float32).
+
+    ``model``: where the model comes from (:data:`ModelSource`). ``settings``: the data, the
+    optimiser, the schedule, the seed, the precision, what is recorded and the step budget
+    (``settings.steps``). ``seconds``: the time budget (None: no time limit); the run ends at
+    whichever budget ends first, and at least one is needed. ``callbacks`` are called with every
+    step's record, before it is yielded.
     """
-    settings = settings or TrainSettings()
-    if built is None:
-        built = build_seeded(config, settings.seed, device)
-    elif private_copy:
-        with model_lock(built.module):  # never copy a model in the middle of someone's analysis
-            built = BuiltModel(built.config, copy.deepcopy(built.module), built.stages)
+
+    model: ModelSource
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    seconds: float | None = None
+    device: str | torch.device | None = None
+    callbacks: tuple[Callback, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, (Fresh, Owned, Copied)):
+            raise TypeError(f"model: a Fresh, Owned or Copied source, not {type(self.model).__name__}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"time budget {self.seconds} s; allowed: more than 0, or None (no time limit)")
+        if self.settings.steps is None and self.seconds is None:
+            raise ValueError("a budget is needed: settings.steps, seconds, or both")
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+
+    @property
+    def config(self) -> ModelConfig:
+        """The config the run trains."""
+        source = self.model
+        if isinstance(source, Fresh):
+            return source.config
+        if isinstance(source, Copied) and source.config is not None:
+            return source.config
+        return source.built.config
+
+
+def private_copy(built: BuiltModel) -> BuiltModel:
+    """A copy of ``built`` that training may change (a cached model is shared between sessions), made
+    under the model's lock so that nobody's hooks are half on it (see ``explorer.measure.hooks``)."""
+    with model_lock(built.module):
+        return BuiltModel(built.config, copy.deepcopy(built.module), built.stages)
+
+
+def _model(spec: TrainSpec) -> BuiltModel:
+    """The model ``spec`` trains, on its device."""
+    source, device = spec.model, spec.device if spec.device is not None else "cpu"
+    if isinstance(source, Fresh):
+        from explorer.runtime.models import instantiate
+
+        batch = spec.settings.batch
+        return instantiate(source.config, device, batch=batch, training=True, seed=spec.settings.seed)
+    if isinstance(source, Owned):
+        return source.built
+    built = dataclasses.replace(private_copy(source.built), config=spec.config)
+    built.module.to(device)
+    return built
+
+
+class Training:
+    """One run of a :class:`TrainSpec` (made by :func:`train`): iterate for a
+    :class:`StepRecord` after every optimiser step; ``model`` is the model being trained (its own, or
+    the caller's for an :class:`Owned` source). Stop at any time: stop iterating, or ``close()`` to
+    free the run at once."""
+
+    def __init__(self, spec: TrainSpec) -> None:
+        self.spec = spec
+        self.model = _model(spec)
+        self._records = _steps(spec, self.model)
+
+    def __iter__(self) -> Iterator[StepRecord]:
+        return self._records
+
+    def __next__(self) -> StepRecord:
+        return next(self._records)
+
+    def close(self) -> None:
+        self._records.close()
+
+    def finish(self) -> list[StepRecord]:
+        """Every remaining record, to the end of the budget; ValueError when the loss stops being finite."""
+        records = []
+        try:
+            for record in self._records:
+                records.append(record)
+                if record.diverged:
+                    raise ValueError(
+                        f"training diverged at step {record.step} (loss {record.loss}); try another config"
+                    )
+        finally:
+            self.close()
+        return records
+
+
+def train(spec: TrainSpec) -> Training:
+    """The one trainer: Signal's Train and watch, Saliency, Deformable, the lessons, the ``train``,
+    ``signal`` and ``gradcam`` commands and the grid search all run a :class:`TrainSpec` here.
+
+    The model is made at once (built, copied or taken, see :data:`ModelSource`); the steps run as the
+    records are asked for. A run stops early, after yielding the step, when its loss stops being
+    finite, and after the first step whose elapsed time reaches ``spec.seconds``.
+    """
+    return Training(spec)
+
+
+def _steps(spec: TrainSpec, built: BuiltModel) -> Iterator[StepRecord]:
+    settings, config = spec.settings, spec.config
     model = built.module
     target = next(model.parameters()).device
     if target.type == "meta":
@@ -274,16 +457,19 @@ def train(
     optimizer = _optimizer(model, settings)
     scheduler = None
     if settings.schedule == "cosine":
+        total = settings.steps
+        assert total is not None  # TrainSettings checks it
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda done: 0.5 * (1 + math.cos(math.pi * min(done, settings.steps) / settings.steps))
+            optimizer, lambda done: 0.5 * (1 + math.cos(math.pi * min(done, total) / total))
         )
     query = format_query(config)
     model.train()
     start = time.perf_counter()
-    for step in range(1, settings.steps + 1):
+    for step in itertools.count(1) if settings.steps is None else range(1, settings.steps + 1):
         x, labels = next(data)
         y = labels % config.classes
-        measure = step == 1 or step == settings.steps or step % settings.record_every == 0
+        last = step == settings.steps
+        measure = step == 1 or last or (settings.record_every is not None and step % settings.record_every == 0)
         optimizer.zero_grad(set_to_none=True)
         # Entered per step, not around the generator: a suspended run must not hold the switches.
         with _precision(settings, target):
@@ -295,11 +481,14 @@ def train(
             if scheduler is not None:
                 scheduler.step()
         held_out = None
-        if settings.held_out and step == settings.steps and math.isfinite(loss_value):
+        if settings.held_out and last and math.isfinite(loss_value):
             held_out = _held_out_accuracy(built, settings, side, config.classes)
         elapsed = time.perf_counter() - start
-        yield StepRecord(step, settings.steps, loss_value, accuracy, elapsed, result, held_out)
-        if not math.isfinite(loss_value):
+        record = StepRecord(step, settings.steps, loss_value, accuracy, elapsed, result, held_out)
+        for callback in spec.callbacks:
+            callback(record)
+        yield record
+        if not math.isfinite(loss_value) or (spec.seconds is not None and elapsed >= spec.seconds):
             return
 
 
@@ -436,113 +625,63 @@ def warm_start_for(config: ModelConfig, resolution: int | None = None) -> Shippe
     return shipped
 
 
-def private_copy(model: ExplainableModel) -> BuiltModel:
-    """A copy of ``model``'s network that training may change (a cached model is shared)."""
-    with model_lock(model.built.module):  # never copy a model in the middle of someone's analysis
-        return BuiltModel(model.built.config, copy.deepcopy(model.built.module), model.built.stages)
+#: The shapes trainer's recipe (Saliency, the ``gradcam`` and ``train`` commands, the grid search):
+#: Adam 1e-3, batch 32, fresh images every step, the signal flow measured at the first and last step
+#: only. Set ``steps`` (or give the spec ``seconds``) and the seed; ``warm=True`` in
+#: :func:`shapes_settings` refines a trained model at :data:`WARM_START_LR` instead.
+SHAPES = TrainSettings(optimizer="adam", lr=1e-3, steps=None, batch=32, record_every=None)
 
 
-def train_on_shapes(
-    config: ModelConfig,
-    *,
-    steps: int | None = None,
-    seconds: float = math.inf,
-    device: torch.device | str = "cpu",
-    seed: int = 0,
-    resolution: int | None = None,
-    batch: int = 32,
-    lr: float = 1e-3,
-    schedule: str = "constant",
-    autocast: bool = False,
-    held_out: int = HELD_OUT,
-    rotate: bool = True,
-    scale: tuple[float, float] | None = None,
-    images: int = 0,
-    built: BuiltModel | None = None,
-    start: ExplainableModel | None = None,
-    progress: Callable[[StepRecord], None] | None = None,
-) -> ShapesRun:
-    """Train ``config``'s architecture (see :func:`shapes_config`) on the shapes data set with Adam
-    for ``steps`` steps or ``seconds``, whichever ends first (``steps=None``: the time budget
-    alone); measure top-1 accuracy on ``held_out``
-    images of another seed (0: not measured). ``schedule="cosine"`` decays the learning rate to
-    zero over ``steps`` (a step budget is then needed).
+def shapes_settings(warm: bool = False, **changes: object) -> TrainSettings:
+    """:data:`SHAPES` with ``changes``; ``warm``: from a trained model, at :data:`WARM_START_LR`."""
+    base = dataclasses.replace(SHAPES, lr=WARM_START_LR) if warm else SHAPES
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
-    The model is built here from ``seed`` (a forked RNG: the global seed is left alone, so a server
-    shared between sessions is not disturbed), unless ``built`` (a private model of
-    ``shapes_config(config, resolution)``, trained in place) is given, or ``start`` (a trained model
-    of that architecture, e.g. :func:`warm_start_for`'s: a private copy of it is trained, at
-    ``resolution`` or else at the start's own side, and the description says it started there).
-    ``rotate``, ``scale`` and ``images`` pick the data as :class:`TrainSettings` does (the held-out
-    images are drawn the same way). ``progress(record)`` is
-    called after every step. A run whose loss stops being finite raises ValueError.
-    """
-    from explorer.runtime.models import instantiate
 
-    if steps is None:
-        if not math.isfinite(seconds):
-            raise ValueError("give a number of steps, a time budget in seconds, or both")
-        steps = 10**9
-    if steps < 1:
-        raise ValueError(f"train steps {steps}; allowed: 1 or more")
-    if not seconds > 0:
-        raise ValueError(f"time budget {seconds} s; allowed: more than 0")
-    if schedule != "constant" and steps == 10**9:
-        raise ValueError(f"schedule '{schedule}' needs a number of steps")
+def shapes_source(
+    config: ModelConfig, resolution: int | None = None, start: ExplainableModel | None = None
+) -> Fresh | Copied:
+    """What a shapes training of ``config`` trains (see :func:`shapes_config`): fresh weights, or a
+    private copy of ``start`` (a trained model of that architecture, e.g. :func:`warm_start_for`'s)
+    at ``resolution`` or else at the start's own side (not capped at the config's: the side is not
+    part of the weights, and a model may be refined at a larger picture)."""
     small = shapes_config(config, resolution)
-    if start is not None:
-        # the start's layers at the side asked for, else at the start's own (not capped at the config's:
-        # the side is not part of the weights, and a model may be refined at a larger picture)
-        side = max(config.min_resolution, resolution or start.built.config.input_resolution)
-        small = dataclasses.replace(small, resolution=side)
-        built = dataclasses.replace(private_copy(start), config=small)
-        built.module.to(device)
-    if built is None:
-        built = instantiate(small, device, batch=batch, training=True, seed=seed)
-    settings = TrainSettings(
-        optimizer="adam",
-        lr=lr,
-        steps=steps,
-        batch=batch,
-        seed=seed,
-        record_every=10**9,
-        autocast=autocast,
-        schedule=schedule,
-        rotate=rotate,
-        scale=scale,
-        images=images,
-    )
-    losses: list[float] = []
-    record: StepRecord | None = None
-    run = train(small, settings, built=built, private_copy=False)
-    try:
-        for record in run:
-            losses.append(record.loss)
-            if progress:
-                progress(record)
-            if record.diverged:
-                raise ValueError(f"training diverged at step {record.step} (loss {record.loss}); try another config")
-            if record.elapsed_s >= seconds:
-                break
-    finally:
-        run.close()
-    assert record is not None  # steps >= 1
+    if start is None:
+        return Fresh(small)
+    side = max(config.min_resolution, resolution or start.built.config.input_resolution)
+    return Copied(start.built, dataclasses.replace(small, resolution=side), origin=start.weights)
+
+
+def train_on_shapes(spec: TrainSpec, held_out: int = HELD_OUT) -> ShapesRun:
+    """Run ``spec`` to the end of its budget (see :func:`train`) and measure top-1 accuracy on
+    ``held_out`` images of seed ``settings.seed + 1`` (0: not measured), drawn as the training
+    images are (rotation, scale). The model comes back described for the pages; a run whose loss
+    stops being finite raises ValueError."""
+    run = train(spec)
+    records = run.finish()
+    last = records[-1]
+    built, settings = run.model, spec.settings
     built.module.eval()
-    accuracy = shapes_accuracy(built, seed=seed + 1, n=held_out, rotate=rotate, scale=scale) if held_out else None
-    where = torch.device(device).type if device is not None else "cpu"
+    accuracy = (
+        shapes_accuracy(built, seed=settings.seed + 1, n=held_out, rotate=settings.rotate, scale=settings.scale)
+        if held_out
+        else None
+    )
+    where = torch.device(spec.device).type if spec.device is not None else "cpu"
     measured = f" ({accuracy:.0%} accuracy on {held_out} held-out images)" if accuracy is not None else ""
-    origin = f", starting from the {start.weights}" if start is not None else ""
+    origin = spec.model.origin if isinstance(spec.model, Copied) else None
+    side = built.config.input_resolution
     model = ExplainableModel(
         built,
-        f"trained here on generated shapes for {record.step} steps at {small.input_resolution} px on {where}"
-        f"{origin}"
-        f"{', bf16 autocast' if autocast else ''}{measured}",
+        f"trained here on generated shapes for {last.step} steps at {side} px on {where}"
+        f"{f', starting from the {origin}' if origin else ''}"
+        f"{', bf16 autocast' if settings.autocast else ''}{measured}",
         CLASSES,
         accuracy=accuracy,
         mean=(INPUT_MEAN,),
         std=(INPUT_STD,),
     )
-    return ShapesRun(model, record.step, small.input_resolution, tuple(losses), record.elapsed_s)
+    return ShapesRun(model, last.step, side, tuple(r.loss for r in records), last.elapsed_s)
 
 
 def shapes_accuracy(

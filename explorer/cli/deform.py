@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.analysis.deform import offset_fields, train_offsets
+from explorer.analysis.deform import offset_fields, offsets_settings, offsets_source, train_offsets, untrained
+from explorer.analysis.training import TrainSpec
 from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
 from explorer.data.images import decode_image
@@ -56,8 +57,13 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     except OSError as error:
         raise UsageError(f"cannot read image '{args.image}': {error.strerror or error}") from None
     image = decode_image(data)
-    pair = train_offsets(config, args.train_steps, device, seed=args.seed, held_out=0, autocast=args.bf16)
-    model = pair.after
+    settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16)
+    spec = TrainSpec(model=offsets_source(config), settings=settings, device=device)
+    if args.train_steps:
+        pair = train_offsets(spec, held_out=0)
+        steps, model = pair.steps, pair.after
+    else:
+        steps, model = 0, untrained(spec)
     view = offset_fields(model.built, image, model.mean, model.std)
     name = args.layer or view.names[-1]
     if name not in view.fields:
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
                 "query": config.query,
                 "trained_query": model.config.query,
                 "weights": model.weights,
-                "train_steps": pair.steps,
+                "train_steps": steps,
                 "layer": name,
                 "layers": view.names,
                 "kernel": list(field.layer.kernel),

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.saliency import explain_image
-from explorer.analysis.training import train_on_shapes
+from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
 from explorer.cli.base import UsageError, print_json
 from explorer.config import parse_query
 from explorer.data.images import decode_image
@@ -73,7 +73,13 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     elif info is not None:
         model = with_imagenet_weights(config, device, download=not args.no_download)
     else:
-        model = train_on_shapes(config, seconds=args.train_seconds, device=device, autocast=args.bf16).model
+        spec = TrainSpec(
+            model=shapes_source(config),
+            settings=shapes_settings(autocast=args.bf16),
+            seconds=args.train_seconds,
+            device=device,
+        )
+        model = train_on_shapes(spec).model
     result = explain_image(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
     np.save(args.out, result.cam.heatmap.astype(np.float32))
     if args.json:

@@ -110,6 +110,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
 
     from explorer.analysis.runs import write_run
     from explorer.cli.record import cpu_name
+    from explorer.views.search_text import verdict_sentence
 
     argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith("__main__.py") else []
     card = {
@@ -125,7 +126,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "torch": torch.__version__,
         "wall_s": round(result.wall_seconds, 1),
         "load": [round(v, 2) for v in os.getloadavg()],
-        "verdict": judged.sentence,
+        "verdict": verdict_sentence(judged),
     }
     data = {"spec": spec.to_dict(), "points": [r.to_json() for r in result.results]}
     write_run(Path(args.out), card, data)
@@ -137,6 +138,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.search import make_executor, plan, run_search, verdict
+    from explorer.views.search_text import verdict_sentence
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}; allowed: 1 or more")
@@ -167,12 +169,12 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
                 "skipped": result.skipped,
                 "wall_seconds": result.wall_seconds,
                 "points": [r.to_json() for r in result.results],
-                "verdict": judged.sentence,
+                "verdict": verdict_sentence(judged),
             }
         )
     else:
         print(
             f"trained {result.trained}, skipped {result.skipped} (already in {args.out}), {result.wall_seconds:.1f} s"
         )
-        print(judged.sentence)
+        print(verdict_sentence(judged))
     return 0

@@ -41,7 +41,7 @@ def _number(value: float | None) -> str:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.signal import signal
-    from explorer.analysis.training import TrainSettings, train
+    from explorer.analysis.training import Owned, TrainSettings, TrainSpec, train
     from explorer.config import parse_query
     from explorer.measure.profile import profile
     from explorer.runtime.guard import check_fits
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             resolution=args.resolution,
             autocast=args.bf16,
         )
-        for record in train(config, settings, built, private_copy=False):
+        for record in train(TrainSpec(model=Owned(built), settings=settings, device=device)):
             history.append({"step": record.step, "loss": record.loss, "accuracy": record.accuracy})
     result = signal(
         config,

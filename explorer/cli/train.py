@@ -176,7 +176,7 @@ def sha256_of(path: Path) -> str:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.analysis.saliency import POINTING_RULE
-    from explorer.analysis.training import shapes_scores, train_on_shapes
+    from explorer.analysis.training import TrainSpec, shapes_scores, shapes_settings, shapes_source, train_on_shapes
     from explorer.config import parse_query
     from explorer.data.shapes import CLASSES, DEFAULT_VERSION
     from explorer.runtime.shipped import card_goals, load_shipped
@@ -202,19 +202,14 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     start_model = load_shipped(start_card, device) if start_card is not None else None
 
     start = time.perf_counter()
-    run_ = train_on_shapes(
-        config,
-        steps=args.steps,
+    settings = shapes_settings(steps=args.steps, seed=args.seed, batch=args.batch, lr=args.lr, schedule=args.schedule)
+    spec = TrainSpec(
+        model=shapes_source(config, args.resolution, start_model),
+        settings=settings,
         device=device,
-        seed=args.seed,
-        batch=args.batch,
-        lr=args.lr,
-        schedule=args.schedule,
-        resolution=args.resolution,
-        held_out=0,
-        start=start_model,
-        progress=ProgressBar(args.steps),
+        callbacks=(ProgressBar(args.steps),),
     )
+    run_ = train_on_shapes(spec, held_out=0)
     train_s = time.perf_counter() - start
     built = run_.model.built
     scores = shapes_scores(built, seed=args.seed + HELD_OUT_SEED_OFFSET, n=args.held_out)

@@ -9,6 +9,7 @@ the model samples. Points are ``(y, x)`` arrays; plotly wants ``x`` then ``y``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -331,3 +332,35 @@ def spread_answer(layer: str, rho: float) -> str:
     else:
         answer = "No, the opposite: bigger objects get narrower sampling"
     return f"{question} {answer} (Spearman ρ = {rho:+.2f})"
+
+
+# -- tables and choices -------------------------------------------------------------------------------
+MEAN_OFFSET = "mean |offset| (image px)"
+
+
+def summary_frame(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """``DeformView.summary()``'s rows (:class:`~explorer.analysis.deform.LayerOffsets`) as a table."""
+    return [
+        {
+            "layer": r.layer,
+            "output": f"{r.out_size[0]}x{r.out_size[1]}",
+            "input stride": r.input_stride,
+            MEAN_OFFSET: r.mean_offset,
+            "max |offset| (image px)": r.max_offset,
+            "mean mask": r.mean_mask,
+        }
+        for r in rows
+    ]
+
+
+def taps_frame(taps: np.ndarray, mask: np.ndarray | None) -> dict[str, Any]:
+    """One location's taps: their offsets ``(k*k, 2)`` as (dy, dx) in image px, and their mask."""
+    table: dict[str, Any] = {
+        "tap": list(range(len(taps))),
+        "dy (image px)": taps[:, 0].round(3),
+        "dx (image px)": taps[:, 1].round(3),
+    }
+    if mask is not None:
+        table["mask"] = mask.round(3)
+    return table
+

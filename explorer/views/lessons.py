@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 
 from explorer.analysis.lessons import Lesson, Panel
+from explorer.formatting import human_duration
 
 __all__ = [
     "LINK_PAGES",
@@ -136,3 +137,37 @@ def links(lesson: Lesson) -> list[tuple[str, str, dict[str, str], str]]:
         for config in lesson.configs:
             out.append((page, label, dict(query_to_dict(config.query)), config.label))
     return out
+
+
+def recorded_heading(title: str, card: dict[str, Any], steps: int, seeds: list[int]) -> str:
+    """A recorded run's heading (markdown): what ran, where, with which torch, how long."""
+    threads = card.get("threads", "?")
+    return (
+        f"**{title}** — {steps:,} steps, seeds {', '.join(map(str, seeds))}, recorded on {card['device']} "
+        f"({threads} thread{'s' if threads != 1 else ''}, torch {card['torch']}) in {human_duration(card['wall_s'])}."
+    )
+
+
+def recorded_claim(lesson: Lesson, holds: bool, values: dict[str, float]) -> str:
+    """Whether a recorded run's numbers show the lesson's claim, with the numbers."""
+    return (
+        f"The recorded numbers {'show' if holds else 'do not show'} the claim "
+        f"(it expects **{lesson.claim.expect}** highest) — {measured_line(lesson, values)}."
+    )
+
+
+def rerun_difference(worst: float) -> str:
+    """A live re-run against its record: the largest difference of any step's loss."""
+    if worst == 0:
+        return "Re-run here: every step's loss matches the record exactly."
+    return (
+        f"Re-run here: the losses differ from the record by up to {worst:.3g} (another device, thread "
+        "count or torch version rounds differently); the figures below are this run's."
+    )
+
+
+def claim_not_shown(expect: str | None, numbers: str) -> str:
+    return (
+        "**This run does not show the claim** (other seeds, another device or a changed setting can do "
+        f"that): {numbers or 'see the table'}. The claim expects **{expect or 'its range'}**."
+    )

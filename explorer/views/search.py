@@ -1,4 +1,5 @@
-"""Grid-search results -> plotly figures and a table. No torch, no streamlit.
+"""Grid-search results -> plotly figures and a table (their sentences: :mod:`explorer.views.search_text`).
+No torch, no streamlit.
 
 Accuracy vs MACs: each finished point at its counted MACs with mean ± spread over seeds; the
 alpha·beta²·gamma² = 2 surface shows up here as MACs = 2 x the base's (the rule's prediction at
@@ -156,3 +157,4 @@ def results_frame(results: Sequence[PointResult], base_macs: int | None = None) 
         }
         for r in results
     ]
+

@@ -23,6 +23,19 @@ METRIC_LABELS = {
     "weight_grad_norm": "Weight-gradient norm ‖∂L/∂W‖",
     "activation_mean": "Activation mean",
 }
+#: How the probe's batch-norm statistics read (keyed by ``explorer.analysis.signal.Statistics`` values:
+#: this module imports no torch).
+STATISTICS_LABELS = {
+    "batch": "batch statistics (training mode)",
+    "running": "running statistics (eval mode)",
+}
+
+
+def statistics_label(statistics: Any) -> str:
+    """The label of a :class:`~explorer.analysis.signal.Statistics`."""
+    return STATISTICS_LABELS[statistics.value]
+
+
 #: Metrics drawn on a log axis (the rest, the mean, can be negative: linear axis).
 LOG_METRICS = ("activation_std", "grad_norm", "weight_grad_norm")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")

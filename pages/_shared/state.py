@@ -65,6 +65,59 @@ class Slot(Generic[T]):
         return value
 
 
+class Widget(Generic[T]):
+    """A widget's key and its value, declared once on a :class:`Widgets` namespace: a page reads
+    ``W.pinned.value`` and passes ``key=W.pinned.key`` instead of spelling ``"scaling.pinned"`` twice.
+
+    The key is ``"<prefix>.<attribute name>"`` (or ``name``, where a URL or a test knows the key by
+    another spelling); :meth:`at` gives keys of a family of widgets (``"signal.unpin.<query>"``)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.key = ""
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.name = self.name or attribute  # the key itself is set by Widgets, which knows the prefix
+
+    def at(self, *parts: object) -> str:
+        """The key of one widget of the family: ``"<key>.<part>.<part>"``."""
+        return ".".join((self.key, *map(str, parts)))
+
+    @property
+    def value(self) -> T:
+        return st.session_state[self.key]
+
+    def get(self, default: T | None = None) -> T | None:
+        return st.session_state.get(self.key, default)
+
+    def set(self, value: T) -> None:
+        st.session_state[self.key] = value
+
+    def setdefault(self, value: T) -> T:
+        return st.session_state.setdefault(self.key, value)
+
+    def pop(self, default: T | None = None) -> T | None:
+        return st.session_state.pop(self.key, default)
+
+    @property
+    def is_set(self) -> bool:
+        return self.key in st.session_state
+
+
+class Widgets:
+    """A page's widget keys as typed attributes (see :class:`Widget`): ``class ScalingWidgets(Widgets,
+    prefix="scaling")``. Never instantiated: the class is the namespace."""
+
+    prefix = ""
+
+    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.prefix = prefix
+        for widget in vars(cls).values():
+            if isinstance(widget, Widget):
+                widget.key = f"{prefix}.{widget.name}"
+
+
 @dataclass
 class UrlSync:
     """How the sidebar's widgets and the URL agree (see ``pages/_shared/architecture.py``)."""

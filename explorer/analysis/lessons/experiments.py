@@ -115,7 +115,7 @@ def training_settings(lesson: Lesson, seed: int) -> Any:
         steps=_param(lesson, "steps"),
         batch=_param(lesson, "batch"),
         seed=int(seed),
-        record_every=10**9,  # the lesson plots losses only: no signal-flow measurement between
+        record_every=None,  # the lesson plots losses only: no signal-flow measurement between
         resolution=_param(lesson, "resolution") or None,
         rotate=_param(lesson, "rotate"),
         scale=(float(scale[0]), float(scale[1])) if scale else None,
@@ -128,7 +128,7 @@ def training_losses(
 ) -> dict[str, list[list[float]]]:
     """Per config label, the training loss of every step, one list per seed (``seeds``: these
     instead of the lesson's), as :func:`_training_comparison` runs them."""
-    from explorer.analysis.training import train
+    from explorer.analysis.training import Fresh, TrainSpec, train
 
     steps = _param(lesson, "steps")
     seeds = _param(lesson, "seeds") if seeds is None else seeds
@@ -140,7 +140,8 @@ def training_losses(
         runs = losses.setdefault(config.label, [])
         for seed in seeds:
             run = []
-            for record in train(model_config, training_settings(lesson, seed), device=device):
+            spec = TrainSpec(model=Fresh(model_config), settings=training_settings(lesson, seed), device=device)
+            for record in train(spec):
                 run.append(record.loss)
                 done += 1
                 if progress is not None and (record.step % 10 == 0 or record.step == steps):
@@ -156,12 +157,13 @@ def one_run_losses(
     :func:`training_losses`, for a process pool (``threads``: torch's intra-op threads, set first)."""
     import torch
 
-    from explorer.analysis.training import train
+    from explorer.analysis.training import Fresh, TrainSpec, train
 
     if threads is not None:
         torch.set_num_threads(threads)
     config = next(c for c in lesson.configs if c.label == label)
-    return [r.loss for r in train(parse_query(config.query), training_settings(lesson, seed), device=device)]
+    spec = TrainSpec(model=Fresh(parse_query(config.query)), settings=training_settings(lesson, seed), device=device)
+    return [r.loss for r in train(spec)]
 
 
 def _moving_mean(values: list[float], window: int) -> list[float]:
@@ -226,12 +228,12 @@ def step_seconds(lesson: Lesson, device: str, steps: int = 3) -> float:
     of each config (after one untimed step), times the lesson's steps and seeds."""
     import dataclasses
 
-    from explorer.analysis.training import train
+    from explorer.analysis.training import Fresh, TrainSpec, train
 
     total = 0.0
     for config in lesson.configs:
         settings = dataclasses.replace(training_settings(lesson, 0), steps=steps + 1, images=0)
-        records = list(train(parse_query(config.query), settings, device=device))
+        records = list(train(TrainSpec(model=Fresh(parse_query(config.query)), settings=settings, device=device)))
         total += (records[-1].elapsed_s - records[0].elapsed_s) / steps
     return total * _param(lesson, "steps") * len(_param(lesson, "seeds"))
 
@@ -558,19 +560,24 @@ def _deformable_spread(lesson: Lesson, device: str) -> Outcome:
     taps from their output location, after ``steps`` steps of shapes training, over the regular grid's."""
     import numpy as np
 
-    from explorer.analysis.deform import generated_shape, offset_fields, train_offsets
+    from explorer.analysis.deform import (
+        generated_shape,
+        offset_fields,
+        offsets_settings,
+        offsets_source,
+        train_offsets,
+        untrained,
+    )
+    from explorer.analysis.training import TrainSpec
 
     config = parse_query(lesson.configs[0].query)
-    pair = train_offsets(
-        config,
-        _param(lesson, "steps"),
-        device=device,
-        seed=_param(lesson, "seed"),
-        resolution=_param(lesson, "resolution"),
-        held_out=0,
-    )
+    steps = _param(lesson, "steps")  # 0: the untrained network (the regular grid)
+    settings = offsets_settings(steps=max(1, steps), seed=_param(lesson, "seed"))
+    source = offsets_source(config, resolution=_param(lesson, "resolution"))
+    spec = TrainSpec(model=source, settings=settings, device=device)
+    after = train_offsets(spec, held_out=0).after if steps else untrained(spec)
     image, _ = generated_shape(_param(lesson, "seed"), resolution=_param(lesson, "resolution"))
-    view = offset_fields(pair.after.built, image)
+    view = offset_fields(after.built, image)
     values: dict[str, float] = {}
     names, ratios, offsets, table = [], [], [], []
     for name, layer in view.fields.items():
@@ -588,7 +595,7 @@ def _deformable_spread(lesson: Lesson, device: str) -> Outcome:
         values,
         (
             Panel(
-                f"Sampling spread after {pair.steps} steps / regular grid",
+                f"Sampling spread after {steps} steps / regular grid",
                 "layer",
                 "ratio",
                 "bar",
