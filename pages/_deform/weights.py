@@ -17,7 +17,8 @@ from explorer.analysis.deform import (
     untrained_copy,
 )
 from explorer.analysis.training import TrainSpec
-from explorer.config import ConfigError, ModelConfig, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError, ModelConfig
 from explorer.runtime.shipped import ShippedModel, shipped_deformable, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError
 from explorer.views.training import step_text

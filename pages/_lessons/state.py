@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.lessons import Lesson
-from explorer.config import ConfigError, format_query, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ConfigError, format_query
 from pages._shared.state import Widget, Widgets
 
 

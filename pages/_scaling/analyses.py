@@ -17,7 +17,8 @@ from explorer.analysis.scaling import (
     sweep,
 )
 from explorer.analysis.search import GridPoint, SearchSpec, plan
-from explorer.config import ModelConfig, parse_query
+from explorer.config import parse_query
+from explorer.knobs import ModelConfig
 from explorer.measure.profile_data import Profile
 from pages._shared.caches import cached_profile
 

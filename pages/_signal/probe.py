@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer.analysis.signal import VARIANTS, SignalResult, Statistics, comparison_curves, probe_sides, signal
-from explorer.config import ConfigError, ModelConfig, parse_query, query_to_dict
+from explorer.config import parse_query
+from explorer.knobs import ConfigError, ModelConfig, query_to_dict
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits
 from explorer.runtime.models import build_seeded
