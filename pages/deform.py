@@ -11,7 +11,7 @@ from pages._deform.state import W
 from pages._deform.views import location_controls, results
 from pages._deform.weights import OPENING_QUERY, deformable_names, weights_controls
 from pages._shared.architecture import architecture_controls, current_config
-from pages._shared.inputs import image_picker
+from pages._shared.inputs import ImageSource, image_picker
 
 
 def use_default() -> None:
@@ -44,7 +44,7 @@ before_model, after_model = models
 with controls:
     st.subheader("Image")
     side = after_model.config.input_resolution
-    image = image_picker("deform", ["Generated shape", "Sample", "Upload"], side, "square", 3)
+    image = image_picker("deform", [ImageSource.SHAPE, ImageSource.SAMPLE, ImageSource.UPLOAD], side, "square", 3)
 if image is None:
     shown.info("Choose an image on the left.")
     st.stop()

@@ -16,7 +16,7 @@ from explorer.views.training import step_text
 from explorer.views.weights import SALIENCY_LABELS, WeightsSource
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
-from pages._shared.inputs import image_picker, uploaded_checkpoint
+from pages._shared.inputs import ImageSource, image_picker, image_source, uploaded_checkpoint
 from pages._shared.queue import slow_work
 from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
@@ -133,9 +133,9 @@ st.caption("Grad-CAM (captum's LayerGradCam): which parts of the image raised th
 controls, results = st.columns([1, 2], gap="large")
 with controls:
     st.subheader("Image")
-    image = image_picker("saliency", ["Sample", "Upload", "Camera", "Generated shape"], 128)
+    image = image_picker("saliency", list(ImageSource), 128)
     st.subheader("Weights")
-    model = weights_controls(config, photo=st.session_state.get("saliency.image_source") != "Generated shape")
+    model = weights_controls(config, photo=image_source("saliency") is not ImageSource.SHAPE)
 
 if image is None or model is None:
     with results:

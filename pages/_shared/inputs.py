@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from enum import StrEnum
 
 import streamlit as st
 from PIL import Image
@@ -21,26 +22,45 @@ from pages._shared.routing import forget_upload
 from pages._shared.state import DecodedUpload, KeyedModel, Slot
 
 
+class ImageSource(StrEnum):
+    """Where the image to analyse comes from; the value is the radio's label."""
+
+    SAMPLE = "Sample"
+    UPLOAD = "Upload"
+    CAMERA = "Camera"
+    SHAPE = "Generated shape"
+
+
+def image_source(prefix: str) -> ImageSource | None:
+    """The source ``image_picker(prefix, ...)`` shows (None before its first run)."""
+    chosen = st.session_state.get(f"{prefix}.image_source")
+    return None if chosen is None else ImageSource(chosen)
+
+
 def image_picker(
-    prefix: str, sources: Sequence[str], shape_resolution: int, default_shape: str | None = None, default_seed: int = 7
+    prefix: str,
+    sources: Sequence[ImageSource],
+    shape_resolution: int,
+    default_shape: str | None = None,
+    default_seed: int = 7,
 ) -> Image.Image | None:
-    """The image to analyse from one of ``sources`` (Sample, Upload, Camera, Generated shape); None,
-    with the reason shown, while there is none. Uploads go through the one hardened decoder."""
-    source = st.radio("Image from", list(sources), horizontal=True, key=f"{prefix}.image_source")
+    """The image to analyse from one of ``sources``; None, with the reason shown, while there is none.
+    Uploads go through the one hardened decoder."""
+    source = ImageSource(st.radio("Image from", list(sources), horizontal=True, key=f"{prefix}.image_source"))
     try:
-        if source == "Generated shape":
+        if source is ImageSource.SHAPE:
             left, right = st.columns(2)
             shapes = ["any", *CLASSES]
             shape = left.selectbox("Shape", shapes, index=shapes.index(default_shape or "any"), key=f"{prefix}.shape")
             seed = right.number_input("Shape seed", 0, 10_000, default_seed, key=f"{prefix}.shape_seed")
             return shape_image(int(seed), shape_resolution, None if shape == "any" else shape)
-        if source == "Sample":
+        if source is ImageSource.SAMPLE:
             name = st.selectbox("Sample", list(SAMPLES), key=f"{prefix}.sample")
             st.caption(f"{name}: {CREDITS[name]}")
             return load_sample(name)
         upload = (
             st.camera_input("Take a picture", key=f"{prefix}.camera")
-            if source == "Camera"
+            if source is ImageSource.CAMERA
             else st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key=f"{prefix}.upload")
         )
         return _decoded(prefix, upload) if upload is not None else None
