@@ -14,6 +14,7 @@ floor above, next to the families it looks keys up in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -270,8 +271,10 @@ class ModelConfig:
     def options(self, name: str) -> tuple[Any, ...] | None:
         return type(self).options_for(name, {k: getattr(self, k) for k in knobs(type(self))})
 
-    @property
+    @functools.cached_property
     def query(self) -> str:
+        """The canonical query string (computed once per config: matching it against every preset
+        of the family was a third of a cached page's run, asked for a dozen times per run)."""
         return format_query(self)
 
     # -- how the family scales (the Scaling lab asks the config, never its type) --------------------
