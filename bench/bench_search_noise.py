@@ -45,9 +45,7 @@ def one(job: tuple[str, int, argparse.Namespace]) -> dict:
     small = shapes_config(config, config.input_resolution)
     built = instantiate(small, "cpu", batch=args.batch, training=True, seed=seed)
     decays = [float(d) for d in args.ema.split(",") if d]
-    averages = [
-        AveragedModel(built.module, multi_avg_fn=get_ema_multi_avg_fn(d), use_buffers=True) for d in decays
-    ]
+    averages = [AveragedModel(built.module, multi_avg_fn=get_ema_multi_avg_fn(d), use_buffers=True) for d in decays]
 
     def progress(record) -> None:
         for average in averages:

@@ -71,7 +71,7 @@ from explorer.views.scaling_tables import (
     sweep_frame,
     timing_frame,
 )
-from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
+from explorer.views.search import accuracy_vs_macs, claim_in_words, grid_space, results_frame
 from pages._shared.architecture import architecture_controls, page_param, set_page_param
 from pages._shared.caches import cached_profile
 from pages._shared.device import current_device
@@ -206,8 +206,13 @@ def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
             args=(spec, os.cpu_count() or 1, current_device()),
         )
     judged = verdict(results)
+    ranked = ranking(results)
     best_key = judged.best.point.key if judged.best else None
     st.plotly_chart(accuracy_vs_macs(results, spec, points, best_key), key="scaling.search_plot")
+    if done == len(points) and judged.best is not None:
+        _, words = claim_in_words(judged, ranked)
+        with st.container(border=True):  # the claim judged in a learner's words; the terse lines follow
+            st.markdown(words)
     if judged.best is not None:
         (st.success if {c.outcome for c in judged.comparisons} == {"better"} else st.warning)(judged.sentence)
         b = judged.best.point
@@ -223,7 +228,6 @@ def _search_results(spec: SearchSpec, directory, can_apply: bool) -> None:
         )
     else:
         st.caption(judged.sentence)
-    ranked = ranking(results)
     if ranked is not None and ranked.runner_up is not None:
         (st.info if ranked.separated and ranked.ranks else st.warning)(ranked.sentence())
     base = next((p for p in points if p.kind == "base"), None)

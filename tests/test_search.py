@@ -290,3 +290,24 @@ def test_a_run_keeps_its_first_losses_and_a_prefix_re_run_takes_exactly_them(tmp
         for seed in range(2):  # the same schedule over 6 steps, stopped after 3
             assert first_losses(spec.task(result.point.query, seed)) == list(result.first_losses[seed])
     assert [r.first_losses for r in again] == [r.first_losses for r in run.results]  # through results.jsonl
+
+
+def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
+    from explorer.analysis.search import ranking
+    from explorer.views.search import claim_in_words
+
+    compound = _result("grid", 200, (0.80, 0.82), (1.2, 1.1, 1.15))
+    depth, width = _result("depth", 200, (0.60, 0.62)), _result("width", 210, (0.79, 0.83))
+    results = [compound, depth, width]
+    outcome, words = claim_in_words(verdict(results), ranking(results))
+    assert outcome == "not shown" and "neither show nor refute" in words
+    assert "**81.0% ± 1.4%**" in words and "deeper only" in words and "+20.0%" in words
+    assert "Against wider only the difference is inside the seeds' spread" in words
+    assert "other seeds could swap them" in words  # width only is the runner-up, 0.0 % behind
+    outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
+    assert outcome == "holds" and "**the claim holds here.**" in words
+    assert "other seeds would likely keep that order" in words and "not by the luck of the seeds" in words
+    sharp = _result("resolution", 190, (0.95, 0.96))
+    outcome, words = claim_in_words(verdict([compound, sharp]), ranking([compound, sharp]))
+    assert outcome == "refuted" and "Higher resolution only beat it" in words
+    assert claim_in_words(verdict([depth]), ranking([depth]))[0] == "open"

@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from explorer.analysis.search import GridPoint, PointResult, SearchSpec
+from explorer.analysis.search import GridPoint, PointResult, Ranking, SearchSpec, Verdict
 from explorer.compound import TARGET_FLOPS_RATIO
 from explorer.views.layout import standard_layout
 
@@ -156,3 +156,76 @@ def results_frame(results: Sequence[PointResult], base_macs: int | None = None) 
         }
         for r in results
     ]
+
+
+_ONLY = {"depth": "deeper only", "width": "wider only", "resolution": "higher resolution only"}
+
+
+def _network(point: GridPoint) -> str:
+    """What the network's knobs carry, e.g. "depth ×1.4, width ×1.2, resolution ×1"."""
+    depth, width, resolution = point.achieved
+    return f"depth ×{depth:.2g}, width ×{width:.2g}, resolution ×{resolution:.2g}"
+
+
+def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
+    """The seed's claim (compound beats single-dimension scaling at equal MACs) judged by a search's
+    numbers, for a learner: ``(outcome, markdown)`` with outcome ``"holds"``, ``"refuted"``, ``"not
+    shown"`` or ``"open"`` (nothing to judge yet). A difference counts only beyond the seeds' spread
+    (:class:`explorer.analysis.search.Comparison`)."""
+    claim = (
+        "**The claim:** at the same cost, growing depth, width and resolution together beats growing any one "
+        "of them alone."
+    )
+    best = judged.best
+    if best is None or not judged.comparisons:
+        return "open", f"{claim} Not judged yet: the search needs a compound point and a single-dimension one."
+    seeds = len(best.accuracies)
+    head = (
+        f"**The best compound network** ({best.point.label}: {_network(best.point)}) reached "
+        f"**{best.accuracy:.1%} ± {best.spread:.1%}** held-out accuracy over {seeds} seeds. At about the same MACs:"
+    )
+    comparisons = sorted(judged.comparisons, key=lambda c: list(_ONLY).index(c.baseline.point.kind))
+    words = {"better": "**better**", "worse": "**worse**", "within spread": "**no difference these seeds can see**"}
+    bullets = [
+        f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
+        f"{c.baseline.spread:.1%}; the compound network is {c.difference:+.1%} against it, with {c.noise:.1%} of "
+        f"combined spread: {words[c.outcome]}."
+        for c in comparisons
+    ]
+    outcomes = {c.outcome for c in judged.comparisons}
+    worse = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome == "worse"]
+    even = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome == "within spread"]
+    if outcomes == {"better"}:
+        outcome = "holds"
+        end = "It beats every one-dimension network by more than the seeds' spread: **the claim holds here.**"
+    elif worse:
+        outcome = "refuted"
+        who = " and ".join(worse).capitalize()
+        end = f"{who} beat it by more than the seeds' spread: **here the claim is refuted.**"
+    else:
+        outcome = "not shown"
+        end = (
+            f"Against {' and '.join(even)} the difference is inside the seeds' spread: **these numbers neither show "
+            "nor refute the claim.**"
+        )
+    paragraphs = [claim, head + "\n" + "\n".join(bullets), end]
+    if ranked is not None and ranked.runner_up is not None:
+        w, r = ranked.winner, ranked.runner_up
+        order = (
+            "more than their combined spread, so other seeds would likely keep that order"
+            if ranked.separated
+            else f"not more than their combined spread ({ranked.noise:.1%}), so other seeds could swap them"
+        )
+        trust = (
+            f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "
+            "ranked by the architectures, not by the luck of the seeds."
+            if ranked.ranks
+            else f"not under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the "
+            "luck of the seeds moves the order."
+        )
+        paragraphs.append(
+            f"**Can the ranking be trusted?** The winner of the whole grid, {w.point.label} ({w.accuracy:.1%}), is "
+            f"{ranked.difference:.1%} ahead of the runner-up, {r.point.label} ({r.accuracy:.1%}): {order}. The "
+            f"largest spread of any network, {ranked.largest_spread:.1%}, is {trust}"
+        )
+    return outcome, "\n\n".join(paragraphs)
