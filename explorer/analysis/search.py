@@ -20,7 +20,9 @@ Executors (:mod:`explorer.analysis.search` has three): in-process (tests, one at
 process pool (``spawn``: safe from a multi-threaded server, and CUDA works in the children), and
 Ray (``ray`` is imported only when asked for). Results: one JSON line per finished point in
 ``DIR/results.jsonl`` (written as points finish), the search's arguments in ``DIR/search.json``; a
-rerun with the same arguments skips the points already there.
+rerun with the same arguments skips the points already there. Each line keeps every seed's first
+training losses, so a recorded search can be re-checked by re-running a few steps
+(:func:`first_losses`) instead of the whole search.
 """
 
 from __future__ import annotations
