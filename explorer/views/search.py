@@ -167,6 +167,16 @@ def _network(point: GridPoint) -> str:
     return f"depth ×{depth:.2g}, width ×{width:.2g}, resolution ×{resolution:.2g}"
 
 
+def _apart(difference: float, noise: float) -> tuple[str, str]:
+    """Both as percentages, with a second decimal when one would show them equal ("+1.8 %" against
+    "1.8 %" reads as a tie where the verdict saw a difference)."""
+    for digits in (1, 2, 3):
+        a, b = f"{difference:+.{digits}%}", f"{noise:.{digits}%}"
+        if a.lstrip("+-") != b:
+            return a, b
+    return a, b
+
+
 def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     """The seed's claim (compound beats single-dimension scaling at equal MACs) judged by a search's
     numbers, for a learner: ``(outcome, markdown)`` with outcome ``"holds"``, ``"refuted"``, ``"not
@@ -186,12 +196,14 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     )
     comparisons = sorted(judged.comparisons, key=lambda c: list(_ONLY).index(c.baseline.point.kind))
     words = {"better": "**better**", "worse": "**worse**", "within spread": "**no difference these seeds can see**"}
-    bullets = [
-        f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
-        f"{c.baseline.spread:.1%}; the compound network is {c.difference:+.1%} against it, with {c.noise:.1%} of "
-        f"combined spread: {words[c.outcome]}."
-        for c in comparisons
-    ]
+    bullets = []
+    for c in comparisons:
+        difference, noise = _apart(c.difference, c.noise)
+        bullets.append(
+            f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
+            f"{c.baseline.spread:.1%}; the compound network is {difference} against it, with {noise} of "
+            f"combined spread: {words[c.outcome]}."
+        )
     outcomes = {c.outcome for c in judged.comparisons}
     worse = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome == "worse"]
     even = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome == "within spread"]
@@ -211,21 +223,22 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     paragraphs = [claim, head + "\n" + "\n".join(bullets), end]
     if ranked is not None and ranked.runner_up is not None:
         w, r = ranked.winner, ranked.runner_up
+        gap, noise = _apart(ranked.difference, ranked.noise)
         order = (
-            "more than their combined spread, so other seeds would likely keep that order"
+            f"more than their combined spread ({noise}), so other seeds would likely keep that order"
             if ranked.separated
-            else f"not more than their combined spread ({ranked.noise:.1%}), so other seeds could swap them"
+            else f"not more than their combined spread ({noise}), so other seeds could swap them"
         )
         trust = (
             f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "
             "ranked by the architectures, not by the luck of the seeds."
             if ranked.ranks
-            else f"not under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the "
-            "luck of the seeds moves the order."
+            else f"not under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: "
+            "where the spread is that wide, the luck of the seeds can move the order."
         )
         paragraphs.append(
             f"**Can the ranking be trusted?** The winner of the whole grid, {w.point.label} ({w.accuracy:.1%}), is "
-            f"{ranked.difference:.1%} ahead of the runner-up, {r.point.label} ({r.accuracy:.1%}): {order}. The "
+            f"{gap.lstrip('+')} ahead of the runner-up, {r.point.label} ({r.accuracy:.1%}): {order}. The "
             f"largest spread of any network, {ranked.largest_spread:.1%}, is {trust}"
         )
     return outcome, "\n\n".join(paragraphs)
