@@ -1,6 +1,6 @@
 """Where the grid search's seed spread comes from, and what narrows it (issue 22).
 
-    python bench/bench_search_noise.py [--points Q1,Q2] [--seeds K] [--steps N] [--lr LR]
+    python bench/bench_search_noise.py [--points 'Q1;Q2'] [--seeds K] [--first-seed S] [--steps N] [--lr LR]
         [--schedule cosine|constant] [--ema D1,D2] [--held-out N] [--workers W] [--every E]
 
 Each (point, seed) trains exactly as a search task does (``train_on_shapes``: rotated shapes of
@@ -71,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", default=",".join(POINTS).replace(",", ";"), help="queries, separated by ';'")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+K-1 (default 0)")
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch", type=int, default=32)
@@ -86,7 +87,7 @@ def main() -> None:
         f"batch {args.batch}, held-out {args.held_out}, EMA {args.ema or 'none'}",
         flush=True,
     )
-    jobs = [(q, s, args) for q in queries for s in range(args.seeds)]
+    jobs = [(q, s, args) for q in queries for s in range(args.first_seed, args.first_seed + args.seeds)]
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         results = pool.map(one, jobs, chunksize=1)
