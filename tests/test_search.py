@@ -306,7 +306,7 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
     assert "other seeds could swap them" in words  # width only is the runner-up, 0.0 % behind
     outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
     assert outcome == "holds" and "**the claim holds here.**" in words
-    assert "other seeds would likely keep that order" in words and "not by the luck of the seeds" in words
+    assert "these seeds tell the two apart" in words and "not by the luck of the seeds" in words
     sharp = _result("resolution", 190, (0.95, 0.96))
     outcome, words = claim_in_words(verdict([compound, sharp]), ranking([compound, sharp]))
     assert outcome == "refuted" and "Higher resolution only beat it" in words

@@ -225,7 +225,7 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         w, r = ranked.winner, ranked.runner_up
         gap, noise = _apart(ranked.difference, ranked.noise)
         order = (
-            f"more than their combined spread ({noise}), so other seeds would likely keep that order"
+            f"more than their combined spread ({noise}): these seeds tell the two apart"
             if ranked.separated
             else f"not more than their combined spread ({noise}), so other seeds could swap them"
         )
