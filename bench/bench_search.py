@@ -17,6 +17,11 @@ accuracies (checked, printed).
 ``--result`` instead runs the default search of the Search tab (19 networks, 60 steps, the seeds
 given) on a pool of W and prints the table and the verdict: the measured answer to "does the best
 compound point beat the single-dimension baselines at equal MACs?".
+
+``--recorded NAME`` trains nothing: it prints the figures of the recorded search
+``assets/runs/NAME`` (every point's seeds, mean ± spread, the span across the grid against the
+largest spread, winner against runner-up, the verdict on the claim) as ``bench/README.md`` quotes
+them. How the recipe of the shipped record was chosen: ``bench/bench_search_noise.py``.
 """
 
 from __future__ import annotations
@@ -90,6 +95,34 @@ def result(args: argparse.Namespace) -> None:
     print(verdict_sentence(verdict(run.results)))
 
 
+def recorded(name: str) -> None:
+    from explorer.analysis.runs import RUNS_DIR, read_run
+    from explorer.analysis.search import PointResult, SearchSpec, ranking
+    from explorer.views.search_text import claim_in_words, ranking_sentence
+
+    run = read_run(RUNS_DIR / name)
+    spec = SearchSpec.from_dict(run.data["spec"])
+    results = [PointResult.from_json(p) for p in run.data["points"]]
+    card = run.card
+    print(f"{run.title}\n{card['command']}\n{card['executor']}, {card['wall_s']:.0f} s, load {card.get('load')}")
+    print(f"{len(results)} points ({len({r.point.query for r in results})} networks) x {spec.seeds} seeds")
+    for r in results:
+        seeds = " ".join(f"{a:6.1%}" for a in r.accuracies)
+        print(
+            f"  {r.point.label:<34} {r.point.macs / 1e6:6.2f} M MACs  {r.accuracy:6.1%} ± {r.spread:4.1%}  "
+            f"[{seeds}]  {r.train_seconds:6.1f} s  {r.point.query}"
+        )
+    ranked = ranking(results)
+    assert ranked is not None
+    print(
+        f"span {ranked.accuracy_range:.1%}, largest spread {ranked.largest_spread:.1%} "
+        f"(median {statistics.median(r.spread for r in results):.1%}): ranks = {ranked.ranks}; "
+        f"winner - runner-up {ranked.difference:+.1%} against {ranked.noise:.1%}: separated = {ranked.separated}"
+    )
+    outcome, _ = claim_in_words(verdict(results), ranked)
+    print(f"the claim: {outcome}\n{verdict_sentence(verdict(results))}\n{ranking_sentence(ranked)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -98,7 +131,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="searches per executor, round-robin (median)")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--result", action="store_true", help="the Search tab's default search and its verdict")
+    parser.add_argument("--recorded", metavar="NAME", help="print the figures of assets/runs/NAME (no training)")
     args = parser.parse_args()
+    if args.recorded:
+        recorded(args.recorded)
+        return
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
     if args.result:
         result(args)

@@ -72,3 +72,24 @@ def test_a_shipped_record_re_runs_its_first_steps_exactly(run, single_thread) ->
         spec = TrainSpec(model=Fresh(parse_query(config.query)), settings=settings, device="cpu")
         live = [r.loss for r in train(spec)]
         assert live == run.data["losses"][config.label][0][:3], config.label
+
+
+SEARCHES, _ = recorded_runs(RUNS_DIR, kind="search")
+
+
+@pytest.mark.parametrize("run", SEARCHES, ids=[r.name for r in SEARCHES])
+def test_a_shipped_search_re_runs_its_first_steps_exactly(run, single_thread) -> None:
+    """Every network of a recorded search, seed 0, re-run here for its first steps (the whole run's
+    cosine schedule, data and initial weights) on the CPU with one thread (the pool's), takes
+    exactly the losses the record kept."""
+    from explorer.analysis.search import FIRST_STEPS, PointResult, SearchSpec, first_losses
+
+    assert run.card["device"] == "cpu"
+    spec = SearchSpec.from_dict(run.data["spec"])
+    points = [PointResult.from_json(p) for p in run.data["points"]]
+    networks = {p.point.query: p for p in points}
+    assert {p.point.kind for p in points} == {"base", "grid", "depth", "width", "resolution"}
+    for query, point in networks.items():
+        kept = point.first_losses[0]
+        assert len(kept) == FIRST_STEPS and len(point.first_losses) == spec.seeds
+        assert first_losses(spec.task(query, 0)) == list(kept), query

@@ -4,6 +4,7 @@ instance; results.jsonl written as points finish and a rerun resuming; the CLI's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -262,9 +263,58 @@ def test_ranking_separates_the_winner_only_beyond_the_spread():
     assert ranking([]) is None
 
 
+def test_a_rule_that_rounds_to_the_winners_network_is_not_its_runner_up():
+    from explorer.analysis.search import ranking
+
+    winner = _result("grid", 200, (0.90, 0.91), (1.0, 1.0, 1.4))
+    twin = PointResult(  # resolution only, rounded to the same network: the same numbers
+        GridPoint("resolution", 1.0, 1.0, 1.38, winner.point.query, 1, 200, 16, (1.0, 1.0, 1.38)),
+        winner.accuracies, winner.seconds, winner.final_losses, "cpu",
+    )  # fmt: skip
+    other = _result("width", 210, (0.80, 0.81))
+    ranked = ranking([winner, twin, other])
+    assert ranked.runner_up == other and ranked.difference == pytest.approx(0.10) and ranked.separated
+
+
 def test_a_spec_with_the_data_options_at_their_defaults_keeps_its_old_key():
     old = SearchSpec(query="family=plain&depth=4&width=8&resolution=32")
     assert "rotate" not in old.to_dict() and "scale" not in old.to_dict()
     upright = SearchSpec(query=old.query, rotate=False, scale=(0.5, 0.9), held_out=512)
     assert upright.key != old.key
     assert SearchSpec.from_dict(json.loads(json.dumps(upright.to_dict()))) == upright
+
+
+def test_a_run_keeps_its_first_losses_and_a_prefix_re_run_takes_exactly_them(tmp_path):
+    from explorer.analysis.search import FIRST_STEPS, first_losses
+
+    spec = dataclasses.replace(two_points(schedule="cosine", lr=0.01), steps=6)
+    points = two_point_plan(spec)
+    run = run_search(spec, tmp_path, InlineExecutor(), points=points)
+    _, again = load_results(tmp_path)
+    for result in run.results:
+        assert len(result.first_losses) == 2 and all(len(f) == FIRST_STEPS for f in result.first_losses)
+        assert result.first_losses[0] != result.first_losses[1]  # two seeds, two runs
+        for seed in range(2):  # the same schedule over 6 steps, stopped after 3
+            assert first_losses(spec.task(result.point.query, seed)) == list(result.first_losses[seed])
+    assert [r.first_losses for r in again] == [r.first_losses for r in run.results]  # through results.jsonl
+
+
+def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
+    from explorer.analysis.search import ranking
+    from explorer.views.search_text import claim_in_words
+
+    compound = _result("grid", 200, (0.80, 0.82), (1.2, 1.1, 1.15))
+    depth, width = _result("depth", 200, (0.60, 0.62)), _result("width", 210, (0.79, 0.83))
+    results = [compound, depth, width]
+    outcome, words = claim_in_words(verdict(results), ranking(results))
+    assert outcome == "not shown" and "neither show nor refute" in words
+    assert "**81.0% ± 1.4%**" in words and "deeper only" in words and "+20.0%" in words
+    assert "Against wider only the difference is inside the seeds' spread" in words
+    assert "other seeds could swap them" in words  # width only is the runner-up, 0.0 % behind
+    outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
+    assert outcome == "holds" and "**the claim holds here.**" in words
+    assert "these seeds tell the two apart" in words and "not by the luck of the seeds" in words
+    sharp = _result("resolution", 190, (0.95, 0.96))
+    outcome, words = claim_in_words(verdict([compound, sharp]), ranking([compound, sharp]))
+    assert outcome == "refuted" and "Higher resolution only beat it" in words
+    assert claim_in_words(verdict([depth]), ranking([depth]))[0] == "open"

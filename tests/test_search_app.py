@@ -105,7 +105,7 @@ def test_the_search_tab_opens_on_the_recorded_search():
     table, with the numbers of its checksummed data; nothing is trained."""
     from explorer.analysis.runs import RUNS_DIR, recorded_runs
     from explorer.analysis.search import PointResult, ranking, verdict
-    from explorer.views.search_text import ranking_sentence, verdict_sentence
+    from explorer.views.search_text import claim_in_words, ranking_sentence, verdict_sentence
 
     (run,), _ = recorded_runs(RUNS_DIR, kind="search")
     results = [PointResult.from_json(p) for p in run.data["points"]]  # the checksummed data, in plan order
@@ -116,8 +116,10 @@ def test_the_search_tab_opens_on_the_recorded_search():
     assert f"**Recorded search: {run.title}.**" in shown
     assert verdict_sentence(verdict(finished)) in shown and run.card["verdict"] == verdict_sentence(verdict(results))
     assert ranking_sentence(ranking(results)) in shown
+    _, words = claim_in_words(verdict(results), ranking(results))  # the claim judged, in a learner's words
+    assert any(m.value == words for m in at.markdown) and "**The claim:**" in words
     table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
-    assert len(table) == 19 and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
+    assert len(table) == len(results) and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
     assert any(run.card["command"] == c.value for c in at.code)
     assert at.button(key="scaling.search_rerun").label == "Re-run this search live"
     assert at.button(key="scaling.search_start").label == "Start the search"  # and a search of one's own below

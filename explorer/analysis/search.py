@@ -20,7 +20,9 @@ Executors (:mod:`explorer.analysis.search` has three): in-process (tests, one at
 process pool (``spawn``: safe from a multi-threaded server, and CUDA works in the children), and
 Ray (``ray`` is imported only when asked for). Results: one JSON line per finished point in
 ``DIR/results.jsonl`` (written as points finish), the search's arguments in ``DIR/search.json``; a
-rerun with the same arguments skips the points already there.
+rerun with the same arguments skips the points already there. Each line keeps every seed's first
+training losses, so a recorded search can be re-checked by re-running a few steps
+(:func:`first_losses`) instead of the whole search.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ __all__ = [
     "TaskResult",
     "TaskSpec",
     "Verdict",
+    "first_losses",
     "format_axis",
     "grid_rules",
     "load_results",
@@ -165,6 +168,20 @@ class SearchSpec:
     def from_dict(cls, data: dict[str, Any]) -> SearchSpec:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+
+    def task(self, query: str, seed: int) -> TaskSpec:
+        """The training of network ``query`` with ``seed`` in this search (on the CPU, one thread)."""
+        return TaskSpec(
+            query,
+            seed,
+            self.steps,
+            self.batch,
+            self.lr,
+            rotate=self.rotate,
+            scale=self.scale,
+            held_out=self.held_out,
+            schedule=self.schedule,
+        )
 
     @property
     def key(self) -> str:
@@ -302,6 +319,11 @@ class TaskSpec:
     schedule: str = "constant"
 
 
+#: Training losses kept from the start of every run: a recorded search is re-checked by re-running
+#: them (see :func:`first_losses`).
+FIRST_STEPS = 3
+
+
 @dataclass(frozen=True)
 class TaskResult:
     accuracy: float | None
@@ -310,6 +332,47 @@ class TaskResult:
     steps: int
     device: str
     error: str | None = None
+    #: The losses of the first :data:`FIRST_STEPS` steps.
+    first_losses: tuple[float, ...] = ()
+
+
+def _train(task: TaskSpec, progress: Callable[[Any], None] | None = None) -> Any:
+    """``task``'s training (a :class:`explorer.analysis.training.ShapesRun`), on torch's current threads;
+    ``progress`` is called with every step's record."""
+    from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
+    from explorer.config import parse_query
+
+    config = parse_query(task.query)
+    settings = shapes_settings(
+        steps=task.steps,
+        seed=task.seed,
+        batch=task.batch,
+        lr=task.lr,
+        rotate=task.rotate,
+        scale=task.scale,
+        schedule=task.schedule,
+    )
+    spec = TrainSpec(
+        model=shapes_source(config, config.input_resolution),
+        settings=settings,
+        device=task.device,
+        callbacks=(progress,) if progress is not None else (),
+    )
+    return train_on_shapes(spec, held_out=task.held_out)
+
+
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
+    import torch
+
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count:
+            torch.set_num_threads(previous)
 
 
 def run_task(task: TaskSpec) -> TaskResult:
@@ -318,33 +381,34 @@ def run_task(task: TaskSpec) -> TaskResult:
     The one task function of every executor. Errors (a diverged run, a network too large for the
     device) come back as ``TaskResult.error`` rather than as exceptions, so one bad point does not end
     the search."""
-    import torch
+    with _threads(task.threads):
+        try:
+            run = _train(task)
+        except (ValueError, RuntimeError) as exc:
+            return TaskResult(None, 0.0, None, 0, task.device, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    return TaskResult(
+        run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device, first_losses=run.losses[:FIRST_STEPS]
+    )
 
-    from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
-    from explorer.config import parse_query
 
-    previous = torch.get_num_threads()
-    if task.threads:
-        torch.set_num_threads(task.threads)
-    try:
-        config = parse_query(task.query)
-        settings = shapes_settings(
-            steps=task.steps,
-            seed=task.seed,
-            batch=task.batch,
-            lr=task.lr,
-            rotate=task.rotate,
-            scale=task.scale,
-            schedule=task.schedule,
-        )
-        spec = TrainSpec(model=shapes_source(config, config.input_resolution), settings=settings, device=task.device)
-        run = train_on_shapes(spec, held_out=task.held_out)
-        return TaskResult(run.model.accuracy, run.seconds, run.losses[-1], run.steps, task.device)
-    except (ValueError, RuntimeError) as exc:
-        return TaskResult(None, 0.0, None, 0, task.device, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-    finally:
-        if task.threads:
-            torch.set_num_threads(previous)
+class _Enough(Exception):
+    pass
+
+
+def first_losses(task: TaskSpec, steps: int = FIRST_STEPS) -> list[float]:
+    """The training losses of ``task``'s first ``steps`` steps, exactly as the whole task takes them
+    (same schedule over ``task.steps``, same data, same initial weights), without running the rest:
+    what a recorded search is re-checked by."""
+    losses: list[float] = []
+
+    def progress(record: Any) -> None:
+        losses.append(record.loss)
+        if len(losses) >= steps:
+            raise _Enough
+
+    with _threads(task.threads), contextlib.suppress(_Enough):
+        _train(task, progress)
+    return losses
 
 
 def _indexed(item: tuple[int, TaskSpec]) -> tuple[int, TaskResult]:
@@ -569,6 +633,8 @@ class PointResult:
     final_losses: tuple[float, ...]
     device: str
     errors: tuple[str, ...] = ()
+    #: Per seed, the losses of the first :data:`FIRST_STEPS` steps (empty in results from before).
+    first_losses: tuple[tuple[float, ...], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -600,6 +666,7 @@ class PointResult:
             "final_losses": list(self.final_losses),
             "device": self.device,
             "errors": list(self.errors),
+            "first_losses": [list(losses) for losses in self.first_losses],
         }
 
     @classmethod
@@ -615,6 +682,7 @@ class PointResult:
             tuple(data["final_losses"]),
             data["device"],
             tuple(data.get("errors", ())),
+            tuple(tuple(losses) for losses in data.get("first_losses", ())),
         )
 
 
@@ -628,6 +696,7 @@ def _combine(point: GridPoint, results: Sequence[TaskResult]) -> PointResult:
         tuple(r.final_loss for r in good if r.final_loss is not None),
         results[0].device if results else "",
         errors,
+        tuple(r.first_losses for r in good),
     )
 
 
@@ -716,21 +785,7 @@ def run_search(
     run = SearchRun(spec, points, [done[p.key] for p in points if p.key in done], skipped=len(points) - len(todo))
     run.executor = executor.description
     queries = list(dict.fromkeys(p.query for p in todo))
-    tasks = [
-        TaskSpec(
-            q,
-            seed,
-            spec.steps,
-            spec.batch,
-            spec.lr,
-            rotate=spec.rotate,
-            scale=spec.scale,
-            held_out=spec.held_out,
-            schedule=spec.schedule,
-        )
-        for q in queries
-        for seed in range(spec.seeds)
-    ]
+    tasks = [spec.task(q, seed) for q in queries for seed in range(spec.seeds)]
     by_query: dict[str, list[TaskResult | None]] = {q: [None] * spec.seeds for q in queries}
     waiting = {q: [p for p in todo if p.query == q] for q in queries}
     start = time.perf_counter()
@@ -889,12 +944,15 @@ class Ranking:
 
 
 def ranking(results: Iterable[PointResult]) -> Ranking | None:
-    """The :class:`Ranking` of the finished points (None when none has finished)."""
+    """The :class:`Ranking` of the finished points (None when none has finished); the runner-up is
+    the best other *network* (a rule that rounds to the winner's network is the winner)."""
     done = sorted((r for r in results if r.ok), key=lambda r: (-r.accuracy, r.point.macs))
     if not done:
         return None
     winner = done[0]
-    runner_up = done[1] if len(done) > 1 else None
+    # Two rules can round to the same network (e.g. gamma 1.4 and resolution only): its twin trains
+    # the same weights to the same accuracy and is no runner-up.
+    runner_up = next((r for r in done if r.point.query != winner.point.query), None)
     accuracies = [r.accuracy for r in done]
     return Ranking(
         winner=winner,

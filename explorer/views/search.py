@@ -157,4 +157,3 @@ def results_frame(results: Sequence[PointResult], base_macs: int | None = None) 
         }
         for r in results
     ]
-

@@ -104,3 +104,94 @@ def rerun_estimate(recorded_s: float, recorded_on: str, workers: int, device: st
         else f"it took {human_duration(recorded_s)} on 2 CPU workers; far less on {device}"
     )
     return f"Re-running it live trains every point again: {where}. The results then open as a new search."
+
+
+# -- the seed's claim, for a learner -----------------------------------------------------------------
+_ONLY = {"depth": "deeper only", "width": "wider only", "resolution": "higher resolution only"}
+
+
+def _network(point: GridPoint) -> str:
+    """What the network's knobs carry, e.g. "depth ×1.4, width ×1.2, resolution ×1"."""
+    depth, width, resolution = point.achieved
+    return f"depth ×{depth:.2g}, width ×{width:.2g}, resolution ×{resolution:.2g}"
+
+
+def _apart(difference: float, noise: float) -> tuple[str, str]:
+    """Both as percentages, with a second decimal when one would show them equal ("+1.8 %" against
+    "1.8 %" reads as a tie where the verdict saw a difference)."""
+    for digits in (1, 2, 3):
+        a, b = f"{difference:+.{digits}%}", f"{noise:.{digits}%}"
+        if a.lstrip("+-") != b:
+            return a, b
+    return a, b
+
+
+def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
+    """The seed's claim (compound beats single-dimension scaling at equal MACs) judged by a search's
+    numbers, for a learner: ``(outcome, markdown)`` with outcome ``"holds"``, ``"refuted"``, ``"not
+    shown"`` or ``"open"`` (nothing to judge yet). A difference counts only beyond the seeds' spread
+    (:class:`explorer.analysis.search.Comparison`)."""
+    claim = (
+        "**The claim:** at the same cost, growing depth, width and resolution together beats growing any one "
+        "of them alone."
+    )
+    best = judged.best
+    if best is None or not judged.comparisons:
+        return "open", f"{claim} Not judged yet: the search needs a compound point and a single-dimension one."
+    seeds = len(best.accuracies)
+    head = (
+        f"**The best compound network** ({best.point.label}: {_network(best.point)}) reached "
+        f"**{best.accuracy:.1%} ± {best.spread:.1%}** held-out accuracy over {seeds} seeds. At about the same MACs:"
+    )
+    comparisons = sorted(judged.comparisons, key=lambda c: list(_ONLY).index(c.baseline.point.kind))
+    words = {
+        Outcome.BETTER: "**better**",
+        Outcome.WORSE: "**worse**",
+        Outcome.WITHIN_SPREAD: "**no difference these seeds can see**",
+    }
+    bullets = []
+    for c in comparisons:
+        difference, noise = _apart(c.difference, c.noise)
+        bullets.append(
+            f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
+            f"{c.baseline.spread:.1%}; the compound network is {difference} against it, with {noise} of "
+            f"combined spread: {words[c.outcome]}."
+        )
+    outcomes = {c.outcome for c in judged.comparisons}
+    worse = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome is Outcome.WORSE]
+    even = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome is Outcome.WITHIN_SPREAD]
+    if outcomes == {Outcome.BETTER}:
+        outcome = "holds"
+        end = "It beats every one-dimension network by more than the seeds' spread: **the claim holds here.**"
+    elif worse:
+        outcome = "refuted"
+        who = " and ".join(worse).capitalize()
+        end = f"{who} beat it by more than the seeds' spread: **here the claim is refuted.**"
+    else:
+        outcome = "not shown"
+        end = (
+            f"Against {' and '.join(even)} the difference is inside the seeds' spread: **these numbers neither show "
+            "nor refute the claim.**"
+        )
+    paragraphs = [claim, head + "\n" + "\n".join(bullets), end]
+    if ranked is not None and ranked.runner_up is not None:
+        w, r = ranked.winner, ranked.runner_up
+        gap, noise = _apart(ranked.difference, ranked.noise)
+        order = (
+            f"more than their combined spread ({noise}): these seeds tell the two apart"
+            if ranked.separated
+            else f"not more than their combined spread ({noise}), so other seeds could swap them"
+        )
+        trust = (
+            f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "
+            "ranked by the architectures, not by the luck of the seeds."
+            if ranked.ranks
+            else f"not under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: "
+            "where the spread is that wide, the luck of the seeds can move the order."
+        )
+        paragraphs.append(
+            f"**Can the ranking be trusted?** The winner of the whole grid, {w.point.label} ({w.accuracy:.1%}), is "
+            f"{gap.lstrip('+')} ahead of the runner-up, {r.point.label} ({r.accuracy:.1%}): {order}. The "
+            f"largest spread of any network, {ranked.largest_spread:.1%}, is {trust}"
+        )
+    return outcome, "\n\n".join(paragraphs)

@@ -25,6 +25,7 @@ from explorer.formatting import human_duration as minutes
 from explorer.knobs import ConfigError, ModelConfig
 from explorer.views.search import accuracy_vs_macs, grid_space, results_frame
 from explorer.views.search_text import (
+    claim_in_words,
     method_caption,
     plan_sentence,
     ranking_sentence,
@@ -94,10 +95,16 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
     points = cached_plan(spec)
     _, results = load_results(directory)
     finished = {r.point.key for r in results}
-    progress(spec, directory, sum(1 for p in points if p.key in finished), len(points))
+    done = sum(1 for p in points if p.key in finished)
+    progress(spec, directory, done, len(points))
     judged = verdict(results)
+    ranked = ranking(results)
     best_key = judged.best.point.key if judged.best else None
     st.plotly_chart(accuracy_vs_macs(results, spec, points, best_key), key=W.search_plot.key)
+    if done == len(points) and judged.best is not None:
+        _, words = claim_in_words(judged, ranked)
+        with st.container(border=True):  # the claim judged in a learner's words; the terse lines follow
+            st.markdown(words)
     if judged.best is not None:
         (st.success if judged.wins else st.warning)(verdict_sentence(judged))
         b = judged.best.point
@@ -111,7 +118,6 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
         )
     else:
         st.caption(verdict_sentence(judged))
-    ranked = ranking(results)
     if ranked is not None and ranked.runner_up is not None:
         (st.info if ranked.separated and ranked.ranks else st.warning)(ranking_sentence(ranked))
     base = next((p for p in points if p.kind == "base"), None)
