@@ -55,32 +55,28 @@ def wall(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def cli(repeats: int) -> None:
-    profile_cmd = [PYTHON, "-m", "explorer", "profile", "preset=efficientnet_b7", "--json"]
+def command_vs_peer(repeats: int, command: str, peer: str, peer_label: str) -> None:
+    """Medians over ``repeats``: ``python -m explorer <command>`` as a whole process beyond a bare
+    ``import torch, torchvision``, against ``peer`` (a script printing its own seconds), and the ratio."""
+    explorer_cmd = [PYTHON, "-m", "explorer", *command.split()]
     bare_cmd = [PYTHON, "-c", "import torch, torchvision"]
-    profiles, bares, peers = [], [], []
+    ours, bares, peers = [], [], []
     for _ in range(repeats):
-        profiles.append(wall(profile_cmd))
+        ours.append(wall(explorer_cmd))
         bares.append(wall(bare_cmd))
-        out = subprocess.run([PYTHON, "-c", TORCHINFO], cwd=ROOT, check=True, capture_output=True, text=True)
+        out = subprocess.run([PYTHON, "-c", peer], cwd=ROOT, check=True, capture_output=True, text=True)
         peers.append(float(out.stdout.strip().splitlines()[-1]))
-    profile_s, bare_s, peer_s = (statistics.median(v) for v in (profiles, bares, peers))
-    extra = profile_s - bare_s
-    print(f"cli: profile process {profile_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
-    print(f"cli: torchinfo.summary (build + summary, torch already imported) {peer_s:.2f} s")
-    print(f"cli: extra / torchinfo = {extra / peer_s:.2f} (target <= 0.25)")
-    graph_cmd = [PYTHON, "-m", "explorer", "graph", "preset=preact_resnet1001"]
-    graphs, bares, peers = [], [], []
-    for _ in range(repeats):
-        graphs.append(wall(graph_cmd))
-        bares.append(wall(bare_cmd))
-        out = subprocess.run([PYTHON, "-c", TORCHVIEW], cwd=ROOT, check=True, capture_output=True, text=True)
-        peers.append(float(out.stdout.strip().splitlines()[-1]))
-    graph_s, bare_s, peer_s = (statistics.median(v) for v in (graphs, bares, peers))
-    extra = graph_s - bare_s
-    print(f"cli: graph process {graph_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
-    print(f"cli: torchview.draw_graph (build + graph, torch already imported) {peer_s:.2f} s")
-    print(f"cli: extra / torchview = {extra / peer_s:.2f} (target <= 0.25)")
+    ours_s, bare_s, peer_s = (statistics.median(v) for v in (ours, bares, peers))
+    extra = ours_s - bare_s
+    name = command.split()[0]
+    print(f"cli: {name} process {ours_s:.2f} s, bare import {bare_s:.2f} s -> explorer's extra {extra:.2f} s")
+    print(f"cli: {peer_label} (torch already imported) {peer_s:.2f} s")
+    print(f"cli: extra / {peer_label.split('.')[0]} = {extra / peer_s:.2f} (target <= 0.25)")
+
+
+def cli(repeats: int) -> None:
+    command_vs_peer(repeats, "profile preset=efficientnet_b7 --json", TORCHINFO, "torchinfo.summary (build + summary)")
+    command_vs_peer(repeats, "graph preset=preact_resnet1001", TORCHVIEW, "torchview.draw_graph (build + graph)")
 
 
 def _free_port() -> int:
