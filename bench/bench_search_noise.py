@@ -1,13 +1,13 @@
 """Where the grid search's seed spread comes from, and what narrows it (issue 22).
 
     python bench/bench_search_noise.py [--points 'Q1;Q2'] [--seeds K] [--first-seed S] [--steps N] [--lr LR]
-        [--schedule cosine|constant] [--ema D1,D2] [--held-out N] [--workers W] [--every E]
+        [--schedule cosine|constant] [--ema D1,D2] [--held-out N] [--workers W] [--every E] [--scale LO:HI]
 
-Each (point, seed) trains exactly as a search task does (``train_on_shapes``: rotated shapes of
-radius 0.5-0.9, Adam, batch 32, the endless stream, one thread per worker) while exponential moving
-averages of the weights (and BN buffers) with the decays given are kept beside it. At the end the
-trained weights and every average are scored on ``--held-out`` images of seed ``seed + 1`` (the
-search's held-out set). Printed per point: every seed's accuracy per model, mean ± spread (sample
+Each (point, seed) trains exactly as a search task does (``shapes_settings``: rotated shapes of
+radius ``--scale`` (default 0.5-0.9), Adam, batch 32, the endless stream, one thread per worker)
+while exponential moving averages of the weights (and BN buffers) with the decays given are kept
+beside it. At the end the trained weights and every average are scored on ``--held-out`` images of
+seed ``seed + 1`` (the search's held-out set). Printed per point: every seed's accuracy per model, mean ± spread (sample
 standard deviation over seeds), the mean training loss per ``--every`` steps of the slowest and
 fastest seed, and seconds per run.
 """
@@ -35,7 +35,7 @@ def one(job: tuple[str, int, argparse.Namespace]) -> dict:
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from explorer.analysis.training import shapes_accuracy, shapes_config, train_on_shapes
+    from explorer.analysis.training import Owned, TrainSpec, shapes_accuracy, shapes_config, shapes_settings, train
     from explorer.config import parse_query
     from explorer.runtime.models import BuiltModel, instantiate
 
@@ -44,25 +44,26 @@ def one(job: tuple[str, int, argparse.Namespace]) -> dict:
     config = parse_query(query)
     small = shapes_config(config, config.input_resolution)
     built = instantiate(small, "cpu", batch=args.batch, training=True, seed=seed)
+    scale = tuple(float(v) for v in args.scale.split(":"))
     decays = [float(d) for d in args.ema.split(",") if d]
     averages = [AveragedModel(built.module, multi_avg_fn=get_ema_multi_avg_fn(d), use_buffers=True) for d in decays]
 
-    def progress(record) -> None:
-        for average in averages:
-            average.update_parameters(built.module)
+    def average(record) -> None:
+        for each in averages:
+            each.update_parameters(built.module)
 
+    settings = shapes_settings(
+        steps=args.steps, seed=seed, batch=args.batch, lr=args.lr, rotate=True, scale=scale, schedule=args.schedule
+    )
     start = time.perf_counter()
-    run = train_on_shapes(
-        config, steps=args.steps, seed=seed, resolution=config.input_resolution, batch=args.batch, lr=args.lr,
-        schedule=args.schedule, held_out=0, rotate=True, scale=(0.5, 0.9), built=built, progress=progress,
-    )  # fmt: skip
+    spec = TrainSpec(model=Owned(built), settings=settings, device="cpu", callbacks=(average,))
+    losses = [r.loss for r in train(spec)]
     seconds = time.perf_counter() - start
-    scores = {"raw": shapes_accuracy(built, seed=seed + 1, n=args.held_out, rotate=True, scale=(0.5, 0.9))}
+    scores = {"raw": shapes_accuracy(built, seed=seed + 1, n=args.held_out, rotate=True, scale=scale)}
     for decay, average in zip(decays, averages, strict=True):
         copy = BuiltModel(small, average.module, built.stages)
         copy.module.eval()
-        scores[f"ema{decay:g}"] = shapes_accuracy(copy, seed=seed + 1, n=args.held_out, rotate=True, scale=(0.5, 0.9))
-    losses = run.losses
+        scores[f"ema{decay:g}"] = shapes_accuracy(copy, seed=seed + 1, n=args.held_out, rotate=True, scale=scale)
     curve = [statistics.fmean(losses[i : i + args.every]) for i in range(0, len(losses), args.every)]
     return {"query": query, "seed": seed, "scores": scores, "curve": curve, "seconds": seconds}
 
@@ -80,11 +81,12 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=2048)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--every", type=int, default=200)
+    parser.add_argument("--scale", default="0.5:0.9", help="shape radius range LO:HI (default 0.5:0.9)")
     args = parser.parse_args()
     queries = [q for q in args.points.split(";") if q]
     print(
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {args.steps} steps, lr {args.lr:g} {args.schedule}, "
-        f"batch {args.batch}, held-out {args.held_out}, EMA {args.ema or 'none'}",
+        f"batch {args.batch}, scale {args.scale}, held-out {args.held_out}, EMA {args.ema or 'none'}",
         flush=True,
     )
     jobs = [(q, s, args) for q in queries for s in range(args.first_seed, args.first_seed + args.seeds)]

@@ -104,16 +104,21 @@ def _saving(model: nn.Module, key: Callable[[Tensor], Any]) -> Iterator[dict[str
 
 
 #: How the real op saves each tensor: ("input",), ("own", attribute name) for the norm's own
-#: parameters and buffers (not counted), or ("new", shape, dtype) for a tensor it makes.
+#: parameters and buffers (not counted), or ("new", shape, dtype) for a tensor it makes, where a
+#: dimension of the norm's feature count is written :data:`FEATURES`.
 SavedSlot = tuple[Any, ...]
+FEATURES = "features"
+#: (features, batch, spatial side) of the two probes a layout is learned from: feature counts that
+#: differ from every batch and side, so a dimension equal to the features is one.
+PROBES = ((11, 2, 3), (13, 3, 5))
 
 
 def _norm_settings(norm: nn.modules.batchnorm._BatchNorm) -> tuple[Any, ...]:
-    return (type(norm), norm.num_features, norm.eps, norm.momentum, norm.affine, norm.track_running_stats)
+    return (type(norm), norm.eps, norm.momentum, norm.affine, norm.track_running_stats)
 
 
-def _layout_at(settings: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[SavedSlot, ...]:
-    kind, features, eps, momentum, affine, track = settings
+def _layout_at(settings: tuple[Any, ...], features: int, shape: tuple[int, ...]) -> tuple[SavedSlot, ...]:
+    kind, eps, momentum, affine, track = settings
     norm = kind(features, eps=eps, momentum=momentum, affine=affine, track_running_stats=track, device="meta")
     norm.train()
     own = {t.untyped_storage()._cdata: name for name, t in [*norm.named_parameters(), *norm.named_buffers()]}
@@ -127,7 +132,7 @@ def _layout_at(settings: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[Saved
         elif key in own:
             slots.append(("own", own[key]))
         else:
-            slots.append(("new", tuple(tensor.shape), tensor.dtype))
+            slots.append(("new", tuple(FEATURES if d == features else d for d in tensor.shape), tensor.dtype))
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
@@ -135,15 +140,15 @@ def _layout_at(settings: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[Saved
     return tuple(slots)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _saved_layout(settings: tuple[Any, ...], ndim: int) -> tuple[SavedSlot, ...] | None:
-    """What the real training-mode norm of ``settings`` saves for an input of ``ndim`` dimensions, or
-    None when that depends on the input's size (then the real op runs): learned from the real op at
-    two input sizes, so a torch upgrade that saves other tensors is followed, not assumed."""
-    small = (2, settings[1], *([3] * (ndim - 2)))
-    large = (3, settings[1], *([5] * (ndim - 2)))
-    layout = _layout_at(settings, small)
-    return layout if layout == _layout_at(settings, large) else None
+    """What the real training-mode norm of ``settings`` (any feature count) saves for an input of
+    ``ndim`` dimensions, or None when that depends on the input's size (then the real op runs):
+    learned from the real op at two feature counts and input sizes, so a torch upgrade that saves
+    other tensors is followed, not assumed. Keyed without the feature count: a new width costs no
+    new probe (each probe runs torch's decomposed batch norm, about 8 ms)."""
+    layouts = {_layout_at(settings, f, (batch, f, *([side] * (ndim - 2)))) for f, batch, side in PROBES}
+    return layouts.pop() if len(layouts) == 1 else None
 
 
 class _SavesLikeBatchNorm(torch.autograd.Function):
@@ -174,7 +179,8 @@ def _stand_in(norm: nn.modules.batchnorm._BatchNorm, real: Callable[[Tensor], Te
             elif slot[0] == "own":
                 saved.append(getattr(norm, slot[1]))
             else:
-                saved.append(torch.empty(slot[1], dtype=slot[2], device="meta"))
+                shape = tuple(norm.num_features if d == FEATURES else d for d in slot[1])
+                saved.append(torch.empty(shape, dtype=slot[2], device="meta"))
         return _SavesLikeBatchNorm.apply(x, *saved)
 
     return forward
