@@ -409,3 +409,33 @@ def test_meta_builds_skip_weight_init_but_keep_every_shape():
         kept = torch.empty(3, device="meta").normal_()
     assert drawn.std() > 0.9
     assert kept.is_meta and kept.shape == (3,)
+
+
+def test_init_functions_skip_meta_tensors_whole() -> None:
+    """``torch.nn.init``'s functions reach a torch function mode as themselves, with the tensor by
+    keyword; inside skip_init_on_meta none of them draws into a meta tensor (no aten fill runs: on
+    meta those go through torch's Python decompositions), and on a real tensor they still draw."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from explorer.families.meta_init import skip_init_on_meta
+
+    ran: list[str] = []
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ran.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    meta = torch.empty(16, 8, 3, 3, device="meta")
+    with skip_init_on_meta(), Ops():
+        torch.nn.init.kaiming_uniform_(meta, a=5**0.5)
+        torch.nn.init.kaiming_normal_(meta, mode="fan_out")
+        torch.nn.init.uniform_(meta, -0.1, 0.1)
+        torch.nn.init.trunc_normal_(meta, std=0.02)
+        torch.nn.init.ones_(meta)
+        meta.normal_()
+    assert ran == []
+    real = torch.empty(64, 32, 3, 3)
+    with skip_init_on_meta():
+        torch.nn.init.kaiming_uniform_(real, a=5**0.5)
+    assert 0.01 < real.std() < 1

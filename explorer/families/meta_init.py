@@ -36,15 +36,35 @@ _FILLS = frozenset(
         torch.Tensor.clamp_,
         torch.Tensor.mul_,
         torch.Tensor.add_,
+        # torch.nn.init's functions dispatch to a torch function mode themselves (as the functions,
+        # not as the Tensor methods they call), so the mode sees them whole.
+        torch.nn.init.uniform_,
+        torch.nn.init.normal_,
+        torch.nn.init.trunc_normal_,
+        torch.nn.init.constant_,
+        torch.nn.init.ones_,
+        torch.nn.init.zeros_,
+        torch.nn.init.eye_,
+        torch.nn.init.dirac_,
+        torch.nn.init.xavier_uniform_,
+        torch.nn.init.xavier_normal_,
+        torch.nn.init.kaiming_uniform_,
+        torch.nn.init.kaiming_normal_,
+        torch.nn.init.orthogonal_,
+        torch.nn.init.sparse_,
     }
 )
 
 
 class _SkipFillsOnMeta(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in _FILLS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-            return args[0]
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        if func in _FILLS:
+            # torch.nn.init hands its tensor over by keyword, the Tensor methods as self
+            target = args[0] if args else kwargs.get("tensor")
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
 
 
 @contextmanager
