@@ -32,6 +32,7 @@ __all__ = [
     "format_query",
     "knob",
     "knobs",
+    "presets_of",
     "query_to_dict",
     "register_preset",
     "registered_presets",
@@ -317,11 +318,23 @@ def knobs(config_type: type[ModelConfig]) -> dict[str, Knob]:
 #: ready, as ``explorer.families.PRESETS``.
 _PRESETS: dict[str, str] = {}
 _PRESET_CONFIGS: dict[str, ModelConfig] = {}
+#: family -> its preset names, in declaration order (read on every page run: parsed once here).
+_FAMILY_PRESETS: dict[str, list[str]] = {}
 
 
 def register_preset(name: str, query: str) -> None:
     """Declare a preset (called by the family modules as they are imported)."""
+    family = query_to_dict(query)["family"]
+    if name in _PRESETS:
+        _FAMILY_PRESETS[query_to_dict(_PRESETS[name])["family"]].remove(name)
     _PRESETS[name] = query
+    _FAMILY_PRESETS.setdefault(family, []).append(name)
+    _PRESET_CONFIGS.pop(name, None)
+
+
+def presets_of(family: str) -> list[str]:
+    """The names of ``family``'s presets, in declaration order."""
+    return list(_FAMILY_PRESETS.get(family, ()))
 
 
 def registered_presets() -> dict[str, str]:
@@ -333,11 +346,10 @@ def family_presets(config_type: type[ModelConfig]) -> Iterator[tuple[str, ModelC
     """The presets of ``config_type``'s family, as configs, in declaration order. They are all
     declared once the config class exists: importing any family module imports the package
     ``explorer.families`` first, and that imports every family module."""
-    for name, query in _PRESETS.items():
-        pairs = query_to_dict(query)
-        if pairs.pop("family") != config_type.family:
-            continue
+    for name in presets_of(config_type.family):
         if name not in _PRESET_CONFIGS:
+            pairs = query_to_dict(_PRESETS[name])
+            del pairs["family"]
             _PRESET_CONFIGS[name] = config_from(config_type, pairs)
         yield name, _PRESET_CONFIGS[name]
 

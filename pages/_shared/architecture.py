@@ -9,8 +9,8 @@ import streamlit as st
 
 from explorer.config import default_config, matching_preset, parse_query
 from explorer.controls import IO_KEYS, Control, config_from_values, controls_for
-from explorer.families import FAMILIES, PRESETS
-from explorer.knobs import ConfigError, ModelConfig, query_to_dict
+from explorer.families import FAMILIES
+from explorer.knobs import ConfigError, ModelConfig, presets_of, query_to_dict
 from pages._shared.routing import current_page, ensure_router, history_navigation
 from pages._shared.state import URL_SYNC, UrlSync
 
@@ -185,7 +185,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     sidebar.selectbox(
         "Family", list(FAMILIES), key="family", format_func=lambda f: FAMILIES[f].title, on_change=_on_family
     )
-    presets = [CUSTOM] + [p for p in PRESETS if query_to_dict(PRESETS[p])["family"] == config.family]
+    presets = [CUSTOM, *presets_of(config.family)]
     sidebar.selectbox("Preset", presets, key=f"preset.{config.family}", on_change=_on_preset, args=(config.family,))
 
     values: dict[str, Any] = {}
