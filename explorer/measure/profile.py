@@ -76,22 +76,45 @@ def _with_unrun(order: list[str], unrun: set[str], defined: list[str]) -> list[s
     return merged
 
 
+#: Element-wise activations: zero MACs, an output of the input's shape (the input itself in place).
+ACTIVATIONS = (
+    nn.ReLU,
+    nn.Hardtanh,  # and ReLU6
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.GELU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Mish,
+)
+
+
+def _same(x: Tensor) -> Tensor:
+    return x
+
+
 @contextmanager
-def _shape_only_norms(model: nn.Module) -> Iterator[None]:
-    """On the meta device, batch norms return an empty tensor of their input's shape instead of
-    running: they count zero MACs and keep the shape, and the MAC counter would otherwise decompose
-    each one into a dozen element-wise ops (about half of EfficientNet-B7's profiling time).
-    Hand-written because torch offers no "shapes only" switch."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+def _shape_only_layers(model: nn.Module) -> Iterator[None]:
+    """On the meta device, batch norms and element-wise activations return an empty tensor of their
+    input's shape (an in-place activation its input) instead of running: they count zero MACs and
+    keep the shape. Run, a batch norm's MACs would be counted through a dozen decomposed ops (about
+    half of EfficientNet-B7's profiling time) and an activation runs torch's Python reference
+    implementation on meta tensors (most of a MobileNet's). Hand-written because torch offers no
+    "shapes only" switch."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, *ACTIVATIONS))]
     if next((p.device.type for p in model.parameters()), "meta") != "meta":
-        norms = []
-    for norm in norms:
-        norm.forward = torch.empty_like  # an instance attribute: nn.Module.__call__ still runs the hooks
+        layers = []
+    for layer in layers:
+        # An instance attribute: nn.Module.__call__ still runs the hooks.
+        layer.forward = _same if getattr(layer, "inplace", False) else torch.empty_like
     try:
         yield
     finally:
-        for norm in norms:
-            norm.__dict__.pop("forward", None)  # another thread may have put it back already
+        for layer in layers:
+            layer.__dict__.pop("forward", None)  # another thread may have put it back already
 
 
 def profile(config: ModelConfig, built: BuiltModel | None = None) -> Profile:
@@ -132,7 +155,7 @@ def _profile(config: ModelConfig, built: BuiltModel) -> Profile:
     hooks = {n: recorder(n) for n in candidates}
     with (
         hooked(model, forward=hooks, training=False),
-        _shape_only_norms(model),
+        _shape_only_layers(model),
         torch.no_grad(),
         counting(model) as counter,
     ):
