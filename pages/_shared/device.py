@@ -70,9 +70,11 @@ def _chosen_device() -> str:
 def device_sidebar() -> str:
     """The device picker in the sidebar; returns the chosen device name (auto resolves)."""
     from explorer.runtime.device import available_devices, best_device, describe
+    from explorer.runtime.heap import freeze_imports
     from explorer.runtime.threads import apply_thread_policy
 
     apply_thread_policy()  # once per process: the server's thread policy (explorer.runtime.threads)
+    freeze_imports()  # once per process: full garbage collections skip what the imports made
     choices = ["auto", *available_devices()]
     choice = st.sidebar.selectbox(
         "Device",
