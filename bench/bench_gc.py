@@ -27,10 +27,9 @@ from explorer.config import parse_query
 from explorer.measure.memory import training_memory
 from explorer.measure.profile import profile
 from explorer.runtime.heap import freeze_imports
+import pandas, plotly.graph_objects, torchvision  # what a server has imported by then
 if {freeze}:
     freeze_imports()
-else:
-    import pandas, plotly.graph_objects, torchvision  # the same imports, not frozen
 started, pauses = {{}}, []
 def timed(phase, info):
     if phase == "start":

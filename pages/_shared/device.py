@@ -74,7 +74,7 @@ def device_sidebar() -> str:
     from explorer.runtime.threads import apply_thread_policy
 
     apply_thread_policy()  # once per process: the server's thread policy (explorer.runtime.threads)
-    freeze_imports()  # once per process: full garbage collections skip what the imports made
+    freeze_imports()  # full garbage collections skip what the heavy imports made (explorer.runtime.heap)
     choices = ["auto", *available_devices()]
     choice = st.sidebar.selectbox(
         "Device",
