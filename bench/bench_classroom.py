@@ -16,7 +16,9 @@ slider the same way) and ``explore`` (every student on a config of their own, mo
 Reported per N and scenario: p50 / p95 of open-a-link and of slider-move -> script finished (the
 time a student waits for the page to settle), errors (exceptions shown on the page, failed or
 timed-out runs), and the server's peak RSS (VmHWM; only when the bench starts the server itself).
-One untimed student opens a link first, so the server's own imports are not in the figures.
+One untimed student opens a link first (then a config that is not stored, which imports torch and the
+model families as a browser's first page does through the device picker's start-up fragment), so
+the server's own imports are not in the figures.
 ``--browsers K`` also runs a browser-level check: K headless Chromium tabs (Playwright with Debian's
 /usr/bin/chromium) each open a link and move a slider, timed to the page settling.
 """
@@ -56,6 +58,8 @@ EXPLORE = (
     ("preset=resnet101", "depth"),
 )
 TEACHER = ("preset=resnet50", "depth")
+#: A config no preset stores: opening it imports torch and the model families, as a browser's first page does.
+WARM_UP = "preset=resnet50&width=60"
 
 
 @dataclass
@@ -281,7 +285,11 @@ def main() -> int:
     print(f"{'students':>8} {'scenario':<8} {'open p50':>9} {'open p95':>9} {'move p50':>9} {'move p95':>9} "
           f"{'errors':>6} {'peak RSS':>9}")  # fmt: skip
     try:
-        asyncio.run(student(url, *TEACHER, moves=0, pace=0, delay=0, seed=-1))  # warm-up: the server's imports
+        # Warm-up, untimed: the teacher's tab. A browser's first page runs the device picker's start-up
+        # fragment (torch and the model families imported); these clients run no fragment timers, so the
+        # warm-up opens a config that is not stored, which imports the same.
+        asyncio.run(student(url, *TEACHER, moves=0, pace=0, delay=0, seed=-1))
+        asyncio.run(student(url, WARM_UP, "depth", moves=0, pace=0, delay=0, seed=-2))
         for n in (int(x) for x in args.students.split(",")):
             for scenario in scenarios:
                 results = asyncio.run(run_class(url, n, scenario, args.moves, args.pace))

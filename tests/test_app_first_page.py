@@ -21,6 +21,7 @@ at.run()
 first = {
     "exception": [str(e.value) for e in at.exception],
     "torch": "torch" in sys.modules,
+    "torchvision": "torchvision" in sys.modules,
     "params": [m.value for m in at.metric if m.label == "Parameters"],
     "training": [m.value for m in at.metric if m.label.startswith("Training memory")],
     "sidebar": [c.value for c in at.sidebar.caption],
@@ -51,6 +52,7 @@ second = {
     "exception": [str(e.value) for e in fragment.exception],
     "before": before,
     "torch": "torch" in sys.modules,
+    "torchvision": "torchvision" in sys.modules,
     "text": [m.value for m in fragment.markdown],
 }
 print(json.dumps({"first": first, "second": second}))
@@ -63,10 +65,11 @@ def test_the_first_page_draws_before_torch_and_the_device_picker_follows() -> No
     result = json.loads(done.stdout.strip().splitlines()[-1])
     first, second = result["first"], result["second"]
     assert first["exception"] == [] and second["exception"] == []
-    assert first["torch"] is False  # drawn without torch...
+    assert first["torch"] is False and first["torchvision"] is False  # drawn without torch...
     assert first["params"] == ["11,689,512"]  # ...with ResNet-18's real numbers (stored profile)
     assert first["training"] and first["training"][0] != "n/a"
     assert "Device: starting PyTorch…" in first["sidebar"] and "Device" not in first["selectboxes"]
     assert second["before"] == {"torch": False, "text": ["Device: starting PyTorch…"]}
     assert second["exception"] == [] and second["torch"] is True
+    assert second["torchvision"] is True  # the families too: a class's first new config does not wait for it
     assert second["text"] == ["the device picker"]  # the app's rerun, with torch: the real picker

@@ -24,6 +24,16 @@ def available_devices() -> list[str]:
     return devices
 
 
+def start_up() -> list[str]:
+    """What a fresh server defers until its first page is drawn: torch (imported with this module),
+    the devices probed, and the model families with torchvision (about 1.5 s of one core more), so
+    that the first config a class opens that is not stored does not pay for that import while
+    everyone waits. Returns :func:`available_devices`."""
+    import explorer.families.nets  # noqa: F401  (every family's torch modules and builder, torchvision)
+
+    return available_devices()
+
+
 def best_device(requested: str = "auto") -> torch.device:
     """The device to use: ``requested`` if it is available, the best one for ``auto``.
 

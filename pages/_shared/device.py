@@ -39,7 +39,8 @@ def device_pending() -> None:
     The picker needs torch (about 3 s of one core to import), the Build page's first view does not
     (the presets' profiles are stored), so the page is drawn first. The browser's timer reruns this
     fragment; once the page has had :data:`DRAW_GRACE_S` to reach the browser and be drawn, it
-    imports torch and reruns the app, which draws the real picker (and the Build page's fit note)."""
+    imports torch (and the model families, torchvision with them) and reruns the app, which draws the
+    real picker (and the Build page's fit note)."""
     now = time.monotonic()
     since = st.session_state.setdefault(_PENDING_SINCE, now)
     done = st.session_state.get(_PAGE_DONE_AT)
@@ -48,9 +49,9 @@ def device_pending() -> None:
     if not ready:
         st.caption("Device: starting PyTorch…")
         return
-    from explorer.runtime.device import available_devices
+    from explorer.runtime.device import start_up
 
-    available_devices()  # imports torch and probes the devices the picker will offer
+    start_up()  # imports torch, probes the devices the picker will offer, imports the model families
     st.rerun()
 
 
