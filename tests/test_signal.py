@@ -272,9 +272,9 @@ def test_comparison_curves_dedupe_and_name_what_does_not_apply():
     curves, skipped = comparison_curves(base, ["skip", "init=default", "bn"], pins)
     assert [label for label, _ in curves] == ["current", "skip=on", "bn=on", "preset=resnet20"]
     assert curves[1][1] == parse_query(pins[0])  # the pinned copy of the skip variant is not drawn twice
-    assert skipped == ["default init"]  # init=default changes nothing here
+    assert skipped == ["init=default"]  # init=default changes nothing here
     vgg_curves, vgg_skipped = comparison_curves(parse_query("preset=vgg11"), ["skip"])
-    assert len(vgg_curves) == 1 and vgg_skipped == ["flip skip connections"]
+    assert len(vgg_curves) == 1 and vgg_skipped == ["skip"]
 
 
 def test_probe_sides_fit_the_config():
@@ -284,3 +284,10 @@ def test_probe_sides_fit_the_config():
     assert probe_sides(parse_query("preset=resnet20")) == ([16, 32], 32)
     sides, default = probe_sides(parse_query("preset=resnet50&resolution=100"))
     assert sides == [32, 64, 100] and default == 64
+
+
+def test_every_variant_has_a_label_and_no_label_is_left_over():
+    from explorer.analysis.signal import VARIANTS
+    from explorer.views.signal import VARIANT_LABELS
+
+    assert list(VARIANT_LABELS) == list(VARIANTS)

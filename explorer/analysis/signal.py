@@ -329,16 +329,9 @@ def stage_starts(points: tuple[SignalPoint, ...]) -> tuple[tuple[str, int], ...]
 
 # -- comparison variants ------------------------------------------------------------------------------
 #: Named one-knob changes of a config, for overlaying curves ("the same network with skips").
-VARIANTS: dict[str, str] = {
-    "skip": "flip skip connections",
-    "bn": "flip batch norm",
-    "init=default": "default init",
-    "init=kaiming": "Kaiming init",
-    "init=xavier": "Xavier init",
-    "init=orthogonal": "orthogonal init",
-    "depth*2": "twice as deep",
-    "depth/2": "half as deep",
-}
+#: The changes of a config whose curves the Signal page can overlay (their labels:
+#: ``explorer.views.signal.VARIANT_LABELS``).
+VARIANTS = ("skip", "bn", "init=default", "init=kaiming", "init=xavier", "init=orthogonal", "depth*2", "depth/2")
 
 
 def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
@@ -391,7 +384,7 @@ def comparison_curves(
 ) -> tuple[list[tuple[str, ModelConfig]], list[str]]:
     """The curves to overlay: ``config`` ("current"), each applicable variant of it (labelled with
     the keys it changes) and each pinned query, without duplicates (the first label wins). Also
-    returns the descriptions of the variants that do not apply to this config."""
+    returns the names of the variants that do not apply to this config."""
     from explorer.config import parse_query
 
     curves: list[tuple[str, ModelConfig]] = [("current", config)]
@@ -399,7 +392,7 @@ def comparison_curves(
     for name in variants:
         other = variant_config(config, name)
         if other is None:
-            skipped.append(VARIANTS[name])
+            skipped.append(name)
         elif all(other != c for _, c in curves):
             curves.append((changed_keys(other, config), other))
     for query in pins:

@@ -17,6 +17,18 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+#: What each of ``explorer.analysis.signal.VARIANTS`` does, in the page's words.
+VARIANT_LABELS = {
+    "skip": "flip skip connections",
+    "bn": "flip batch norm",
+    "init=default": "default init",
+    "init=kaiming": "Kaiming init",
+    "init=xavier": "Xavier init",
+    "init=orthogonal": "orthogonal init",
+    "depth*2": "twice as deep",
+    "depth/2": "half as deep",
+}
+
 METRIC_LABELS = {
     "activation_std": "Activation std",
     "grad_norm": "Gradient norm ‖∂L/∂activation‖",

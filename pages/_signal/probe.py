@@ -14,7 +14,7 @@ from explorer.knobs import ConfigError, ModelConfig, query_to_dict
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits
 from explorer.runtime.models import build_seeded
-from explorer.views.signal import METRIC_LABELS, ratio_text, signal_figure, statistics_label
+from explorer.views.signal import METRIC_LABELS, VARIANT_LABELS, ratio_text, signal_figure, statistics_label
 from pages._shared.caches import cached_profile
 from pages._shared.state import SIGNAL_PINS
 from pages._signal.state import S
@@ -122,7 +122,7 @@ def probe_controls(config: ModelConfig) -> Probe:
         "Overlay the current config with",
         list(VARIANTS),
         selection_mode="multi",
-        format_func=VARIANTS.get,
+        format_func=VARIANT_LABELS.get,
         key=S.variants.key,
         help="Each selected change of the current config adds a curve (changes the family lacks are skipped)",
     )
@@ -153,7 +153,7 @@ def measure_curves(
     """Every curve's signal flow (errors shown, their curves left out) and the seconds it took."""
     curves, skipped = comparison_curves(config, probe.variants, pins)
     if skipped:
-        st.caption("Not applicable to this config: " + ", ".join(skipped))
+        st.caption("Not applicable to this config: " + ", ".join(VARIANT_LABELS[name] for name in skipped))
     weight_grads = "weight_grad_norm" in probe.metrics
     results: list[tuple[str, SignalResult]] = []
     started = time.perf_counter()
