@@ -143,3 +143,25 @@ def test_the_stand_in_keeps_the_single_value_per_channel_error() -> None:
         "which cannot train"
     )
     assert shown.bytes_per_sample == at_two.saved_bytes / 2
+
+
+@pytest.mark.parametrize("query", ["preset=mobilenet_v3_large&resolution=96", "preset=efficientnet_b0&resolution=96"])
+def test_the_activation_stand_ins_replace_the_real_ops(query: str) -> None:
+    """Meta activations run torch's Python reference code (half of a MobileNet's count): in the count,
+    none of them runs; the rows are the real op's (test_the_batch_norm_stand_in_saves_what_the_real_op_saves)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    ran: set[str] = set()
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ran.add(func._overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    config = parse_query(query)
+    training_memory.__wrapped__(config, 1)  # the stand-ins learn what each real op saves, once per kind
+    with Ops():
+        counted = training_memory.__wrapped__(config, 1)
+    assert counted.saved_bytes > 0 and "convolution" in ran
+    real_ops = {"relu", "relu_", "hardswish", "hardswish_", "hardsigmoid", "silu", "silu_", "sigmoid", "hardtanh_"}
+    assert not ran & real_ops
