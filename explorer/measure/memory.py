@@ -191,12 +191,14 @@ def _stand_in(norm: nn.modules.batchnorm._BatchNorm, real: Callable[[Tensor], Te
     return forward
 
 
-#: How a real activation saves each tensor: ("input",) (for an in-place op, its output too),
-#: ("output",), ("like input", dtype) for a new tensor of the input's shape, or ("new", shape, dtype).
+#: The two input shapes an activation's layout is learned at (cut to the input's number of dimensions).
 ACTIVATION_SHAPES = ((2, 11, 3, 3), (3, 13, 5, 5))
 
 
 def _activation_layout_at(activation: nn.Module, shape: tuple[int, ...]) -> tuple[SavedSlot, ...]:
+    """How the real ``activation`` saves each tensor for an input of ``shape``: ("input",) (for an
+    in-place op, its output too), ("output",), ("like input", dtype) for a new tensor of the input's
+    shape, or ("new", shape, dtype)."""
     x = torch.zeros(shape, device="meta", requires_grad=True) * 1  # not a leaf: in-place ops may run on it
     slots: list[SavedSlot] = []
     output: list[Tensor] = []
@@ -227,7 +229,7 @@ def _activation_layout_at(activation: nn.Module, shape: tuple[int, ...]) -> tupl
 
 
 @lru_cache(maxsize=64)
-def _activation_layout(kind: type, settings: str, inplace: bool, ndim: int) -> tuple[SavedSlot, ...] | None:
+def _activation_layout(kind: type, settings: str, ndim: int) -> tuple[SavedSlot, ...] | None:
     """What a real activation of ``kind`` (``settings``: its ``extra_repr``) saves for an input of
     ``ndim`` dimensions, learned from the real op at two input sizes (None when that depends on the
     size, or when it is not element-wise: then the real op runs)."""
@@ -273,7 +275,7 @@ def _activation_stand_in(activation: nn.Module, real: Callable[[Tensor], Tensor]
     _ACTIVATION_PROBES.setdefault((kind, settings), copy.deepcopy(activation))
 
     def forward(x: Tensor) -> Tensor:
-        layout = _activation_layout(kind, settings, inplace, x.ndim) if x.is_meta and 2 <= x.ndim <= 4 else None
+        layout = _activation_layout(kind, settings, x.ndim) if x.is_meta and 2 <= x.ndim <= 4 else None
         if layout is None or not torch.is_grad_enabled() or not x.requires_grad:
             return real(x)
         return _SavesLikeActivation.apply(x, inplace, layout)
