@@ -289,7 +289,7 @@ def _fast_meta_norms(model: nn.Module) -> Iterator[None]:
     element-wise activation with :class:`_SavesLikeActivation`, for the body (see the module
     docstring). The stand-in is an instance attribute, so ``nn.Module.__call__`` still runs the
     module's hooks, and it is removed in ``finally``."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, *ACTIVATIONS))]
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m) in ACTIVATIONS]
     if next((p.device.type for p in model.parameters()), "meta") != "meta":
         layers = []
     patched = []

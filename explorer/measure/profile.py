@@ -77,18 +77,22 @@ def _with_unrun(order: list[str], unrun: set[str], defined: list[str]) -> list[s
 
 
 #: Element-wise activations: zero MACs, an output of the input's shape (the input itself in place).
-ACTIVATIONS = (
-    nn.ReLU,
-    nn.Hardtanh,  # and ReLU6
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SiLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.GELU,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.Mish,
+#: Matched by exact type: a subclass may compute something else.
+ACTIVATIONS = frozenset(
+    {
+        nn.ReLU,
+        nn.ReLU6,
+        nn.Hardtanh,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.SiLU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.GELU,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.Mish,
+    }
 )
 
 
@@ -104,7 +108,7 @@ def _shape_only_layers(model: nn.Module) -> Iterator[None]:
     half of EfficientNet-B7's profiling time) and an activation runs torch's Python reference
     implementation on meta tensors (most of a MobileNet's). Hand-written because torch offers no
     "shapes only" switch."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, *ACTIVATIONS))]
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m) in ACTIVATIONS]
     if next((p.device.type for p in model.parameters()), "meta") != "meta":
         layers = []
     for layer in layers:
