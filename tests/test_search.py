@@ -318,3 +318,21 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
     outcome, words = claim_in_words(verdict([compound, sharp]), ranking([compound, sharp]))
     assert outcome == "refuted" and "Higher resolution only beat it" in words
     assert claim_in_words(verdict([depth]), ranking([depth]))[0] == "open"
+
+
+def test_the_accuracy_chart_spans_the_error_bars_once_every_point_is_in():
+    """A projector shows the grid's differences: the finished recorded search's y axis runs from just
+    below the lowest error bar to just above the highest (77-91 % here, not 0-100 %); while points are
+    still training they sit at zero on an axis from zero."""
+    from explorer.analysis.runs import RUNS_DIR, recorded_runs
+    from explorer.analysis.search import load_results, plan
+    from explorer.views.search import accuracy_vs_macs
+
+    (run,), _ = recorded_runs(RUNS_DIR, kind="search")
+    spec, results = load_results(run.path)
+    low, high = accuracy_vs_macs(results, spec).layout.yaxis.range
+    lowest = min(r.accuracy - r.spread for r in results)
+    highest = max(r.accuracy + r.spread for r in results)
+    assert lowest - 0.03 < low < lowest and highest < high < highest + 0.03
+    training = accuracy_vs_macs(results[:3], spec, plan(spec))
+    assert training.layout.yaxis.range is None and training.layout.yaxis.rangemode == "tozero"

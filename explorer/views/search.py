@@ -91,6 +91,13 @@ def accuracy_vs_macs(
         )
     fig.update_xaxes(title="MACs (counted, batch 1)", type="log")
     fig.update_yaxes(title="held-out accuracy", tickformat=".0%", rangemode="tozero")
+    finished = [r for r in results if r.ok]
+    if finished and not pending:  # a scatter needs no zero: the axis spans the error bars, so a
+        # projector shows the differences the verdict is about (pending points sit at zero instead)
+        low = min(r.accuracy - r.spread for r in finished)
+        high = max(r.accuracy + r.spread for r in finished)
+        margin = max(0.02, (high - low) * 0.1)
+        fig.update_yaxes(range=[max(0.0, low - margin), min(1.0, high + margin)], rangemode="normal")
     return _layout(fig, "Accuracy vs MACs after the short training")
 
 
