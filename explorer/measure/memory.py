@@ -45,8 +45,7 @@ from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked
 from explorer.measure.memory_data import LayerMemory, TrainingMemory
-from explorer.measure.meta_models import lent
-from explorer.measure.profile import ACTIVATIONS
+from explorer.measure.meta_models import lent, meta_elementwise_layers
 
 __all__ = [
     "LayerMemory",
@@ -289,9 +288,7 @@ def _fast_meta_norms(model: nn.Module) -> Iterator[None]:
     element-wise activation with :class:`_SavesLikeActivation`, for the body (see the module
     docstring). The stand-in is an instance attribute, so ``nn.Module.__call__`` still runs the
     module's hooks, and it is removed in ``finally``."""
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m) in ACTIVATIONS]
-    if next((p.device.type for p in model.parameters()), "meta") != "meta":
-        layers = []
+    layers = meta_elementwise_layers(model)
     patched = []
     try:
         for layer in layers:

@@ -20,10 +20,12 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from torch import nn
+
 from explorer.families import BuiltModel, build
 from explorer.knobs import ModelConfig
 
-__all__ = ["POOL_SIZE", "lent"]
+__all__ = ["ACTIVATIONS", "POOL_SIZE", "lent", "meta_elementwise_layers"]
 
 #: How many idle meta models are kept (a ResNet-50's module tree is about 1 MB of Python objects).
 POOL_SIZE = 8
@@ -51,3 +53,32 @@ def lent(config: ModelConfig) -> Iterator[BuiltModel]:
             _idle[oldest].pop(0)
             if not _idle[oldest]:
                 del _idle[oldest]
+
+
+#: Element-wise activations: zero MACs, an output of the input's shape (the input itself in place).
+#: Matched by exact type: a subclass may compute something else.
+ACTIVATIONS = frozenset(
+    {
+        nn.ReLU,
+        nn.ReLU6,
+        nn.Hardtanh,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.SiLU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.GELU,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.Mish,
+    }
+)
+
+
+def meta_elementwise_layers(model: nn.Module) -> list[nn.Module]:
+    """The batch norms and element-wise activations of a meta-device ``model`` (none of a model with
+    real weights): on meta tensors their real ops run torch's Python decompositions and reference
+    code, so the profile and the training-memory count stand them in (each its own way)."""
+    if next((p.device.type for p in model.parameters()), "meta") != "meta":
+        return []
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m) in ACTIVATIONS]

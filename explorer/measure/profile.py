@@ -33,7 +33,7 @@ from explorer.families.deformable import DeformableConv2d
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.counting import counting
 from explorer.measure.hooks import hooked
-from explorer.measure.meta_models import lent
+from explorer.measure.meta_models import lent, meta_elementwise_layers
 from explorer.measure.profile_data import BYTES_PER_VALUE, LayerRow, Profile
 
 __all__ = ["BYTES_PER_VALUE", "LayerRow", "Profile", "profile"]
@@ -76,26 +76,6 @@ def _with_unrun(order: list[str], unrun: set[str], defined: list[str]) -> list[s
     return merged
 
 
-#: Element-wise activations: zero MACs, an output of the input's shape (the input itself in place).
-#: Matched by exact type: a subclass may compute something else.
-ACTIVATIONS = frozenset(
-    {
-        nn.ReLU,
-        nn.ReLU6,
-        nn.Hardtanh,
-        nn.Hardswish,
-        nn.Hardsigmoid,
-        nn.SiLU,
-        nn.Sigmoid,
-        nn.Tanh,
-        nn.GELU,
-        nn.LeakyReLU,
-        nn.ELU,
-        nn.Mish,
-    }
-)
-
-
 def _same(x: Tensor) -> Tensor:
     return x
 
@@ -108,9 +88,7 @@ def _shape_only_layers(model: nn.Module) -> Iterator[None]:
     half of EfficientNet-B7's profiling time) and an activation runs torch's Python reference
     implementation on meta tensors (most of a MobileNet's). Hand-written because torch offers no
     "shapes only" switch."""
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m) in ACTIVATIONS]
-    if next((p.device.type for p in model.parameters()), "meta") != "meta":
-        layers = []
+    layers = meta_elementwise_layers(model)
     for layer in layers:
         # An instance attribute: nn.Module.__call__ still runs the hooks.
         layer.forward = _same if getattr(layer, "inplace", False) else torch.empty_like
