@@ -27,6 +27,7 @@ them. How the recipe of the shipped record was chosen: ``bench/bench_search_nois
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -109,15 +110,18 @@ def recorded(name: str) -> None:
     for r in results:
         seeds = " ".join(f"{a:6.1%}" for a in r.accuracies)
         print(
-            f"  {r.point.label:<34} {r.point.macs / 1e6:6.2f} M MACs  {r.accuracy:6.1%} ± {r.spread:4.1%}  "
-            f"[{seeds}]  {r.train_seconds:6.1f} s  {r.point.query}"
+            f"  {r.point.label:<34} {r.point.macs / 1e6:6.2f} M MACs  {r.accuracy:6.1%} ± {r.spread:4.1%} "
+            f"(se {r.standard_error:4.1%}, {len(r.accuracies)} seeds)  [{seeds}]  {r.train_seconds:6.1f} s  "
+            f"{r.point.query}"
         )
     ranked = ranking(results)
     assert ranked is not None
     print(
         f"span {ranked.accuracy_range:.1%}, largest spread {ranked.largest_spread:.1%} "
         f"(median {statistics.median(r.spread for r in results):.1%}): ranks = {ranked.ranks}; "
-        f"winner - runner-up {ranked.difference:+.1%} against {ranked.noise:.1%}: separated = {ranked.separated}"
+        f"winner - runner-up {ranked.difference:+.1%} against a margin of {ranked.noise:.1%} (two standard "
+        f"errors; their combined spread {math.hypot(ranked.winner.spread, ranked.runner_up.spread):.1%}): "
+        f"separated = {ranked.separated}"
     )
     outcome, _ = claim_in_words(verdict(results), ranked)
     print(f"the claim: {outcome}\n{verdict_sentence(verdict(results))}\n{ranking_sentence(ranked)}")

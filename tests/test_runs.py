@@ -81,7 +81,8 @@ SEARCHES, _ = recorded_runs(RUNS_DIR, kind="search")
 def test_a_shipped_search_re_runs_its_first_steps_exactly(run, single_thread) -> None:
     """Every network of a recorded search, seed 0, re-run here for its first steps (the whole run's
     cosine schedule, data and initial weights) on the CPU with one thread (the pool's), takes
-    exactly the losses the record kept."""
+    exactly the losses the record kept; so does the last seed of each network settled with more
+    seeds (the card says which, and how many)."""
     from explorer.analysis.search import FIRST_STEPS, PointResult, SearchSpec, first_losses
 
     assert run.card["device"] == "cpu"
@@ -89,7 +90,11 @@ def test_a_shipped_search_re_runs_its_first_steps_exactly(run, single_thread) ->
     points = [PointResult.from_json(p) for p in run.data["points"]]
     networks = {p.point.query: p for p in points}
     assert {p.point.kind for p in points} == {"base", "grid", "depth", "width", "resolution"}
+    settled = run.card.get("settled", {})
     for query, point in networks.items():
         kept = point.first_losses[0]
-        assert len(kept) == FIRST_STEPS and len(point.first_losses) == spec.seeds
+        seeds = settled.get(query, spec.seeds)
+        assert len(kept) == FIRST_STEPS and len(point.first_losses) == len(point.accuracies) == seeds
         assert first_losses(spec.task(query, 0)) == list(kept), query
+        if seeds > spec.seeds:
+            assert first_losses(spec.task(query, seeds - 1)) == list(point.first_losses[-1]), query

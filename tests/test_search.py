@@ -27,6 +27,7 @@ from explorer.analysis.search import (
     load_results,
     parse_axis,
     plan,
+    ranking,
     run_search,
     verdict,
 )
@@ -173,7 +174,8 @@ def test_verdict_says_which_way_it_went_with_the_spread():
     assert [c.outcome for c in judged.comparisons] == [Outcome.BETTER, Outcome.WITHIN_SPREAD]
     assert not judged.wins
     said = verdict_sentence(judged)
-    assert "not shown to win" in said and "81.0% ± 1.4%" in said
+    # width only, seed by seed: +1 % and -1 %, so the 95 % interval of the mean difference is ±12.7 %
+    assert "not shown to win" in said and "81.0% ± 1.4%" in said and "margin 12.7%" in said
     worse = verdict([compound, _result("resolution", 190, (0.95, 0.96))])
     assert worse.comparisons[0].outcome == Outcome.WORSE and "did not win" in verdict_sentence(worse)
     wins = verdict([compound, _result("depth", 200, (0.60, 0.62))])
@@ -249,17 +251,17 @@ def test_ranking_separates_the_winner_only_beyond_the_spread():
     from explorer.analysis.search import ranking
 
     winner = _result("grid", 200, (0.80, 0.82), (1.2, 1.1, 1.15))
-    close = _result("width", 210, (0.79, 0.81))
+    close = _result("width", 210, (0.81, 0.79))
     far = _result("depth", 200, (0.50, 0.52))
     ranked = ranking([far, close, winner])
     assert ranked.winner == winner and ranked.runner_up == close
     assert ranked.difference == pytest.approx(0.01)
-    assert ranked.noise == pytest.approx(0.02, abs=1e-4)  # both spreads 1.414 %
+    assert ranked.noise == pytest.approx(12.706 * 0.02, abs=1e-4)  # seed by seed -1 % and +3 %: se 2 %, t(1)
     assert not ranked.separated and ranked.ranks  # spread 1.4 % against a 30 % span
     said = ranking_sentence(ranked)
     assert "these seeds do not tell the two apart" in said and "ranks its points" in said
     clear = ranking([far, winner])
-    assert clear.separated and "is more than their combined spread" in ranking_sentence(clear)
+    assert clear.separated and "is more than the margin their seeds resolve" in ranking_sentence(clear)
     assert ranking([]) is None
 
 
@@ -309,7 +311,7 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
     outcome, words = claim_in_words(verdict(results), ranking(results))
     assert outcome == "not shown" and "neither show nor refute" in words
     assert "**81.0% ± 1.4%**" in words and "deeper only" in words and "+20.0%" in words
-    assert "Against wider only the difference is inside the seeds' spread" in words
+    assert "Against wider only the difference is inside the margin" in words
     assert "other seeds could swap them" in words  # width only is the runner-up, 0.0 % behind
     outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
     assert outcome == "holds" and "**the claim holds here.**" in words
@@ -336,3 +338,62 @@ def test_the_accuracy_chart_spans_the_error_bars_once_every_point_is_in():
     assert lowest - 0.03 < low < lowest and highest < high < highest + 0.03
     training = accuracy_vs_macs(results[:3], spec, plan(spec))
     assert training.layout.yaxis.range is None and training.layout.yaxis.rangemode == "tozero"
+
+
+def test_the_margin_is_the_95_percent_interval_of_the_difference_and_more_seeds_narrow_it():
+    """Seed by seed (paired t) where both networks have the same seeds, since seed k is the same data
+    for every point; Welch's t otherwise; nothing measured with one seed each. A 3 % gap is within
+    the margin of 4 seeds and beyond that of 16, with the same spreads."""
+    import statistics
+
+    from explorer.analysis.search import margin, t95
+
+    a, b = _result("grid", 1, (0.80, 0.84, 0.82, 0.86)), _result("width", 1, (0.80,) * 4)
+    differences = (0.0, 0.04, 0.02, 0.06)
+    assert margin(a, b) == pytest.approx(3.182 * statistics.stdev(differences) / 2)
+    assert margin(a, b) == pytest.approx(0.0411, abs=1e-4) and not ranking([a, b]).separated
+    a16, b16 = _result("grid", 1, a.accuracies * 4), _result("width", 1, b.accuracies * 4)
+    assert a16.spread == pytest.approx(a.spread, rel=0.15)  # about the same spread ...
+    assert margin(a16, b16) == pytest.approx(0.0123, abs=1e-4) and ranking([a16, b16]).separated  # ... told apart
+    five = _result("width", 1, (0.79, 0.80, 0.81, 0.80, 0.80))  # other seeds: Welch
+    welch = (a.spread**2 / 4 + five.spread**2 / 5) ** 0.5
+    degrees = welch**4 / ((a.spread**2 / 4) ** 2 / 3 + (five.spread**2 / 5) ** 2 / 4)
+    assert margin(a, five) == pytest.approx(t95(degrees) * welch) and 3 <= degrees < 4
+    assert margin(_result("grid", 1, (0.8,)), _result("width", 1, (0.7,))) == 0.0
+    assert t95(1) == 12.706 and t95(19) == 2.093 and t95(500) == 2.042
+
+
+def test_settling_gives_the_verdicts_networks_more_seeds_exactly_as_a_longer_search_would(tmp_path):
+    """``settle`` trains seeds 2.. of the networks the ranking and the verdict rest on, and no other;
+    every new seed is the very run a search with more seeds would have made; the lines it appends
+    are the ones read back."""
+    from explorer.analysis.search import run_task, settle, settle_targets
+
+    spec = two_points()
+    run_search(spec, tmp_path, InlineExecutor())
+    _, before = load_results(tmp_path)
+    settled = settle(spec, tmp_path, InlineExecutor(), 3)
+    assert not settled.cancelled and settled.trained >= 4  # best compound point and 3 baselines at least
+    _, after = load_results(tmp_path)
+    assert {r.point.key for r in after} == {r.point.key for r in before}
+    targets = {r.point.query for r in settle_targets(after)}
+    ranked, judged = ranking(after), verdict(after)
+    assert {ranked.winner.point.query, ranked.runner_up.point.query, judged.best.point.query} <= targets
+    old = {r.point.key: r for r in before}
+    for result in after:
+        earlier = old[result.point.key]
+        if result.point.query not in targets:
+            assert result == earlier  # nothing rests on it: untouched
+            continue
+        assert len(result.accuracies) == 3 and result.accuracies[:2] == earlier.accuracies
+        third = run_task(spec.task(result.point.query, 2))
+        assert result.accuracies[2] == third.accuracy and result.final_losses[2] == third.final_loss
+        assert result.first_losses[2] == third.first_losses
+    assert settle(spec, tmp_path, InlineExecutor(), 3).trained == 0  # nothing left to settle
+    with pytest.raises(ValueError, match="--settle 21; allowed: 2"):
+        settle(spec, tmp_path, InlineExecutor(), 21)
+
+
+def test_cli_settle_out_of_range_is_a_usage_error(tmp_path, capsys):
+    code, out, err = run_cli("search", TINY, "--seeds", "3", "--settle", "2", "--out", str(tmp_path), capsys=capsys)
+    assert code == 2 and out == "" and err.startswith("error: --settle 2; allowed: 3 (--seeds) to 20")

@@ -50,6 +50,7 @@ from explorer.compound import COEFFICIENT_RANGE, TARGET_FLOPS_RATIO, Rule, flops
 __all__ = [
     "KINDS",
     "MAX_POINTS",
+    "MAX_SEEDS",
     "BackgroundSearch",
     "Cancelled",
     "Comparison",
@@ -69,6 +70,7 @@ __all__ = [
     "grid_rules",
     "load_results",
     "make_executor",
+    "margin",
     "parse_axis",
     "plan",
     "ranking",
@@ -77,6 +79,10 @@ __all__ = [
     "run_task",
     "search_directory",
     "search_root",
+    "settle",
+    "settle_targets",
+    "settled_seeds",
+    "t95",
     "verdict",
 ]
 
@@ -84,6 +90,8 @@ __all__ = [
 KINDS = ("base", "grid", "depth", "width", "resolution")
 #: The most grid points one search may plan (each is K trainings).
 MAX_POINTS = 200
+#: The most seeds a point may be trained with (:attr:`SearchSpec.seeds`, :func:`settle`).
+MAX_SEEDS = 20
 #: The most values one axis may take.
 MAX_AXIS_VALUES = 41
 RESULTS_FILE = "results.jsonl"
@@ -150,8 +158,8 @@ class SearchSpec:
             raise ValueError(f"--tolerance {self.tolerance}; allowed: a number above 0")
         if self.steps < 1:
             raise ValueError(f"--steps {self.steps}; allowed: 1 or more")
-        if not 1 <= self.seeds <= 20:
-            raise ValueError(f"--seeds {self.seeds}; allowed: 1 to 20")
+        if not 1 <= self.seeds <= MAX_SEEDS:
+            raise ValueError(f"--seeds {self.seeds}; allowed: 1 to {MAX_SEEDS}")
         if self.batch < 2:
             raise ValueError(f"batch {self.batch}; allowed: 2 or more")
 
@@ -646,8 +654,13 @@ class PointResult:
 
     @property
     def spread(self) -> float:
-        """Sample standard deviation over seeds (0 with one seed)."""
+        """Sample standard deviation over seeds (0 with one seed): how far one more training may land."""
         return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def standard_error(self) -> float:
+        """How uncertain the *mean* over the seeds is: the spread / sqrt(seeds); more seeds shrink it."""
+        return self.spread / math.sqrt(len(self.accuracies)) if self.accuracies else math.nan
 
     @property
     def train_seconds(self) -> float:
@@ -727,6 +740,8 @@ class SearchRun:
     results: list[PointResult] = field(default_factory=list)
     trained: int = 0
     skipped: int = 0
+    #: Networks given more seeds by :func:`settle`.
+    settled: int = 0
     wall_seconds: float = 0.0
     cancelled: bool = False
     executor: str = ""
@@ -817,12 +832,114 @@ def run_search(
     return run
 
 
+def _settled(old: PointResult, new: Sequence[TaskResult]) -> PointResult:
+    """``old``'s seeds followed by ``new`` (the next seeds, in order) as one point's result."""
+    more = _combine(old.point, new)
+    return PointResult(
+        old.point,
+        old.accuracies + more.accuracies,
+        old.seconds + more.seconds,
+        old.final_losses + more.final_losses,
+        old.device or more.device,
+        old.errors + more.errors,
+        old.first_losses + more.first_losses,
+    )
+
+
+def settled_seeds(card: dict[str, Any]) -> int | None:
+    """The seeds a recorded search's leaders were settled with (its card's ``settled``; None: not
+    settled), so that re-running it live settles them the same way."""
+    return max(card.get("settled", {}).values(), default=None)
+
+
+def settle_targets(results: Iterable[PointResult]) -> list[PointResult]:
+    """One result per network that a search's conclusions rest on: the ranking's winner and
+    runner-up, the verdict's best compound point and its single-dimension baselines."""
+    ranked, judged = ranking(results := list(results)), verdict(results)
+    chosen = [ranked.winner, ranked.runner_up] if ranked is not None else []
+    chosen += [judged.best, *(c.baseline for c in judged.comparisons)]
+    return list({r.point.query: r for r in chosen if r is not None}.values())
+
+
+def settle(
+    spec: SearchSpec,
+    directory: str | os.PathLike[str],
+    executor: Executor,
+    seeds: int,
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[PointResult, int, int], None] | None = None,
+) -> SearchRun:
+    """Train the networks the search's conclusions rest on with more seeds, up to ``seeds`` each:
+    the ranking's winner and runner-up, and the verdict's best compound point with the single-
+    dimension baselines it is judged against (:func:`settle_targets`). The :func:`margin` between
+    two of them shrinks about as 1/sqrt(seeds), so a small gap can be told apart (or shown to be a
+    tie), and the spreads come from more than a few lucky or unlucky seeds.
+
+    A network with K seeds gets seeds K..seeds-1 (new draws of data and initial weights, trained
+    exactly as the first ones); every point of that network (twins included) gets a new line in
+    ``results.jsonl`` with all its seeds, which :func:`load_results` takes over the old one. When
+    the extra seeds change the targets (another network moves up), the new ones are settled too.
+    Stops like :func:`run_search`."""
+    if not spec.seeds <= seeds <= MAX_SEEDS:
+        raise ValueError(f"--settle {seeds}; allowed: {spec.seeds} (the search's seeds) to {MAX_SEEDS}")
+    directory = Path(directory)
+    _prepare(spec, directory)
+    _, earlier = load_results(directory)
+    results = {r.point.key: r for r in earlier}
+    run = SearchRun(spec, [r.point for r in earlier])
+    run.executor = executor.description
+    start = time.perf_counter()
+    try:
+        with (directory / RESULTS_FILE).open("a") as out:
+            while short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]:
+                total = run.trained + len(short)
+                tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
+                slots: dict[str, list[TaskResult | None]] = {
+                    r.point.query: [None] * (seeds - len(r.accuracies)) for r in short
+                }
+                first_new = {r.point.query: len(r.accuracies) for r in short}
+                for index, result in executor.run(tasks, stop):
+                    task = tasks[index]
+                    mine = slots[task.query]
+                    mine[task.seed - first_new[task.query]] = result
+                    if any(r is None for r in mine):
+                        continue
+                    new = [r for r in mine if r is not None]
+                    for key, old in list(results.items()):
+                        if old.point.query != task.query:
+                            continue
+                        results[key] = _settled(old, new)
+                        out.write(json.dumps(results[key].to_json()) + "\n")
+                        out.flush()
+                    run.trained += 1
+                    if progress:
+                        progress(next(r for r in results.values() if r.point.query == task.query), run.trained, total)
+    except Cancelled:
+        run.cancelled = True
+    except KeyboardInterrupt:
+        executor.close()
+        raise
+    finally:
+        run.wall_seconds = time.perf_counter() - start
+    run.results = list(results.values())
+    return run
+
+
 class BackgroundSearch:
     """A search running on a thread of this process (the Scaling lab's Search tab): the page polls
-    ``results.jsonl`` and may :meth:`cancel`. The executor is made on the thread and closed there."""
+    ``results.jsonl`` and may :meth:`cancel`. The executor is made on the thread and closed there.
+    With ``settle``, the two leaders are then trained with that many seeds (:func:`settle`), as a
+    recorded search that was settled is re-run."""
 
-    def __init__(self, spec: SearchSpec, directory: str | os.PathLike[str], make: Callable[[], Executor]) -> None:
-        self.spec, self.directory, self._make = spec, Path(directory), make
+    def __init__(
+        self,
+        spec: SearchSpec,
+        directory: str | os.PathLike[str],
+        make: Callable[[], Executor],
+        settle: int | None = None,
+    ) -> None:
+        self.spec, self.directory, self._make, self.settle = spec, Path(directory), make, settle
         self.stop = threading.Event()
         self.error: str | None = None
         self.run: SearchRun | None = None
@@ -837,6 +954,8 @@ class BackgroundSearch:
         try:
             executor = self._make()
             self.run = run_search(self.spec, self.directory, executor, stop=self.stop)
+            if self.settle is not None and not self.run.cancelled:
+                settle(self.spec, self.directory, executor, self.settle, stop=self.stop)
         except Exception as exc:  # shown on the page; the thread must not die silently
             self.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         finally:
@@ -857,8 +976,43 @@ class BackgroundSearch:
 
 
 # -- the honest result (numbers and outcomes; explorer.views.search says them in words) --------------
+#: Two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (scipy is not a dependency
+#: for 30 numbers); beyond 30 degrees, the one at 30 (1.96 at infinity: a little conservative).
+T95 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t95(degrees: float) -> float:
+    """Student's t two-sided 95 % quantile at ``degrees`` of freedom (rounded down, at least 1)."""
+    return T95[min(max(int(degrees), 1), len(T95)) - 1]
+
+
+def margin(a: PointResult, b: PointResult) -> float:
+    """Half the width of the 95 % confidence interval of the difference of ``a``'s and ``b``'s mean
+    accuracies: a difference beyond it is one these seeds tell apart.
+
+    Every point trains seed k on the same data stream (and held-out images), and that stream moves
+    both networks alike (the shipped search's two leaders: correlation 0.6 over 20 seeds), so with
+    the same seeds on both sides the seed-by-seed differences are compared (paired t); otherwise
+    the two means' standard errors (Welch's t). Either way it shrinks about as 1/sqrt(seeds):
+    training more seeds of two close networks (:func:`settle`) can tell them apart, which a rule on
+    the spreads alone never could. 0 when neither has two seeds (nothing measured)."""
+    na, nb = len(a.accuracies), len(b.accuracies)
+    if na == nb >= 2:
+        differences = [x - y for x, y in zip(a.accuracies, b.accuracies, strict=True)]
+        return t95(na - 1) * statistics.stdev(differences) / math.sqrt(na)
+    terms = [r.standard_error**2 for r in (a, b)]
+    if sum(terms) == 0:
+        return 0.0
+    degrees = sum(terms) ** 2 / sum(t**2 / (n - 1) for t, n in zip(terms, (na, nb), strict=True) if n > 1)
+    return t95(degrees) * math.sqrt(sum(terms))
+
+
 class Outcome(enum.Enum):
-    """The best compound point against one baseline, with the seeds' spread as the noise."""
+    """The best compound point against one baseline, with the :func:`margin` as the noise."""
 
     BETTER = "better"
     WORSE = "worse"
@@ -871,7 +1025,7 @@ class Comparison:
 
     baseline: PointResult
     difference: float
-    #: sqrt(spread_a² + spread_b²): differences within it are not told apart by these seeds.
+    #: The :func:`margin`: differences within it are not told apart by these seeds.
     noise: float
     macs_ratio: float
 
@@ -892,13 +1046,13 @@ class Verdict:
 
     @property
     def wins(self) -> bool:
-        """The best compound point beats every baseline by more than the seeds' spread."""
+        """The best compound point beats every baseline by more than the :func:`margin`."""
         return bool(self.comparisons) and {c.outcome for c in self.comparisons} == {Outcome.BETTER}
 
 
 def verdict(results: Iterable[PointResult]) -> Verdict:
     """Does the best compound point (at least two dimensions scaled) beat the single-dimension
-    baselines? Measured differences in mean accuracy, with the seeds' spread as the noise."""
+    baselines? Measured differences in mean accuracy, with the :func:`margin` as the noise."""
     results = [r for r in results if r.ok]
     compound = [r for r in results if r.point.compound]
     singles = [r for r in results if r.point.kind in ("depth", "width", "resolution")]
@@ -910,7 +1064,7 @@ def verdict(results: Iterable[PointResult]) -> Verdict:
         Comparison(
             s,
             best.accuracy - s.accuracy,
-            math.hypot(best.spread, s.spread),
+            margin(best, s),
             best.point.macs / s.point.macs,
         )
         for s in singles
@@ -920,12 +1074,12 @@ def verdict(results: Iterable[PointResult]) -> Verdict:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Whether a search ranks its points: the winner against the runner-up, and the seeds' spread
-    against the range of accuracies across the grid."""
+    """Whether a search ranks its points: the winner against the runner-up (by the :func:`margin`),
+    and the seeds' spread against the range of accuracies across the grid."""
 
     winner: PointResult
     runner_up: PointResult | None
-    #: winner's accuracy minus the runner-up's, and sqrt(spread_w² + spread_r²).
+    #: winner's accuracy minus the runner-up's, and their :func:`margin`.
     difference: float
     noise: float
     #: the largest accuracy minus the smallest over every finished point, and the largest spread.
@@ -934,7 +1088,7 @@ class Ranking:
 
     @property
     def separated(self) -> bool:
-        """The winner is ahead of the runner-up by more than their combined spread."""
+        """The winner is ahead of the runner-up by more than their :func:`margin`."""
         return self.runner_up is not None and self.difference > self.noise
 
     @property
@@ -958,7 +1112,7 @@ def ranking(results: Iterable[PointResult]) -> Ranking | None:
         winner=winner,
         runner_up=runner_up,
         difference=winner.accuracy - runner_up.accuracy if runner_up else math.nan,
-        noise=math.hypot(winner.spread, runner_up.spread) if runner_up else math.nan,
+        noise=margin(winner, runner_up) if runner_up else math.nan,
         accuracy_range=max(accuracies) - min(accuracies),
         largest_spread=max(r.spread for r in done),
     )

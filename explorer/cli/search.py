@@ -4,8 +4,11 @@ with short trainings on shapes (see :mod:`explorer.analysis.search`).
 Every grid point with alpha·beta²·gamma² within ``--tolerance`` of 2, the base network and the
 depth-only, width-only and resolution-only baselines at about 2x the base's MACs are trained for
 ``--steps`` steps with seeds 0..K-1; ``DIR/results.jsonl`` gets one JSON line per finished point as
-it finishes, and a rerun with the same arguments skips those. Ctrl-C stops at once and keeps what is
-done (exit 130). ``--json`` prints the plan, every point and the verdict as one JSON object at the end.
+it finishes, and a rerun with the same arguments skips those. ``--settle N`` then trains the networks
+the conclusions rest on (winner, runner-up, best compound point and its baselines) with seeds
+K..N-1: the margin between two means shrinks about as 1/sqrt(seeds).
+Ctrl-C stops at once and keeps what is done (exit 130). ``--json`` prints the plan, every point and
+the verdict as one JSON object at the end.
 
 Executors: a local process pool (``--workers``, default one per core; on a GPU machine every task
 runs on the GPU) or Ray (``--ray auto`` starts a local instance, ``--ray ray://host:port`` joins a
@@ -46,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale", default=None, metavar="LOW:HIGH", help="shape radius range, fraction of half the side"
     )
     parser.add_argument("--held-out", type=int, default=128, help="held-out images per accuracy (default 128)")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=None,
+        metavar="N",
+        help="then train the networks the verdict rests on (winner, runner-up, best compound point, baselines) "
+        "with more seeds, up to N each (max 20)",
+    )
     parser.add_argument(
         "--record",
         metavar="TITLE",
@@ -102,8 +113,24 @@ def _line(result: Any, done: int, total: int) -> None:
     print(f"[{done}/{total}] {point.label:<36} {point.macs / 1e6:8.3f} M MACs  {text}", file=sys.stderr, flush=True)
 
 
+def _earlier_wall_seconds(out: Any, spec: Any) -> float:
+    """The wall time of the runs before this one that made ``out``'s results (its card's, when the card
+    records this very search), so a resumed or settled recording states what the whole took."""
+    from pathlib import Path
+
+    from explorer.analysis.runs import RunError, read_run
+
+    try:
+        card = read_run(Path(out)).card
+    except (OSError, RunError):
+        return 0.0
+    same = {k: v for k, v in card.get("settings", {}).items() if k in spec.to_dict()} == spec.to_dict()
+    return float(card.get("wall_s", 0.0)) if same else 0.0
+
+
 def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, device: torch.device) -> None:
-    """The finished search as a recorded run (see :mod:`explorer.analysis.runs`) in ``--out``."""
+    """The finished search as a recorded run (see :mod:`explorer.analysis.runs`) in ``--out``; ``result``'s
+    wall time is this run's (grid and settling) plus the earlier runs' on the same results."""
     import os
     import shlex
     from pathlib import Path
@@ -118,13 +145,16 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "kind": "search",
         "command": "python -m explorer " + shlex.join(argv) if argv else "python -m explorer search ...",
         "seeds": list(range(spec.seeds)),
+        "settled": {
+            r.point.query: len(r.accuracies) for r in result.results if len(r.accuracies) > spec.seeds
+        },
         "settings": spec.to_dict()
         | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out, "schedule": spec.schedule},
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "executor": result.executor,
         "torch": torch.__version__,
-        "wall_s": round(result.wall_seconds, 1),
+        "wall_s": round(result.wall_seconds + _earlier_wall_seconds(args.out, spec), 1),
         "load": [round(v, 2) for v in os.getloadavg()],
         "verdict": verdict_sentence(judged),
     }
@@ -137,12 +167,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
-    from explorer.analysis.search import make_executor, plan, run_search, verdict
+    from explorer.analysis.search import MAX_SEEDS, make_executor, plan, run_search, settle, verdict
     from explorer.views.search_text import verdict_sentence
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}; allowed: 1 or more")
     spec = _spec(args)
+    if args.settle is not None and not spec.seeds <= args.settle <= MAX_SEEDS:
+        raise UsageError(f"--settle {args.settle}; allowed: {spec.seeds} (--seeds) to {MAX_SEEDS}")
     points = plan(spec)
     # A kill (SIGTERM) stops like Ctrl-C: the pool's workers are ended, not left orphaned.
     main = threading.current_thread() is threading.main_thread()
@@ -152,6 +184,14 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         if not args.json:
             print(f"{len(points)} points x {spec.seeds} seeds on {executor.description}", file=sys.stderr, flush=True)
         result = run_search(spec, args.out, executor, points=points, progress=None if args.json else _line)
+        if args.settle is not None and not result.cancelled:
+            if not args.json:
+                print(f"settling with up to {args.settle} seeds", file=sys.stderr, flush=True)
+            settled = settle(spec, args.out, executor, args.settle, progress=None if args.json else _line)
+            order = {p.key: i for i, p in enumerate(points)}
+            result.results = sorted(settled.results, key=lambda r: order.get(r.point.key, len(order)))
+            result.settled = settled.trained
+            result.wall_seconds += settled.wall_seconds
     finally:
         executor.close()
         if main:
@@ -167,14 +207,17 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
                 "executor": result.executor,
                 "trained": result.trained,
                 "skipped": result.skipped,
+                "settled": result.settled,
                 "wall_seconds": result.wall_seconds,
                 "points": [r.to_json() for r in result.results],
                 "verdict": verdict_sentence(judged),
             }
         )
     else:
+        settled = f", settled {result.settled}" if args.settle is not None else ""
         print(
-            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}), {result.wall_seconds:.1f} s"
+            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}){settled}, "
+            f"{result.wall_seconds:.1f} s"
         )
         print(verdict_sentence(judged))
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from explorer.analysis.search import GridPoint, Outcome, Ranking, SearchSpec, Verdict
+from explorer.analysis.search import GridPoint, Outcome, PointResult, Ranking, SearchSpec, Verdict
 from explorer.formatting import human_duration
 
 # -- verdict --------------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ from explorer.formatting import human_duration
 OUTCOME_PHRASES = {
     Outcome.BETTER: "better than",
     Outcome.WORSE: "worse than",
-    Outcome.WITHIN_SPREAD: "within the spread of",
+    Outcome.WITHIN_SPREAD: "not told apart from",
 }
 
 
@@ -32,31 +32,38 @@ def verdict_sentence(judged: Verdict) -> str:
         return head + " No single-dimension baseline has finished yet."
     parts = [
         f"{OUTCOME_PHRASES[c.outcome]} {c.baseline.point.kind} only ({c.baseline.accuracy:.1%} ± "
-        f"{c.baseline.spread:.1%}, MACs ×{c.macs_ratio:.2f} of it; difference {c.difference:+.1%})"
+        f"{c.baseline.spread:.1%}, MACs ×{c.macs_ratio:.2f} of it; difference {c.difference:+.1%}, margin "
+        f"{c.noise:.1%})"
         for c in judged.comparisons
     ]
     outcomes = {c.outcome for c in judged.comparisons}
     if judged.wins:
-        summary = "It beats every single-dimension baseline by more than the seeds' spread."
+        summary = "It beats every single-dimension baseline by more than the margin its seeds resolve."
     elif Outcome.WORSE in outcomes:
         summary = "It does not beat every single-dimension baseline: at this scale compound scaling did not win here."
     else:
-        summary = "The differences are within the seeds' spread for at least one baseline: not shown to win."
+        summary = "The difference is within the margin its seeds resolve for at least one baseline: not shown to win."
     if best.spread == 0.0 and seeds == 1:
         summary += " (one seed: no spread measured, so the comparison is weak)"
     return f"{head} It is " + "; ".join(parts) + f". {summary}"
 
 
+def _seeds(result: PointResult) -> str:
+    count = len(result.accuracies)
+    return f"{count} seed{'s' * (count != 1)}"
+
+
 def ranking_sentence(ranked: Ranking) -> str:
     """Whether the winner is told apart from the runner-up, and whether the grid ranks its points."""
     w = ranked.winner
-    head = f"Winner: {w.point.label}, {w.accuracy:.1%} ± {w.spread:.1%}."
+    head = f"Winner: {w.point.label}, {w.accuracy:.1%} ± {w.spread:.1%} ({_seeds(w)})."
     if ranked.runner_up is None:
         return head
     r = ranked.runner_up
     gap = (
-        f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%}; the gap, {ranked.difference:.1%}, is "
-        f"{'more' if ranked.separated else 'not more'} than their combined spread ({ranked.noise:.1%})"
+        f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%} ({_seeds(r)}); the gap, "
+        f"{ranked.difference:.1%}, is {'more' if ranked.separated else 'not more'} than the margin their seeds "
+        f"resolve ({ranked.noise:.1%}, half the 95% confidence interval of the difference)"
         f"{'' if ranked.separated else ': these seeds do not tell the two apart'}."
     )
     spread = (
@@ -67,19 +74,27 @@ def ranking_sentence(ranked: Ranking) -> str:
     return head + gap + spread
 
 
-def method_caption(spec: SearchSpec, directory: Path) -> str:
+def method_caption(spec: SearchSpec, directory: Path, results: Sequence[PointResult] = ()) -> str:
     """How every point of ``spec`` was trained and judged, and where its results are (markdown)."""
     shapes = f"{'rotated' if spec.rotate else 'upright'} shapes" + (
         f" of radius {spec.scale[0]:g}-{spec.scale[1]:g} of half the side" if spec.scale else ""
     )
+    settled = sorted({r.point.label for r in results if len(r.accuracies) > spec.seeds})
+    most = max((len(r.accuracies) for r in results), default=spec.seeds)
+    more = (
+        f"; then the networks the verdict and the ranking rest on ({', '.join(settled)}) with seeds 0-{most - 1}"
+        if settled
+        else ""
+    )
     return (
         f"Each point: the base scaled at phi=1 by this page's rule, trained on {shapes} for {spec.steps} Adam steps "
         f"(lr {spec.lr:g}{', cosine decay' if spec.schedule == 'cosine' else ''}, batch {spec.batch}) "
-        f"with seeds 0-{spec.seeds - 1} (the same data and initial draws for "
-        f"every point), held-out accuracy on {spec.held_out} images of another seed; spread = standard deviation "
-        "over seeds. Baselines scale "
-        "one dimension to about 2 × the base's counted MACs. Results: "
-        f"`{directory / 'results.jsonl'}`; this page's link reopens them."
+        f"with seeds 0-{spec.seeds - 1} (the same data and initial draws for every point){more}; held-out "
+        f"accuracy on {spec.held_out} images of another seed. Spread = standard deviation over seeds (where one "
+        "more training may land); margin = half the 95% confidence interval of the difference of two means, "
+        "seed by seed where both have the same seeds (what the seeds tell apart; it narrows about as 1/√seeds). "
+        "Baselines scale one dimension to about 2 × the base's "
+        f"counted MACs. Results: `{directory / 'results.jsonl'}`; this page's link reopens them."
     )
 
 
@@ -129,8 +144,8 @@ def _apart(difference: float, noise: float) -> tuple[str, str]:
 def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     """The seed's claim (compound beats single-dimension scaling at equal MACs) judged by a search's
     numbers, for a learner: ``(outcome, markdown)`` with outcome ``"holds"``, ``"refuted"``, ``"not
-    shown"`` or ``"open"`` (nothing to judge yet). A difference counts only beyond the seeds' spread
-    (:class:`explorer.analysis.search.Comparison`)."""
+    shown"`` or ``"open"`` (nothing to judge yet). A difference counts only beyond the margin the seeds
+    resolve (:func:`explorer.analysis.search.margin`)."""
     claim = (
         "**The claim:** at the same cost, growing depth, width and resolution together beats growing any one "
         "of them alone."
@@ -141,7 +156,9 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     seeds = len(best.accuracies)
     head = (
         f"**The best compound network** ({best.point.label}: {_network(best.point)}) reached "
-        f"**{best.accuracy:.1%} ± {best.spread:.1%}** held-out accuracy over {seeds} seeds. At about the same MACs:"
+        f"**{best.accuracy:.1%} ± {best.spread:.1%}** held-out accuracy over {seeds} seeds. At about the same MACs "
+        "(a difference counts when it is larger than the margin: half the 95% confidence interval of the "
+        "difference, which more seeds narrow):"
     )
     comparisons = sorted(judged.comparisons, key=lambda c: list(_ONLY).index(c.baseline.point.kind))
     words = {
@@ -154,23 +171,23 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         difference, noise = _apart(c.difference, c.noise)
         bullets.append(
             f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
-            f"{c.baseline.spread:.1%}; the compound network is {difference} against it, with {noise} of "
-            f"combined spread: {words[c.outcome]}."
+            f"{c.baseline.spread:.1%} over {len(c.baseline.accuracies)} seeds; the compound network is {difference} "
+            f"against it, margin {noise}: {words[c.outcome]}."
         )
     outcomes = {c.outcome for c in judged.comparisons}
     worse = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome is Outcome.WORSE]
     even = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome is Outcome.WITHIN_SPREAD]
     if outcomes == {Outcome.BETTER}:
         outcome = "holds"
-        end = "It beats every one-dimension network by more than the seeds' spread: **the claim holds here.**"
+        end = "It beats every one-dimension network by more than the margin: **the claim holds here.**"
     elif worse:
         outcome = "refuted"
         who = " and ".join(worse).capitalize()
-        end = f"{who} beat it by more than the seeds' spread: **here the claim is refuted.**"
+        end = f"{who} beat it by more than the margin: **here the claim is refuted.**"
     else:
         outcome = "not shown"
         end = (
-            f"Against {' and '.join(even)} the difference is inside the seeds' spread: **these numbers neither show "
+            f"Against {' and '.join(even)} the difference is inside the margin: **these numbers neither show "
             "nor refute the claim.**"
         )
     paragraphs = [claim, head + "\n" + "\n".join(bullets), end]
@@ -178,9 +195,9 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         w, r = ranked.winner, ranked.runner_up
         gap, noise = _apart(ranked.difference, ranked.noise)
         order = (
-            f"more than their combined spread ({noise}): these seeds tell the two apart"
+            f"more than the margin their seeds resolve ({noise}): these seeds tell the two apart"
             if ranked.separated
-            else f"not more than their combined spread ({noise}), so other seeds could swap them"
+            else f"not more than the margin their seeds resolve ({noise}), so other seeds could swap them"
         )
         trust = (
             f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "

@@ -19,6 +19,7 @@ from explorer.analysis.search import (
     parse_axis,
     ranking,
     search_directory,
+    settled_seeds,
     verdict,
 )
 from explorer.formatting import human_duration as minutes
@@ -49,12 +50,13 @@ INTRO = (
 
 
 # -- callbacks -----------------------------------------------------------------------------------
-def start_search(spec: SearchSpec, workers: int, device: str) -> None:
+def start_search(spec: SearchSpec, workers: int, device: str, settle: int | None = None) -> None:
     job = SEARCH_JOB.get()
     if job is not None and job.running:
         return
     directory = search_directory(spec.key)
-    SEARCH_JOB.set(BackgroundSearch(spec, directory, lambda: make_executor(workers, None, device)).start())
+    make = lambda: make_executor(workers, None, device)  # noqa: E731
+    SEARCH_JOB.set(BackgroundSearch(spec, directory, make, settle).start())
     set_page_param("search", spec.key)
 
 
@@ -80,7 +82,10 @@ def progress(spec: SearchSpec, directory: Path, done: int, total: int) -> None:
     """How far the search in ``directory`` got, and the button that cancels or resumes it."""
     job = SEARCH_JOB.get()
     if running_here(directory):
-        st.progress(done / total, text=f"{done} of {total} points trained ({spec.seeds} seeds each)")
+        text = f"{done} of {total} points trained ({spec.seeds} seeds each)"
+        if done == total:
+            text = f"every point trained; now the networks the verdict rests on get up to {job.settle} seeds each"
+        st.progress(done / total, text=text)
         st.button("Cancel the search", key=W.search_cancel.key, on_click=cancel_search)
     elif job is not None and job.directory == directory and job.error:
         st.error(f"The search stopped: {job.error}")
@@ -130,7 +135,7 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
     )
     if results:
         st.plotly_chart(grid_space(results, spec), key=W.search_space.key)
-    st.caption(method_caption(spec, directory))
+    st.caption(method_caption(spec, directory, results))
 
 
 @st.fragment(run_every=1.0)
@@ -149,8 +154,10 @@ def recorded_search(run: RecordedRun, can_apply: bool) -> None:
     if spec is None or sorted(r.point.key for r in results) != sorted(p["key"] for p in run.data["points"]):
         st.error(f"Recorded search {run.name}: its results.jsonl does not match its checksummed data.json")
         return
+    settled = settled_seeds(card)
+    seeds = f"{spec.seeds} seeds" + (f" (the networks the verdict rests on: {settled})" if settled else "")
     st.markdown(
-        f"**Recorded search: {run.title}.** Base `{spec.query}`, {spec.steps} steps, {spec.seeds} seeds; recorded on "
+        f"**Recorded search: {run.title}.** Base `{spec.query}`, {spec.steps} steps, {seeds}; recorded on "
         f"{card['device']} ({card.get('executor', '')}) in {minutes(card['wall_s'])}, torch {card['torch']}."
     )
     search_results(spec, run.path, can_apply)
@@ -167,7 +174,7 @@ def recorded_search(run: RecordedRun, can_apply: bool) -> None:
         "Re-run this search live",
         key=W.search_rerun.key,
         on_click=start_search,
-        args=(spec, workers, device),
+        args=(spec, workers, device, settled_seeds(card)),
         disabled=job is not None and job.running,
     )
 
