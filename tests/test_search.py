@@ -397,3 +397,16 @@ def test_settling_gives_the_verdicts_networks_more_seeds_exactly_as_a_longer_sea
 def test_cli_settle_out_of_range_is_a_usage_error(tmp_path, capsys):
     code, out, err = run_cli("search", TINY, "--seeds", "3", "--settle", "2", "--out", str(tmp_path), capsys=capsys)
     assert code == 2 and out == "" and err.startswith("error: --settle 2; allowed: 3 (--seeds) to 20")
+
+
+def test_settling_in_words_sets_the_first_seeds_against_all_of_them():
+    from explorer.views.search_text import settling_in_words
+
+    lucky = _result("grid", 200, (0.90, 0.92, 0.80, 0.78), (1.2, 1.1, 1.15))  # 91 % over 2 seeds, 85 % over 4
+    steady = _result("depth", 200, (0.80, 0.82, 0.82, 0.80))
+    unsettled = _result("width", 200, (0.70, 0.72))
+    said = settling_in_words([unsettled, steady, lucky], seeds=2)
+    assert said is not None and "1 of 2 ended lower than their first 2 seeds" in said
+    assert "- α=1.2 β=1.1 γ=1.15: 91.0% over 2 seeds, **85.0% ± 7.0% over 4**" in said
+    assert said.index("α=1.2 β=1.1 γ=1.15") < said.index("depth only") and "width only" not in said
+    assert settling_in_words([unsettled], seeds=2) is None

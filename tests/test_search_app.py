@@ -123,3 +123,23 @@ def test_the_search_tab_opens_on_the_recorded_search():
     assert any(run.card["command"] == c.value for c in at.code)
     assert at.button(key="scaling.search_rerun").label == "Re-run this search live"
     assert at.button(key="scaling.search_start").label == "Start the search"  # and a search of one's own below
+
+
+def test_re_running_a_settled_recorded_search_settles_it_the_same_way(monkeypatch):
+    """The recorded search gave the networks its verdict rests on more seeds (its card's
+    ``settled``): the page says so, and its live re-run does the same (nothing is trained here:
+    the background job is made but not started)."""
+    from explorer.analysis.runs import RUNS_DIR, recorded_runs
+    from explorer.analysis.search import BackgroundSearch, settled_seeds
+
+    (run,), _ = recorded_runs(RUNS_DIR, kind="search")
+    seeds = settled_seeds(run.card)
+    assert seeds == 20 and len(run.card["settled"]) >= 3
+    monkeypatch.setattr(BackgroundSearch, "start", lambda self: self)
+    at = open_search(preset="resnet18")
+    assert f"(the networks the verdict rests on: {seeds})" in texts(at)
+    assert any(f"with seeds 0-{seeds - 1}" in c.value for c in at.caption)
+    at.button(key="scaling.search_rerun").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["scaling.search_job"]
+    assert job.settle == seeds and job.spec == load_results(run.path)[0] and not job.running

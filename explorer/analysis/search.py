@@ -23,6 +23,11 @@ Ray (``ray`` is imported only when asked for). Results: one JSON line per finish
 rerun with the same arguments skips the points already there. Each line keeps every seed's first
 training losses, so a recorded search can be re-checked by re-running a few steps
 (:func:`first_losses`) instead of the whole search.
+
+Judging (:func:`verdict`, :func:`ranking`): two networks are told apart when their mean accuracies
+differ by more than the :func:`margin`, half the 95 % confidence interval of the difference; a few
+seeds rarely give one narrow enough, so :func:`settle` trains the networks the conclusions rest on
+with more seeds.
 """
 
 from __future__ import annotations
@@ -847,7 +852,7 @@ def _settled(old: PointResult, new: Sequence[TaskResult]) -> PointResult:
 
 
 def settled_seeds(card: dict[str, Any]) -> int | None:
-    """The seeds a recorded search's leaders were settled with (its card's ``settled``; None: not
+    """The seeds a recorded search's networks were settled with (its card's ``settled``; None: not
     settled), so that re-running it live settles them the same way."""
     return max(card.get("settled", {}).values(), default=None)
 
@@ -929,8 +934,8 @@ def settle(
 class BackgroundSearch:
     """A search running on a thread of this process (the Scaling lab's Search tab): the page polls
     ``results.jsonl`` and may :meth:`cancel`. The executor is made on the thread and closed there.
-    With ``settle``, the two leaders are then trained with that many seeds (:func:`settle`), as a
-    recorded search that was settled is re-run."""
+    With ``settle``, the networks the verdict rests on are then trained with that many seeds
+    (:func:`settle`), as a recorded search that was settled is re-run."""
 
     def __init__(
         self,

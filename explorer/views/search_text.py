@@ -3,6 +3,7 @@ streamlit, no plotly (the ``search`` command prints these)."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -212,3 +213,26 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
             f"largest spread of any network, {ranked.largest_spread:.1%}, is {trust}"
         )
     return outcome, "\n\n".join(paragraphs)
+
+
+def settling_in_words(results: Sequence[PointResult], seeds: int) -> str | None:
+    """What the extra seeds of a settled search changed (markdown; None when nothing was settled):
+    each settled network's mean over the search's first ``seeds`` seeds against all of its seeds.
+    The networks chosen for settling lead the grid, and a lead measured with few seeds is partly
+    luck, so their means usually fall (the winner's curse)."""
+    settled = {r.point.query: r for r in results if r.ok and len(r.accuracies) > seeds}
+    if not settled:
+        return None
+    rows = sorted(settled.values(), key=lambda r: -statistics.fmean(r.accuracies[:seeds]))
+    lines = [
+        f"- {r.point.label}: {statistics.fmean(r.accuracies[:seeds]):.1%} over {seeds} seeds, "
+        f"**{r.accuracy:.1%} ± {r.spread:.1%} over {len(r.accuracies)}**"
+        for r in rows
+    ]
+    fell = sum(r.accuracy < statistics.fmean(r.accuracies[:seeds]) for r in rows)
+    return (
+        f"**More seeds for the networks the verdict rests on** (the leaders and the one-dimension baselines): "
+        f"{fell} of {len(rows)} ended lower than their first {seeds} seeds had put them. A network that leads "
+        "after a few seeds leads partly by the luck of those seeds, so leaders tend to fall when measured "
+        "again (the winner's curse).\n" + "\n".join(lines)
+    )

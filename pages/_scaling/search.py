@@ -31,6 +31,7 @@ from explorer.views.search_text import (
     plan_sentence,
     ranking_sentence,
     rerun_estimate,
+    settling_in_words,
     verdict_sentence,
 )
 from pages._scaling.analyses import cached_plan
@@ -110,6 +111,9 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
         _, words = claim_in_words(judged, ranked)
         with st.container(border=True):  # the claim judged in a learner's words; the terse lines follow
             st.markdown(words)
+            settling = settling_in_words(results, spec.seeds)
+            if settling:
+                st.markdown(settling)
     if judged.best is not None:
         (st.success if judged.wins else st.warning)(verdict_sentence(judged))
         b = judged.best.point
