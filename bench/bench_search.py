@@ -119,8 +119,8 @@ def recorded(name: str) -> None:
     print(
         f"span {ranked.accuracy_range:.1%}, largest spread {ranked.largest_spread:.1%} "
         f"(median {statistics.median(r.spread for r in results):.1%}): ranks = {ranked.ranks}; "
-        f"winner - runner-up {ranked.difference:+.1%} against a margin of {ranked.noise:.1%} (two standard "
-        f"errors; their combined spread {math.hypot(ranked.winner.spread, ranked.runner_up.spread):.1%}): "
+        f"winner - runner-up {ranked.difference:+.1%} against a margin of {ranked.noise:.1%} (half the 95% "
+        f"interval; their combined spread {math.hypot(ranked.winner.spread, ranked.runner_up.spread):.1%}): "
         f"separated = {ranked.separated}"
     )
     outcome, _ = claim_in_words(verdict(results), ranked)

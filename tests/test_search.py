@@ -312,6 +312,8 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
     assert outcome == "not shown" and "neither show nor refute" in words
     assert "**81.0% ± 1.4%**" in words and "deeper only" in words and "+20.0%" in words
     assert "Against wider only the difference is inside the margin" in words
+    assert "(its advantage lies between -12.7% and +12.7%): **no difference these seeds can see**" in words
+    assert "Any edge the compound network has over wider only is under +12.7% (the top of the 95% interval)" in words
     assert "other seeds could swap them" in words  # width only is the runner-up, 0.0 % behind
     outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
     assert outcome == "holds" and "**the claim holds here.**" in words

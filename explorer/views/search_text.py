@@ -173,7 +173,8 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         bullets.append(
             f"- {_ONLY[c.baseline.point.kind]} ({_network(c.baseline.point)}): {c.baseline.accuracy:.1%} ± "
             f"{c.baseline.spread:.1%} over {len(c.baseline.accuracies)} seeds; the compound network is {difference} "
-            f"against it, margin {noise}: {words[c.outcome]}."
+            f"against it, margin {noise} (its advantage lies between {c.difference - c.noise:+.1%} and "
+            f"{c.difference + c.noise:+.1%}): {words[c.outcome]}."
         )
     outcomes = {c.outcome for c in judged.comparisons}
     worse = [_ONLY[c.baseline.point.kind] for c in comparisons if c.outcome is Outcome.WORSE]
@@ -187,9 +188,14 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         end = f"{who} beat it by more than the margin: **here the claim is refuted.**"
     else:
         outcome = "not shown"
+        ceilings = " and ".join(
+            f"over {_ONLY[c.baseline.point.kind]} is under {c.difference + c.noise:+.1%}"
+            for c in comparisons
+            if c.outcome is Outcome.WITHIN_SPREAD
+        )
         end = (
             f"Against {' and '.join(even)} the difference is inside the margin: **these numbers neither show "
-            "nor refute the claim.**"
+            f"nor refute the claim.** Any edge the compound network has {ceilings} (the top of the 95% interval)."
         )
     paragraphs = [claim, head + "\n" + "\n".join(bullets), end]
     if ranked is not None and ranked.runner_up is not None:
