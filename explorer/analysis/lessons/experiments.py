@@ -120,6 +120,7 @@ def training_settings(lesson: Lesson, seed: int) -> Any:
         rotate=_param(lesson, "rotate"),
         scale=(float(scale[0]), float(scale[1])) if scale else None,
         images=_param(lesson, "images"),
+        schedule=_param(lesson, "schedule"),
     )
 
 
@@ -621,6 +622,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "rotate": True,
             "scale": [],
             "images": 0,
+            "schedule": "constant",
         },
     ),
     "profile_comparison": Experiment(
