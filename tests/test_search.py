@@ -412,3 +412,23 @@ def test_settling_in_words_sets_the_first_seeds_against_all_of_them():
     assert "- α=1.2 β=1.1 γ=1.15: 91.0% over 2 seeds, **85.0% ± 7.0% over 4**" in said
     assert said.index("α=1.2 β=1.1 γ=1.15") < said.index("depth only") and "width only" not in said
     assert settling_in_words([unsettled], seeds=2) is None
+
+
+def test_cli_settle_records_the_settled_networks_and_the_wall_time_of_every_run(tmp_path, capsys):
+    """``--settle`` after the grid; the record's card says which networks got how many seeds, and a
+    second run on the same results (nothing left to train) keeps the first run's wall time."""
+    from explorer.analysis.runs import read_run
+
+    args = ["search", TINY, "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.2", "--steps", "2", "--seeds", "2"]
+    args += ["--batch", "8", "--workers", "1", "--settle", "3", "--out", str(tmp_path), "--record", "tiny", "--json"]
+    code, out, _ = run_cli(*args, capsys=capsys)
+    assert code == 0
+    first = json.loads(out)
+    card = read_run(tmp_path).card
+    seeds = {p["query"]: len(p["accuracies"]) for p in first["points"]}
+    assert first["settled"] >= 4 and card["settled"] == {q: n for q, n in seeds.items() if n == 3}
+    assert len(card["settled"]) == first["settled"] and set(seeds.values()) <= {2, 3}
+    code, out, _ = run_cli(*args, capsys=capsys)
+    again = json.loads(out)
+    assert code == 0 and again["trained"] == again["settled"] == 0 and again["points"] == first["points"]
+    assert read_run(tmp_path).card["wall_s"] >= card["wall_s"] > 0

@@ -84,7 +84,7 @@ def progress(spec: SearchSpec, directory: Path, done: int, total: int) -> None:
     job = SEARCH_JOB.get()
     if running_here(directory):
         text = f"{done} of {total} points trained ({spec.seeds} seeds each)"
-        if done == total:
+        if done == total and job.settle:
             text = f"every point trained; now the networks the verdict rests on get up to {job.settle} seeds each"
         st.progress(done / total, text=text)
         st.button("Cancel the search", key=W.search_cancel.key, on_click=cancel_search)
@@ -92,7 +92,8 @@ def progress(spec: SearchSpec, directory: Path, done: int, total: int) -> None:
         st.error(f"The search stopped: {job.error}")
     elif done < total:
         st.caption(f"{done} of {total} points trained; finished points are kept when it resumes.")
-        args = (spec, os.cpu_count() or 1, current_device())
+        settle = job.settle if job is not None and job.directory == directory else None
+        args = (spec, os.cpu_count() or 1, current_device(), settle)
         st.button("Resume the search", key=W.search_resume.key, on_click=start_search, args=args)
 
 
