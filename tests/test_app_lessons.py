@@ -164,7 +164,10 @@ def test_the_degradation_lesson_opens_its_recorded_long_run_at_once():
     assert "plain-20 0.152 ± 0.059 · plain-56 2.01 ± 0.1 · residual-56 0.0664 ± 0.013" in shown
     assert "Degradation, given 800 steps" in markdown(at)
     assert any("record lesson 02_degradation --set=steps=800" in c.value for c in at.code)
-    assert len(at.get("plotly_chart")) == 2  # the record's curves and final losses, before any live run
+    # each record's curves and final losses, before any live run: the 800-step run and He et al.'s figure
+    assert len(at.get("plotly_chart")) == 4
+    assert "He et al.'s figure: 3,000 steps at batch 64" in markdown(at)
+    assert "plain-20 0.0044 ± 0.0018 · plain-56 0.658 ± 0.27 · residual-56 0.00218 ± 0.0016" in shown
     assert at.button(key="lessons.rerun.degradation-long.ask").label == "Re-run it live…"
     # Re-running it live: first the time it would take here, timed now from a few steps.
     at.button(key="lessons.rerun.degradation-long.ask").click().run()

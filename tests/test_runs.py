@@ -98,3 +98,24 @@ def test_a_shipped_search_re_runs_its_first_steps_exactly(run, single_thread) ->
         assert first_losses(spec.task(query, 0)) == list(kept), query
         if seeds > spec.seeds:
             assert first_losses(spec.task(query, seeds - 1)) == list(point.first_losses[-1]), query
+
+
+def test_the_he_record_shows_he_et_al_figure() -> None:
+    """``degradation-he`` is He et al.'s figure 1, re-measured from its checksummed losses: in every
+    seed both plain nets leave chance (ln 8 = 2.08), plain-56 stays above plain-20 in every 100-step
+    window of the run, and residual-56 ends at or below plain-20."""
+    import math
+    import statistics
+
+    run = read_run(RUNS_DIR / "degradation-he")
+    assert run.card["settings"]["schedule"] == "cosine" and run.card["settings"]["steps"] == 3000
+    losses = run.data["losses"]
+    tail = run.data["params"]["tail"]
+    runs = zip(losses["plain-20"], losses["plain-56"], losses["residual-56"], strict=True)
+    for seed, (p20, p56, r56) in enumerate(runs):
+        assert len(p20) == len(p56) == len(r56) == 3000
+        final = {name: statistics.fmean(s[-tail:]) for name, s in (("p20", p20), ("p56", p56), ("r56", r56))}
+        assert final["p56"] < math.log(8) / 2 and final["p20"] < 0.05, (seed, final)  # both learned
+        assert final["r56"] <= final["p20"], (seed, final)
+        gaps = [statistics.fmean(p56[i : i + 100]) - statistics.fmean(p20[i : i + 100]) for i in range(0, 3000, 100)]
+        assert min(gaps) > 0.25, (seed, min(gaps))  # above throughout, by a quarter of a nat at least
