@@ -781,6 +781,43 @@ def _prepare(spec: SearchSpec, directory: Path) -> None:
         path.write_text(json.dumps(spec.to_dict(), indent=1) + "\n")
 
 
+def _append(out: Any, result: PointResult) -> None:
+    out.write(json.dumps(result.to_json()) + "\n")
+    out.flush()
+
+
+def _by_network(
+    directory: Path,
+    tasks: Sequence[TaskSpec],
+    executor: Executor,
+    stop: threading.Event | None,
+    finished: Callable[[Any, str, list[TaskResult]], None],
+) -> tuple[bool, float]:
+    """Run ``tasks`` and call ``finished(results file, query, results)`` as soon as every seed of a
+    network is in (its results in seed order), with ``results.jsonl`` open for appending.
+
+    Returns (cancelled, wall seconds): a set ``stop`` ends it with what finished kept; a
+    KeyboardInterrupt is let through after the executor is closed."""
+    slots: dict[str, dict[int, TaskResult | None]] = {}
+    for task in tasks:
+        slots.setdefault(task.query, {})[task.seed] = None
+    start = time.perf_counter()
+    try:
+        with (directory / RESULTS_FILE).open("a") as out:
+            for index, result in executor.run(tasks, stop):
+                task = tasks[index]
+                mine = slots[task.query]
+                mine[task.seed] = result
+                if all(r is not None for r in mine.values()):
+                    finished(out, task.query, [r for _, r in sorted(mine.items()) if r is not None])
+    except Cancelled:
+        return True, time.perf_counter() - start
+    except KeyboardInterrupt:
+        executor.close()
+        raise
+    return False, time.perf_counter() - start
+
+
 def run_search(
     spec: SearchSpec,
     directory: str | os.PathLike[str],
@@ -806,32 +843,18 @@ def run_search(
     run.executor = executor.description
     queries = list(dict.fromkeys(p.query for p in todo))
     tasks = [spec.task(q, seed) for q in queries for seed in range(spec.seeds)]
-    by_query: dict[str, list[TaskResult | None]] = {q: [None] * spec.seeds for q in queries}
     waiting = {q: [p for p in todo if p.query == q] for q in queries}
-    start = time.perf_counter()
-    try:
-        with (directory / RESULTS_FILE).open("a") as out:
-            for index, result in executor.run(tasks, stop):
-                task = tasks[index]
-                slots = by_query[task.query]
-                slots[task.seed] = result
-                if any(r is None for r in slots):
-                    continue
-                for point in waiting.pop(task.query):
-                    finished = _combine(point, [r for r in slots if r is not None])
-                    out.write(json.dumps(finished.to_json()) + "\n")
-                    out.flush()
-                    run.results.append(finished)
-                    run.trained += 1
-                    if progress:
-                        progress(finished, len(run.results), len(points))
-    except Cancelled:
-        run.cancelled = True
-    except KeyboardInterrupt:
-        executor.close()
-        raise
-    finally:
-        run.wall_seconds = time.perf_counter() - start
+
+    def finished(out: Any, query: str, results: list[TaskResult]) -> None:
+        for point in waiting.pop(query):
+            result = _combine(point, results)
+            _append(out, result)
+            run.results.append(result)
+            run.trained += 1
+            if progress:
+                progress(result, len(run.results), len(points))
+
+    run.cancelled, run.wall_seconds = _by_network(directory, tasks, executor, stop, finished)
     order = {p.key: i for i, p in enumerate(points)}
     run.results.sort(key=lambda r: order.get(r.point.key, len(order)))
     return run
@@ -894,39 +917,24 @@ def settle(
     results = {r.point.key: r for r in earlier}
     run = SearchRun(spec, [r.point for r in earlier])
     run.executor = executor.description
-    start = time.perf_counter()
-    try:
-        with (directory / RESULTS_FILE).open("a") as out:
-            while short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]:
-                total = run.trained + len(short)
-                tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
-                slots: dict[str, list[TaskResult | None]] = {
-                    r.point.query: [None] * (seeds - len(r.accuracies)) for r in short
-                }
-                first_new = {r.point.query: len(r.accuracies) for r in short}
-                for index, result in executor.run(tasks, stop):
-                    task = tasks[index]
-                    mine = slots[task.query]
-                    mine[task.seed - first_new[task.query]] = result
-                    if any(r is None for r in mine):
-                        continue
-                    new = [r for r in mine if r is not None]
-                    for key, old in list(results.items()):
-                        if old.point.query != task.query:
-                            continue
-                        results[key] = _settled(old, new)
-                        out.write(json.dumps(results[key].to_json()) + "\n")
-                        out.flush()
-                    run.trained += 1
-                    if progress:
-                        progress(next(r for r in results.values() if r.point.query == task.query), run.trained, total)
-    except Cancelled:
-        run.cancelled = True
-    except KeyboardInterrupt:
-        executor.close()
-        raise
-    finally:
-        run.wall_seconds = time.perf_counter() - start
+    total = 0
+
+    def settled(out: Any, query: str, new: list[TaskResult]) -> None:
+        for key, old in list(results.items()):
+            if old.point.query == query:
+                results[key] = _settled(old, new)
+                _append(out, results[key])
+        run.trained += 1
+        if progress:
+            progress(next(r for r in results.values() if r.point.query == query), run.trained, total)
+
+    while not run.cancelled and (
+        short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]
+    ):
+        total = run.trained + len(short)
+        tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
+        run.cancelled, wall = _by_network(directory, tasks, executor, stop, settled)
+        run.wall_seconds += wall
     run.results = list(results.values())
     return run
 
