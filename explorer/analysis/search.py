@@ -855,9 +855,14 @@ def run_search(
                 progress(result, len(run.results), len(points))
 
     run.cancelled, run.wall_seconds = _by_network(directory, tasks, executor, stop, finished)
-    order = {p.key: i for i, p in enumerate(points)}
-    run.results.sort(key=lambda r: order.get(r.point.key, len(order)))
+    run.results = _in_plan_order(run.results, points)
     return run
+
+
+def _in_plan_order(results: Iterable[PointResult], points: Sequence[GridPoint]) -> list[PointResult]:
+    """``results`` in the order of ``points`` (results of points not in it last)."""
+    order = {p.key: i for i, p in enumerate(points)}
+    return sorted(results, key=lambda r: order.get(r.point.key, len(order)))
 
 
 def _settled(old: PointResult, new: Sequence[TaskResult]) -> PointResult:
@@ -895,6 +900,7 @@ def settle(
     executor: Executor,
     seeds: int,
     *,
+    points: Sequence[GridPoint] | None = None,
     stop: threading.Event | None = None,
     progress: Callable[[PointResult, int, int], None] | None = None,
 ) -> SearchRun:
@@ -908,7 +914,8 @@ def settle(
     exactly as the first ones); every point of that network (twins included) gets a new line in
     ``results.jsonl`` with all its seeds, which :func:`load_results` takes over the old one. When
     the extra seeds change the targets (another network moves up), the new ones are settled too.
-    Stops like :func:`run_search`."""
+    Stops like :func:`run_search`; ``results`` come in the order of ``points`` where given (the
+    plan), else in the order of ``results.jsonl``."""
     if not spec.seeds <= seeds <= MAX_SEEDS:
         raise ValueError(f"--settle {seeds}; allowed: {spec.seeds} (the search's seeds) to {MAX_SEEDS}")
     directory = Path(directory)
@@ -935,7 +942,7 @@ def settle(
         tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
         run.cancelled, wall = _by_network(directory, tasks, executor, stop, settled)
         run.wall_seconds += wall
-    run.results = list(results.values())
+    run.results = _in_plan_order(results.values(), points) if points is not None else list(results.values())
     return run
 
 

@@ -187,9 +187,10 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         if args.settle is not None and not result.cancelled:
             if not args.json:
                 print(f"settling with up to {args.settle} seeds", file=sys.stderr, flush=True)
-            settled = settle(spec, args.out, executor, args.settle, progress=None if args.json else _line)
-            order = {p.key: i for i, p in enumerate(points)}
-            result.results = sorted(settled.results, key=lambda r: order.get(r.point.key, len(order)))
+            settled = settle(
+                spec, args.out, executor, args.settle, points=points, progress=None if args.json else _line
+            )
+            result.results = settled.results
             result.settled = settled.trained
             result.wall_seconds += settled.wall_seconds
     finally:
