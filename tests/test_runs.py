@@ -100,6 +100,26 @@ def test_a_shipped_search_re_runs_its_first_steps_exactly(run, single_thread) ->
             assert first_losses(spec.task(query, seeds - 1)) == list(point.first_losses[-1]), query
 
 
+def test_the_shipped_search_ranks_and_judges_the_claim() -> None:
+    """The shipped search, re-judged from its checksummed accuracies, shows what bench/README.md and
+    docs/teaching.md say: the grid ranks (every spread under a third of the span), the winner (resolution
+    only) is ahead of the runner-up by more than their margin and than either's spread, and the best
+    compound network beats depth only and width only but loses to resolution only: the claim refuted here."""
+    from explorer.analysis.search import Outcome, PointResult, ranking, verdict
+    from explorer.views.search_text import claim_in_words
+
+    run = read_run(RUNS_DIR / "search-small-shapes")
+    results = [PointResult.from_json(p) for p in run.data["points"]]
+    ranked, judged = ranking(results), verdict(results)
+    assert ranked.ranks and ranked.largest_spread < ranked.accuracy_range / 3
+    assert ranked.winner.point.query == "family=plain&depth=7&skip=on&resolution=17"
+    assert ranked.separated and ranked.clear_of_spread
+    assert len(ranked.winner.accuracies) == len(ranked.runner_up.accuracies) == 8  # settled
+    outcomes = {c.baseline.point.kind: c.outcome for c in judged.comparisons}
+    assert outcomes == {"depth": Outcome.BETTER, "width": Outcome.BETTER, "resolution": Outcome.WORSE}
+    assert claim_in_words(judged, ranked)[0] == "refuted"
+
+
 def test_the_he_record_shows_he_et_al_figure() -> None:
     """``degradation-he`` is He et al.'s figure 1, re-measured from its checksummed losses: in every
     seed both plain nets leave chance (ln 8 = 2.08), plain-56 stays above plain-20 in every 100-step

@@ -1112,6 +1112,14 @@ class Ranking:
         return self.runner_up is not None and self.difference > self.noise
 
     @property
+    def clear_of_spread(self) -> bool:
+        """The gap is also wider than either network's spread over seeds, so one more training of each
+        would very likely come out in the same order (the margin only says the *means* are apart)."""
+        return self.separated and self.runner_up is not None and self.difference > max(
+            self.winner.spread, self.runner_up.spread
+        )
+
+    @property
     def ranks(self) -> bool:
         """Every point's spread is under a third of the accuracy range across the grid."""
         return self.accuracy_range > 0 and self.largest_spread < self.accuracy_range / 3

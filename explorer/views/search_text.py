@@ -61,11 +61,23 @@ def ranking_sentence(ranked: Ranking) -> str:
     if ranked.runner_up is None:
         return head
     r = ranked.runner_up
+    larger_spread = max(w.spread, r.spread)
+    if not ranked.separated:
+        beyond = ": these seeds do not tell the two apart"
+    elif ranked.clear_of_spread:
+        beyond = (
+            f", and more than either's spread over seeds ({larger_spread:.1%}): another training of each would "
+            "very likely come out in the same order"
+        )
+    else:
+        beyond = (
+            f", but not more than the larger spread over seeds ({larger_spread:.1%}): the means are apart, yet "
+            "a single training of each could still come out the other way"
+        )
     gap = (
         f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%} ({_seeds(r)}); the gap, "
         f"{ranked.difference:.1%}, is {'more' if ranked.separated else 'not more'} than the margin their seeds "
-        f"resolve ({ranked.noise:.1%}, half the 95% confidence interval of the difference)"
-        f"{'' if ranked.separated else ': these seeds do not tell the two apart'}."
+        f"resolve ({ranked.noise:.1%}, half the 95% confidence interval of the difference){beyond}."
     )
     spread = (
         f" Across the grid the accuracies span {ranked.accuracy_range:.1%} and the largest spread over seeds is "
@@ -201,11 +213,19 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
     if ranked is not None and ranked.runner_up is not None:
         w, r = ranked.winner, ranked.runner_up
         gap, noise = _apart(ranked.difference, ranked.noise)
-        order = (
-            f"more than the margin their seeds resolve ({noise}): these seeds tell the two apart"
-            if ranked.separated
-            else f"not more than the margin their seeds resolve ({noise}), so other seeds could swap them"
-        )
+        if not ranked.separated:
+            order = f"not more than the margin their seeds resolve ({noise}), so other seeds could swap them"
+        elif ranked.clear_of_spread:
+            order = (
+                f"more than the margin their seeds resolve ({noise}) and than either's spread "
+                f"({max(w.spread, r.spread):.1%}): these seeds tell the two apart, and one more training of each "
+                "would very likely land in the same order"
+            )
+        else:
+            order = (
+                f"more than the margin their seeds resolve ({noise}): these seeds tell the two apart on "
+                "average, though a single training of each could still swap them"
+            )
         trust = (
             f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "
             "ranked by the architectures, not by the luck of the seeds."
