@@ -35,3 +35,30 @@ def test_phi3_link_numbers_pin_and_reopen(open_app, page, wait_for_app):
     assert panel.locator('[data-testid="stDataFrame"]').count() == 1  # the pinned configs' table
     assert "family=efficientnet&phi=3&beta=1.2" in panel.locator(".st-key-scaling-pinned").inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_search_tab_opens_on_the_recorded_search_and_judges_the_claim(open_app, page, wait_for_app):
+    """A class opens the Search tab: the recorded search is there at once (nothing trains), with its
+    ranking, the claim judged by the record's own numbers, the table and the accuracy-vs-MACs figure."""
+    from explorer.analysis.runs import RUNS_DIR, recorded_runs
+    from explorer.analysis.search import PointResult, ranking, verdict
+    from explorer.views.search_text import claim_in_words
+
+    (run,), _ = recorded_runs(RUNS_DIR, kind="search")
+    results = [PointResult.from_json(p) for p in run.data["points"]]
+    ranked = ranking(results)
+    outcome, _ = claim_in_words(verdict(results), ranked)
+    open_app("/scaling", timeout=180)
+    page.get_by_role("tab", name="Search").click()
+    wait_for_app(page, timeout=120)
+    panel = page.locator('[role="tabpanel"]:visible')
+    text = panel.inner_text()
+    assert f"Recorded search: {run.title}." in text
+    assert f"Winner: {ranked.winner.point.label}, {ranked.winner.accuracy:.1%}" in text
+    said = {"holds": "the claim holds here.", "refuted": "here the claim is refuted.",
+            "not shown": "these numbers neither show nor refute the claim."}[outcome]  # fmt: skip
+    assert said in text
+    assert panel.locator('[data-testid="stDataFrame"]').count() >= 1
+    assert panel.locator(".js-plotly-plot").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert panel.get_by_role("button", name="Re-run this search live").is_enabled()
