@@ -51,6 +51,7 @@ OUTPUT_DESIGNS = [
     "family=plain&depth=8&width=8&deform=on&modulated=on&init=kaiming",
     "family=densenet&blocks=2-2-2-2&k=8&resolution=64",  # torchvision's DenseNet class
     "family=efficientnet&phi=3&beta=1.2&resolution=64",  # the MBConvConfig list
+    "family=efficientnet&width_mult=1.6&depth_mult=2.2&alpha=1.3&resolution=64",  # B5's network: TF's BN
     "family=alexnet&width=0.5&resolution=64",
     "family=blocks&stem=conv16.bn.relu&blocks=deform16.mod,dense.l2.k4,trans8,incep8-4-8-2-4-4,dw32.s2,bottle32.g2.s2,mb32.e4.se25,avg.k2.s2",
 ]
@@ -104,8 +105,11 @@ def test_designs_torchvision_expresses_use_its_classes_with_explicit_arguments()
     )
     dense = model_code(parse_query("preset=densenet264")).text
     assert "DenseNet(growth_rate=32, block_config=(6, 12, 64, 48), num_init_features=64, bn_size=4" in dense
-    b7 = model_code(parse_query("preset=efficientnet_b7")).text  # torchvision's B7 has another BN eps
+    assert model_code(parse_query("preset=efficientnet_b7")).text.count("torchvision.models.efficientnet_b7()") == 1
+    # B7's multipliers with other coefficients is not the preset, but it is B7's network: TF's batch norm
+    b7 = model_code(parse_query("family=efficientnet&width_mult=2&depth_mult=3.1&resolution=600&alpha=1.3")).text
     assert "width_mult = 2.0" in b7 and "depth_mult = 3.1" in b7 and "stage(expand_ratio=6, kernel=5" in b7
+    assert "EfficientNet(settings, dropout=0.5, num_classes=1000, norm_layer=partial(nn.BatchNorm2d, eps=0.001, " in b7
     phi = model_code(parse_query("family=efficientnet&phi=3&beta=1.2")).text
     assert "width_mult = 1.2 ** 3.0  # beta ** phi" in phi
     v2 = model_code(parse_query("family=mobilenet_v2&alpha=0.5")).text

@@ -91,6 +91,33 @@ def test_torchvision_state_dict_keys_and_shapes_match(name: str) -> None:
     assert mine == tv
 
 
+def _weighted_layers(model: nn.Module) -> dict[str, str]:
+    """Every layer with weights or buffers, by state-dict name: its type and settings (a BatchNorm's
+    eps and momentum, a conv's stride and padding), which a strict load does not compare."""
+    return {
+        name: f"{type(m).__name__}({m.extra_repr()})"
+        for name, m in model.named_modules()
+        if not list(m.children()) and (list(m.parameters(recurse=False)) or list(m.buffers(recurse=False)))
+    }
+
+
+def _regularisers(model: nn.Module) -> list[str]:
+    """Dropout and stochastic-depth layers, in order: their settings only matter when training."""
+    from torchvision.ops import StochasticDepth
+
+    return [repr(m) for m in model.modules() if isinstance(m, nn.Dropout | StochasticDepth)]
+
+
+@pytest.mark.parametrize("name", list(REFERENCE))
+def test_every_layer_has_torchvisions_settings(name: str) -> None:
+    """Same weights are not the same model: EfficientNet-B5-B7 were ported from TensorFlow with batch
+    norm eps 1e-3 (their pretrained weights give torchvision's outputs only with it), and B2-B7 drop
+    more before the classifier. Every layer's settings match torchvision's (built on the meta device)."""
+    mine, tv = ours(name, "meta"), theirs(name, "meta")
+    assert _weighted_layers(mine) == _weighted_layers(tv)
+    assert _regularisers(mine) == _regularisers(tv)
+
+
 # -- presets torchvision lacks, against published numbers -------------------------------------
 
 #: Parameters printed by akamaster/pytorch_resnet_cifar10 (the widely used implementation of

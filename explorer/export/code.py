@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.config import preset_config
 from explorer.export.source import Standalone, standalone
 from explorer.families import PRESETS
+from explorer.families.efficientnet import TORCH_NORM, head_settings
 from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
@@ -43,10 +44,7 @@ TORCHVISION_CALLS: dict[str, dict[str, Any]] = {
     **{name: {} for name in ("densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large")},
     "mobilenet_v3_small": {},
     **{f"vgg{d}{bn}": {} for d in (11, 13, 16, 19) for bn in ("", "_bn")},
-    "efficientnet_b0": {},
-    # torchvision's B1-B4 drop more before the classifier than the explorer's family (0.2 throughout);
-    # B5-B7 also change BatchNorm's eps, so they are written as the MBConvConfig list instead.
-    **{f"efficientnet_b{i}": {"dropout": 0.2} for i in (1, 2, 3, 4)},
+    **{f"efficientnet_b{i}": {} for i in range(8)},  # their dropout and BatchNorm are torchvision's
     "googlenet": {"aux_logits": False, "transform_input": True, "init_weights": True},
     "inception_v3": {"aux_logits": True, "transform_input": True, "init_weights": True},
 }
@@ -257,8 +255,16 @@ def _efficientnet_classes(cfg: Any) -> _Plan:
     names = ("expand_ratio", "kernel", "stride", "input_channels", "out_channels", "num_layers")
     for row in _B0_STAGES:
         body.append(f"    stage({', '.join(f'{n}={v}' for n, v in zip(names, row, strict=True))}),")
-    body += ["]", f"model = EfficientNet(settings, dropout=0.2, num_classes={cfg.classes})"]
+    dropout, (eps, momentum) = head_settings(cfg)
+    norm = (
+        ""
+        if (eps, momentum) == TORCH_NORM
+        else f", norm_layer=partial(nn.BatchNorm2d, eps={eps:g}, momentum={momentum:g})"
+    )
+    body += ["]", f"model = EfficientNet(settings, dropout={dropout:g}, num_classes={cfg.classes}{norm})"]
     plan = _Plan("torchvision classes", body)
+    if norm:
+        plan.code.add_import("from torch import nn")
     plan.code.add_import("from functools import partial")
     plan.code.add_import("from torchvision.models.efficientnet import EfficientNet, MBConvConfig")
     return plan

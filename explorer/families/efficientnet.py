@@ -191,6 +191,39 @@ PUBLISHED = {
     "b6": (1.8, 2.6, 528),
     "b7": (2.0, 3.1, 600),
 }
+#: torchvision's classifier dropout and batch-norm (eps, momentum) per published model: dropout grows
+#: with the model (0.2 to 0.5), and B5-B7's weights came from TensorFlow checkpoints trained with eps
+#: 1e-3 and momentum 0.01. Designs between them keep B0's (0.2, PyTorch's default norm).
+TORCH_NORM = (1e-5, 0.1)
+TF_NORM = (1e-3, 0.01)
+PUBLISHED_HEAD = {
+    "b0": (0.2, TORCH_NORM),
+    "b1": (0.2, TORCH_NORM),
+    "b2": (0.3, TORCH_NORM),
+    "b3": (0.3, TORCH_NORM),
+    "b4": (0.4, TORCH_NORM),
+    "b5": (0.4, TF_NORM),
+    "b6": (0.5, TF_NORM),
+    "b7": (0.5, TF_NORM),
+}
+
+
+def published_model(config: EfficientNetConfig) -> str | None:
+    """The published B-model (``"b0"`` to ``"b7"``) whose width and depth multipliers ``config`` has,
+    or None (Lite designs and designs between the published ones)."""
+    if config.lite:
+        return None
+    width, depth = config.width, config.depth
+    same = (name for name, (w, d, _) in PUBLISHED.items() if math.isclose(width, w) and math.isclose(depth, d))
+    return next(same, None)
+
+
+def head_settings(config: EfficientNetConfig) -> tuple[float, tuple[float, float]]:
+    """``(dropout, (batch-norm eps, momentum))`` as torchvision builds ``config``'s published model,
+    so its pretrained weights give torchvision's outputs; B0's for any other design."""
+    return PUBLISHED_HEAD[published_model(config) or "b0"]
+
+
 register_preset("efficientnet_b0", "family=efficientnet")
 for _name, (_w, _d, _r) in list(PUBLISHED.items())[1:]:
     register_preset(f"efficientnet_{_name}", f"family=efficientnet&width_mult={_w}&depth_mult={_d}&resolution={_r}")

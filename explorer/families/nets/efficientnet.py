@@ -18,11 +18,19 @@ from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
 from torchvision.ops import StochasticDepth
 from torchvision.ops.misc import Conv2dNormActivation
 
-from explorer.families.efficientnet import LITE_HEAD, LITE_STEM, EfficientNetConfig, MBStage
+from explorer.families.efficientnet import (
+    LITE_HEAD,
+    LITE_STEM,
+    TF_NORM,
+    TORCH_NORM,
+    EfficientNetConfig,
+    MBStage,
+    head_settings,
+)
 from explorer.families.nets.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
 
 #: TensorFlow's batch norm (the Lite checkpoints were trained with eps 1e-3; torchvision's B0 uses 1e-5).
-LiteBatchNorm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01)
+LiteBatchNorm = partial(nn.BatchNorm2d, eps=TF_NORM[0], momentum=TF_NORM[1])
 
 
 class SameConv2d(nn.Conv2d):
@@ -182,6 +190,10 @@ def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:  # type: ignore[o
         lite = EfficientNetLite(cfg.lite_stages(), num_classes=cfg.classes, in_channels=cfg.in_channels)
         return BuiltModel(cfg, lite, _stages(lite))
     setting, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=cfg.width, depth_mult=cfg.depth)
-    model = EfficientNet(setting, dropout=0.2, num_classes=cfg.classes, last_channel=last_channel)
+    dropout, (eps, momentum) = head_settings(cfg)
+    norm_layer = None if (eps, momentum) == TORCH_NORM else partial(nn.BatchNorm2d, eps=eps, momentum=momentum)
+    model = EfficientNet(
+        setting, dropout=dropout, num_classes=cfg.classes, norm_layer=norm_layer, last_channel=last_channel
+    )
     replace_first_conv_in_channels(model, cfg.in_channels)
     return BuiltModel(cfg, model, _stages(model))
