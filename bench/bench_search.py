@@ -121,7 +121,8 @@ def recorded(name: str) -> None:
         f"(median {statistics.median(r.spread for r in results):.1%}): ranks = {ranked.ranks}; "
         f"winner - runner-up {ranked.difference:+.1%} against a margin of {ranked.noise:.1%} (half the 95% "
         f"interval; their combined spread {math.hypot(ranked.winner.spread, ranked.runner_up.spread):.1%}): "
-        f"separated = {ranked.separated}; beyond either's spread = {ranked.clear_of_spread}"
+        f"separated = {ranked.separated}; beyond either's spread = {ranked.clear_of_spread}; "
+        "ahead in {} of {} shared seeds".format(*ranked.seeds_ahead)
     )
     outcome, _ = claim_in_words(verdict(results), ranked)
     print(f"the claim: {outcome}\n{verdict_sentence(verdict(results))}\n{ranking_sentence(ranked)}")

@@ -23,7 +23,11 @@ def test_bench_search_prints_the_recorded_searchs_figures():
     assert result.returncode == 0, result.stderr
     ranked = ranking(PointResult.from_json(p) for p in run.data["points"])
     assert f"winner - runner-up {ranked.difference:+.1%} against a margin of {ranked.noise:.1%}" in result.stdout
-    assert f"separated = {ranked.separated}; beyond either's spread = {ranked.clear_of_spread}" in result.stdout
+    ahead, shared = ranked.seeds_ahead
+    assert f"beyond either's spread = {ranked.clear_of_spread}; ahead in {ahead} of {shared} shared seeds" in (
+        result.stdout
+    )
+    assert f"separated = {ranked.separated}" in result.stdout
     assert run.card["command"] in result.stdout
     for point in run.data["points"]:
         assert f"{len(point['accuracies'])} seeds)" in result.stdout and point["query"] in result.stdout

@@ -113,7 +113,7 @@ def test_the_shipped_search_ranks_and_judges_the_claim() -> None:
     ranked, judged = ranking(results), verdict(results)
     assert ranked.ranks and ranked.largest_spread < ranked.accuracy_range / 3
     assert ranked.winner.point.query == "family=plain&depth=7&skip=on&resolution=17"
-    assert ranked.separated and ranked.clear_of_spread
+    assert ranked.separated and ranked.clear_of_spread and ranked.seeds_ahead == (7, 8)  # seed 0 the other way
     assert len(ranked.winner.accuracies) == len(ranked.runner_up.accuracies) == 8  # settled
     outcomes = {c.baseline.point.kind: c.outcome for c in judged.comparisons}
     assert outcomes == {"depth": Outcome.BETTER, "width": Outcome.BETTER, "resolution": Outcome.WORSE}

@@ -262,7 +262,10 @@ def test_ranking_separates_the_winner_only_beyond_the_spread():
     assert "these seeds do not tell the two apart" in said and "ranks its points" in said
     clear = ranking([far, winner])
     assert clear.separated and "is more than the margin their seeds resolve" in ranking_sentence(clear)
-    assert clear.clear_of_spread and "and more than either's spread over seeds (1.4%)" in ranking_sentence(clear)
+    assert clear.clear_of_spread and clear.seeds_ahead == (2, 2)
+    assert "and more than either's spread over seeds (1.4%); seed by seed the winner came out ahead in 2 of 2" in (
+        ranking_sentence(clear)
+    )
     assert ranking([]) is None
 
 
@@ -275,8 +278,10 @@ def test_a_winner_apart_by_its_mean_but_within_one_trainings_spread_is_said_so()
     ranked = ranking([winner, close])
     assert ranked.separated and not ranked.clear_of_spread
     said = ranking_sentence(ranked)
-    assert "but not more than the larger spread over seeds (1.1%)" in said
-    assert "a single training of each could still come out the other way" in said
+    assert "but not more than the larger spread over seeds (1.1%)" in said and ranked.seeds_ahead == (8, 8)
+    assert (
+        "a single training of each could still come out the other way; seed by seed the winner came out ahead" in said
+    )
 
 
 def test_a_rule_that_rounds_to_the_winners_network_is_not_its_runner_up():
@@ -332,7 +337,7 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
     outcome, words = claim_in_words(verdict([compound, depth]), ranking([compound, depth]))
     assert outcome == "holds" and "**the claim holds here.**" in words
     assert "these seeds tell the two apart" in words and "not by the luck of the seeds" in words
-    assert "and than either's spread (1.4%)" in words and "would very likely land in the same order" in words
+    assert "and than either's spread (1.4%): these seeds tell the two apart; seed by seed the winner came out " in words
     steady = _result("grid", 200, (0.80, 0.82) * 4, (1.2, 1.1, 1.15))
     close = _result("depth", 210, (0.795, 0.815) * 4)  # 0.5 % behind in every seed: apart, within a spread
     words = claim_in_words(verdict([steady, close]), ranking([steady, close]))[1]

@@ -935,9 +935,7 @@ def settle(
         if progress:
             progress(next(r for r in results.values() if r.point.query == query), run.trained, total)
 
-    while not run.cancelled and (
-        short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]
-    ):
+    while not run.cancelled and (short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]):
         total = run.trained + len(short)
         tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
         run.cancelled, wall = _by_network(directory, tasks, executor, stop, settled)
@@ -1114,11 +1112,22 @@ class Ranking:
 
     @property
     def clear_of_spread(self) -> bool:
-        """The gap is also wider than either network's spread over seeds, so one more training of each
-        would very likely come out in the same order (the margin only says the *means* are apart)."""
-        return self.separated and self.runner_up is not None and self.difference > max(
-            self.winner.spread, self.runner_up.spread
+        """The gap is also wider than either network's spread over seeds (the margin only says the
+        *means* are apart; a single training of each lands within its spread)."""
+        return (
+            self.separated
+            and self.runner_up is not None
+            and self.difference > max(self.winner.spread, self.runner_up.spread)
         )
+
+    @property
+    def seeds_ahead(self) -> tuple[int, int]:
+        """``(k, n)``: over the ``n`` seeds both trained (seed k is the same data for both), the winner
+        ended ahead of the runner-up in ``k``: how often one training of each comes out in this order."""
+        if self.runner_up is None:
+            return (0, 0)
+        pairs = list(zip(self.winner.accuracies, self.runner_up.accuracies, strict=False))
+        return (sum(a > b for a, b in pairs), len(pairs))
 
     @property
     def ranks(self) -> bool:

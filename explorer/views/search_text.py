@@ -54,6 +54,12 @@ def _seeds(result: PointResult) -> str:
     return f"{count} seed{'s' * (count != 1)}"
 
 
+def _seed_by_seed(ranked: Ranking) -> str:
+    """'; seed by seed the winner came out ahead in 7 of 8' (nothing with fewer than two shared seeds)."""
+    ahead, shared = ranked.seeds_ahead
+    return f"; seed by seed the winner came out ahead in {ahead} of {shared}" if shared >= 2 else ""
+
+
 def ranking_sentence(ranked: Ranking) -> str:
     """Whether the winner is told apart from the runner-up, and whether the grid ranks its points."""
     w = ranked.winner
@@ -65,15 +71,14 @@ def ranking_sentence(ranked: Ranking) -> str:
     if not ranked.separated:
         beyond = ": these seeds do not tell the two apart"
     elif ranked.clear_of_spread:
-        beyond = (
-            f", and more than either's spread over seeds ({larger_spread:.1%}): another training of each would "
-            "very likely come out in the same order"
-        )
+        beyond = f", and more than either's spread over seeds ({larger_spread:.1%})"
     else:
         beyond = (
             f", but not more than the larger spread over seeds ({larger_spread:.1%}): the means are apart, yet "
             "a single training of each could still come out the other way"
         )
+    if ranked.separated:
+        beyond += _seed_by_seed(ranked)
     gap = (
         f" Runner-up: {r.point.label}, {r.accuracy:.1%} ± {r.spread:.1%} ({_seeds(r)}); the gap, "
         f"{ranked.difference:.1%}, is {'more' if ranked.separated else 'not more'} than the margin their seeds "
@@ -218,13 +223,12 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         elif ranked.clear_of_spread:
             order = (
                 f"more than the margin their seeds resolve ({noise}) and than either's spread "
-                f"({max(w.spread, r.spread):.1%}): these seeds tell the two apart, and one more training of each "
-                "would very likely land in the same order"
+                f"({max(w.spread, r.spread):.1%}): these seeds tell the two apart{_seed_by_seed(ranked)}"
             )
         else:
             order = (
                 f"more than the margin their seeds resolve ({noise}): these seeds tell the two apart on "
-                "average, though a single training of each could still swap them"
+                f"average, though a single training of each could still swap them{_seed_by_seed(ranked)}"
             )
         trust = (
             f"under a third of the {ranked.accuracy_range:.1%} between the best and the worst network: the grid is "
