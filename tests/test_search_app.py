@@ -143,3 +143,30 @@ def test_re_running_a_settled_recorded_search_settles_it_the_same_way(monkeypatc
     assert not at.exception, at.exception
     job = at.session_state["scaling.search_job"]
     assert job.settle == seeds and job.spec == load_results(run.path)[0] and not job.running
+
+
+def test_a_settling_cancelled_in_this_session_can_be_resumed(monkeypatch):
+    """A search whose grid finished but whose settling (more seeds for the networks the verdict rests
+    on) was cancelled offers "Resume settling", which settles to the same number of seeds."""
+    from explorer.analysis.search import BackgroundSearch, settle_targets, unsettled
+
+    spec = SearchSpec(query=SMALL, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), steps=2, seeds=2, batch=8)
+    directory = search_directory(spec.key)
+    run_search(spec, directory, InlineExecutor())  # the grid, 2 seeds; settling to 3 never ran
+    _, results = load_results(directory)
+    assert unsettled(results, 3) == settle_targets(results) and unsettled(results, 2) == []
+    monkeypatch.setattr(BackgroundSearch, "start", lambda self: self)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["search"] = spec.key
+    at.switch_page("pages/scaling.py")
+    at.session_state["scaling.search_job"] = BackgroundSearch(spec, directory, InlineExecutor, settle=3)
+    at.session_state["scaling.tab"] = "Search"
+    at.run()
+    assert not at.exception, at.exception
+    targets = len(settle_targets(results))
+    assert f"Settling stopped: {targets} of the networks the verdict rests on have fewer than 3 seeds" in texts(at)
+    resume = at.button(key="scaling.search_resume")
+    assert resume.label == "Resume settling"
+    resume.click().run()
+    job = at.session_state["scaling.search_job"]
+    assert job.settle == 3 and job.spec == spec and job.directory == directory

@@ -88,6 +88,7 @@ __all__ = [
     "settle_targets",
     "settled_seeds",
     "t95",
+    "unsettled",
     "verdict",
 ]
 
@@ -892,6 +893,12 @@ def settle_targets(results: Iterable[PointResult]) -> list[PointResult]:
     chosen = [ranked.winner, ranked.runner_up] if ranked is not None else []
     chosen += [judged.best, *(c.baseline for c in judged.comparisons)]
     return list({r.point.query: r for r in chosen if r is not None}.values())
+
+
+def unsettled(results: Iterable[PointResult], seeds: int) -> list[PointResult]:
+    """The networks :func:`settle` would still train to ``seeds`` seeds (empty once it has finished):
+    what is left of a settling that was cancelled."""
+    return [r for r in settle_targets(results) if len(r.accuracies) < seeds]
 
 
 def settle(

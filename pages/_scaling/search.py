@@ -13,6 +13,7 @@ from explorer.analysis.runs import RecordedRun, recorded_runs
 from explorer.analysis.scaling import rule_base
 from explorer.analysis.search import (
     BackgroundSearch,
+    PointResult,
     SearchSpec,
     load_results,
     make_executor,
@@ -20,6 +21,7 @@ from explorer.analysis.search import (
     ranking,
     search_directory,
     settled_seeds,
+    unsettled,
     verdict,
 )
 from explorer.formatting import human_duration as minutes
@@ -79,8 +81,9 @@ def running_here(directory: Path) -> BackgroundSearch | None:
 
 
 # -- results ----------------------------------------------------------------------------------------
-def progress(spec: SearchSpec, directory: Path, done: int, total: int) -> None:
-    """How far the search in ``directory`` got, and the button that cancels or resumes it."""
+def progress(spec: SearchSpec, directory: Path, done: int, total: int, results: list[PointResult]) -> None:
+    """How far the search in ``directory`` got, and the button that cancels or resumes it (its grid,
+    or the settling this session started and cancelled)."""
     job = SEARCH_JOB.get()
     if running_here(directory):
         text = f"{done} of {total} points trained ({spec.seeds} seeds each)"
@@ -90,11 +93,20 @@ def progress(spec: SearchSpec, directory: Path, done: int, total: int) -> None:
         st.button("Cancel the search", key=W.search_cancel.key, on_click=cancel_search)
     elif job is not None and job.directory == directory and job.error:
         st.error(f"The search stopped: {job.error}")
-    elif done < total:
-        st.caption(f"{done} of {total} points trained; finished points are kept when it resumes.")
+    else:
         settle = job.settle if job is not None and job.directory == directory else None
-        args = (spec, os.cpu_count() or 1, current_device(), settle)
-        st.button("Resume the search", key=W.search_resume.key, on_click=start_search, args=args)
+        left = unsettled(results, settle) if settle and done == total else []
+        if done < total:
+            st.caption(f"{done} of {total} points trained; finished points are kept when it resumes.")
+        elif left:
+            st.caption(
+                f"Settling stopped: {len(left)} of the networks the verdict rests on have fewer than {settle} "
+                "seeds; the seeds already trained are kept when it resumes."
+            )
+        if done < total or left:
+            args = (spec, os.cpu_count() or 1, current_device(), settle)
+            label = "Resume the search" if done < total else "Resume settling"
+            st.button(label, key=W.search_resume.key, on_click=start_search, args=args)
 
 
 def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
@@ -103,7 +115,7 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
     _, results = load_results(directory)
     finished = {r.point.key for r in results}
     done = sum(1 for p in points if p.key in finished)
-    progress(spec, directory, done, len(points))
+    progress(spec, directory, done, len(points), results)
     judged = verdict(results)
     ranked = ranking(results)
     best_key = judged.best.point.key if judged.best else None
