@@ -86,6 +86,7 @@ __all__ = [
     "search_root",
     "settle",
     "settle_targets",
+    "settled_networks",
     "settled_seeds",
     "t95",
     "unsettled",
@@ -878,6 +879,11 @@ def _settled(old: PointResult, new: Sequence[TaskResult]) -> PointResult:
         old.errors + more.errors,
         old.first_losses + more.first_losses,
     )
+
+
+def settled_networks(results: Iterable[PointResult], seeds: int) -> dict[str, PointResult]:
+    """The networks (by query) trained with more seeds than the search's ``seeds``: the ones settled."""
+    return {r.point.query: r for r in results if r.ok and len(r.accuracies) > seeds}
 
 
 def settled_seeds(card: dict[str, Any]) -> int | None:

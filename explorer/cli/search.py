@@ -136,6 +136,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
     from pathlib import Path
 
     from explorer.analysis.runs import write_run
+    from explorer.analysis.search import settled_networks
     from explorer.cli.record import cpu_name
     from explorer.views.search_text import verdict_sentence
 
@@ -145,9 +146,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "kind": "search",
         "command": "python -m explorer " + shlex.join(argv) if argv else "python -m explorer search ...",
         "seeds": list(range(spec.seeds)),
-        "settled": {
-            r.point.query: len(r.accuracies) for r in result.results if len(r.accuracies) > spec.seeds
-        },
+        "settled": {query: len(r.accuracies) for query, r in settled_networks(result.results, spec.seeds).items()},
         "settings": spec.to_dict()
         | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out, "schedule": spec.schedule},
         "device": device.type,

@@ -7,7 +7,15 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from explorer.analysis.search import GridPoint, Outcome, PointResult, Ranking, SearchSpec, Verdict
+from explorer.analysis.search import (
+    GridPoint,
+    Outcome,
+    PointResult,
+    Ranking,
+    SearchSpec,
+    Verdict,
+    settled_networks,
+)
 from explorer.formatting import human_duration
 
 # -- verdict --------------------------------------------------------------------------------------
@@ -97,7 +105,7 @@ def method_caption(spec: SearchSpec, directory: Path, results: Sequence[PointRes
     shapes = f"{'rotated' if spec.rotate else 'upright'} shapes" + (
         f" of radius {spec.scale[0]:g}-{spec.scale[1]:g} of half the side" if spec.scale else ""
     )
-    settled = sorted({r.point.label for r in results if len(r.accuracies) > spec.seeds})
+    settled = sorted(r.point.label for r in settled_networks(results, spec.seeds).values())
     most = max((len(r.accuracies) for r in results), default=spec.seeds)
     more = (
         f"; then the networks the verdict and the ranking rest on ({', '.join(settled)}) with seeds 0-{most - 1}"
@@ -250,7 +258,7 @@ def settling_in_words(results: Sequence[PointResult], seeds: int) -> str | None:
     each settled network's mean over the search's first ``seeds`` seeds against all of its seeds.
     The networks chosen for settling lead the grid, and a lead measured with few seeds is partly
     luck, so their means usually fall (the winner's curse)."""
-    settled = {r.point.query: r for r in results if r.ok and len(r.accuracies) > seeds}
+    settled = settled_networks(results, seeds)
     if not settled:
         return None
     rows = sorted(settled.values(), key=lambda r: -statistics.fmean(r.accuracies[:seeds]))
