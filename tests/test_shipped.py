@@ -97,12 +97,24 @@ def test_a_config_finds_the_shipped_model_of_its_family():
 
 
 def test_models_command_lists_every_card(capsys):
+    """The shipped models, then the ImageNet models that come inside a package (EfficientNet-Lite0)."""
+    from explorer.runtime.packaged import packaged_models
+
+    packaged = packaged_models()
+    assert [p.name for p in packaged] == ["efficientnet_lite0"]
     assert main(["models", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [m["name"] for m in listed] == [m.name for m in MODELS]
-    assert all(m["sha256"] == s.card["sha256"] and m["query"] == s.query for m, s in zip(listed, MODELS, strict=True))
+    assert [m["name"] for m in listed] == [m.name for m in MODELS] + ["efficientnet_lite0"]
+    assert [m["kind"] for m in listed] == ["shipped"] * len(MODELS) + ["packaged"]
+    assert all(m["sha256"] == s.card["sha256"] and m["query"] == s.query for m, s in zip(listed, MODELS, strict=False))
+    lite = listed[-1]
+    assert lite["query"] == "preset=efficientnet_lite0" and lite["sha256"] == packaged[0].card["sha256"]
+    assert (lite["weights"] is None) == (not packaged[0].available)
     assert main(["models"]) == 0
-    assert all(m.name in line for m, line in zip(MODELS, capsys.readouterr().out.splitlines(), strict=True))
+    lines = capsys.readouterr().out.splitlines()
+    assert all(m.name in line for m, line in zip(MODELS, lines, strict=False)) and len(lines) == len(MODELS) + 1
+    installed = f"installed ({packaged[0].installed_version()})" if packaged[0].available else "not installed"
+    assert "ImageNet 75.1% top-1 (published)" in lines[-1] and lines[-1].endswith(installed)
 
 
 def test_same_architecture_compares_what_is_built_not_the_query_text():

@@ -85,6 +85,12 @@ class PackagedModel:
     def available(self) -> bool:
         return self.weights_path() is not None
 
+    def summary(self) -> dict[str, Any]:
+        """What ``python -m explorer models --json`` lists for it: name, query, where the weights are
+        (None: the package is not installed) and the card's fields."""
+        path = self.weights_path()
+        return {"name": self.name, "query": self.query, "weights": str(path) if path else None, **self.card}
+
     def describe(self) -> str:
         """Whose weights, in words (shown next to every map)."""
         published = self.card["published"]
