@@ -44,6 +44,7 @@ def test_phi3_beta12_link_answers_in_numbers():
     assert metric(at, "MACs").value == "5.26 G"
     assert metric(at, "Resolution").value == "341 px"
     assert metric(at, "Nearest published").value == "B4"
+    assert metric(at, "Nearest published").help == "nearest of torchvision's B0-B7 in log parameters and log MACs"
     at.selectbox[0].select("B3").run()
     text = " ".join(m.value for m in at.markdown)
     assert "×2.14 the parameters and ×2.88 the MACs of B3" in text
@@ -127,7 +128,9 @@ def test_a_lite_design_is_compared_with_lite0_to_lite4():
     at = open_scaling(preset="efficientnet_lite3")
     assert metric(at, "Parameters").value == "8,197,096"
     assert metric(at, "Nearest published").value == "Lite3"
+    assert metric(at, "Nearest published").help == "nearest of Google's Lite0-Lite4 in log parameters and log MACs"
     at = show_tab(at, "Published & accuracy")
+    assert any(m.value.startswith("Google's Lite0-Lite4 use hand-picked") for m in at.markdown)
     published = next(d.value for d in at.dataframe if "nominal phi" in d.value.columns)
     assert list(published["model"]) == ["Lite0", "Lite1", "Lite2", "Lite3", "Lite4"]
     assert list(published["params"]) == [4_652_008, 5_416_680, 6_092_072, 8_197_096, 13_006_568]

@@ -12,7 +12,14 @@ from typing import Any
 import plotly.graph_objects as go
 
 from explorer.analysis.published import MOBILENET_V1_PAPER, PublishedWeights
-from explorer.analysis.scaling import GridCell, PublishedPoint, RoundingExplanation, StageComparison, SweepPoint
+from explorer.analysis.scaling import (
+    GridCell,
+    PublishedPoint,
+    RoundingExplanation,
+    StageComparison,
+    SweepPoint,
+    series_name,
+)
 from explorer.formatting import human_count
 from explorer.views.layout import standard_layout
 
@@ -76,7 +83,7 @@ def cost_vs_phi(
             mode="markers+text",
             text=[p.name for p in published],
             textposition="top center",
-            name="torchvision B0-B7 (at nominal phi)",
+            name=f"{series_name(published)} (at nominal phi)",
             marker={"color": PUBLISHED_COLOUR, "symbol": "diamond", "size": 9},
             hovertemplate="%{text}: nominal phi %{x:.2f}<br>%{y:,.0f}<extra></extra>",
         )
@@ -91,7 +98,7 @@ def cost_plane(
     current: tuple[str, int, int] | None = None,
     pins: Sequence[tuple[str, int, int]] = (),
 ) -> go.Figure:
-    """Parameters vs MACs (log-log): the user's curve labelled by phi, B0-B7, the current design
+    """Parameters vs MACs (log-log): the user's curve labelled by phi, B0-B7 (or Lite0-Lite4), the current design
     and pinned configs, each given as ``(label, params, macs)``."""
     fig = go.Figure()
     fig.add_scatter(
@@ -112,7 +119,7 @@ def cost_plane(
             mode="lines+markers+text",
             text=[p.name for p in published],
             textposition="top left",
-            name="torchvision B0-B7",
+            name=series_name(published),
             line={"color": PUBLISHED_COLOUR, "dash": "dot"},
             marker={"symbol": "diamond", "size": 9},
             hovertemplate="%{text}<br>params %{x:,.0f}<br>MACs %{y:,.0f}<extra></extra>",

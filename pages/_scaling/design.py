@@ -17,6 +17,7 @@ from explorer.analysis.scaling import (
     phi_values,
     rule_base,
     rule_config,
+    series_name,
 )
 from explorer.formatting import human_count
 from explorer.knobs import ConfigError, ModelConfig
@@ -113,7 +114,7 @@ def headline(design: Design) -> None:
         nearest.name,
         delta=f"MACs ×{nearest.macs_ratio:.2f}, params ×{nearest.params_ratio:.2f}",
         delta_color="off",
-        help="nearest of torchvision's B0-B7 in log parameters and log MACs",
+        help=f"nearest of {series_name(published)} in log parameters and log MACs",
     )
     names = [p.name for p in published]
     name = st.selectbox("Compare the design with", names, index=names.index(nearest.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.published import published_accuracies
-from explorer.analysis.scaling import rule_base
+from explorer.analysis.scaling import rule_base, series_name
 from explorer.views.scaling import (
     accuracy_vs_cost,
     cost_plane,
@@ -72,12 +72,10 @@ def rounding_tab(design: Design) -> None:
 def published_tab(design: Design) -> None:
     profile = design.profile
     st.markdown(
-        "torchvision's B0-B7 use hand-picked (width, depth, resolution), not integer phi. *Nominal phi* is "
-        "the phi at which this rule predicts the same MACs as a model's own multipliers."
+        f"{series_name(design.published)} use hand-picked (width, depth, resolution), not integer phi. "
+        "*Nominal phi* is the phi at which this rule predicts the same MACs as a model's own multipliers."
     )
-    table(
-        published_frame(design.published, profile.params, profile.macs), hide_index=True, key=W.published_table.key
-    )
+    table(published_frame(design.published, profile.params, profile.macs), hide_index=True, key=W.published_table.key)
     entries = published_accuracies(published_weights_choice(W.weights.key))
     axis = st.radio(
         "Cost axis", ["params", "macs"], format_func={"params": "parameters", "macs": "MACs"}.get, horizontal=True

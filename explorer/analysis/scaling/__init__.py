@@ -12,6 +12,7 @@ from explorer.analysis.scaling.published import (
     mobilenet_grid,
     nearest_published,
     published_efficientnets,
+    series_name,
 )
 from explorer.analysis.scaling.rounding import Factor, RoundingExplanation, StageRounding, explain_rounding
 from explorer.analysis.scaling.rule import (
@@ -60,6 +61,7 @@ __all__ = [
     "rule_base",
     "rule_config",
     "scale_config",
+    "series_name",
     "stage_shapes",
     "sweep",
 ]

@@ -62,6 +62,14 @@ def published_efficientnets(
     return points
 
 
+def series_name(points: Sequence[PublishedPoint]) -> str:
+    """Whose models ``points`` are, in a legend's words: "torchvision's B0-B7" or "Google's Lite0-Lite4"."""
+    if not points:
+        return "published models"
+    whose = "Google's" if points[0].name.startswith("Lite") else "torchvision's"
+    return f"{whose} {points[0].name}-{points[-1].name}"
+
+
 @dataclass(frozen=True)
 class Nearest:
     name: str
