@@ -3,6 +3,7 @@ its link with the verdict and the apply-to-sliders button, and a search started 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,8 +119,13 @@ def test_the_search_tab_opens_on_the_recorded_search():
     assert ranking_sentence(ranking(results)) in shown
     _, words = claim_in_words(verdict(results), ranking(results))  # the claim judged, in a learner's words
     assert any(m.value == words for m in at.markdown) and "**The claim:**" in words
-    table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
+    frame = next(d for d in at.dataframe if "accuracy" in d.value.columns)
+    table = frame.value
     assert len(table) == len(results) and sorted(table["accuracy"]) == sorted(r.accuracy for r in results)
+    formats = {k: v["type_config"]["format"] for k, v in json.loads(frame.proto.columns).items() if "type_config" in v}
+    assert formats == {"accuracy": "percent", "± spread": "percent", "params": "localized", "MACs": "localized"}
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert f"Accuracy vs MACs after {load_results(run.path)[0].steps:,} training steps" in titles
     assert any(run.card["command"] == c.value for c in at.code)
     assert at.button(key="scaling.search_rerun").label == "Re-run this search live"
     assert at.button(key="scaling.search_start").label == "Start the search"  # and a search of one's own below

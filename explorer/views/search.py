@@ -98,7 +98,7 @@ def accuracy_vs_macs(
         high = max(r.accuracy + r.spread for r in finished)
         margin = max(0.02, (high - low) * 0.1)
         fig.update_yaxes(range=[max(0.0, low - margin), min(1.0, high + margin)], rangemode="normal")
-    return _layout(fig, "Accuracy vs MACs after the short training")
+    return _layout(fig, f"Accuracy vs MACs after {spec.steps:,} training steps")
 
 
 def grid_space(results: Sequence[PointResult], spec: SearchSpec) -> go.Figure:

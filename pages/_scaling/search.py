@@ -41,6 +41,7 @@ from pages._scaling.state import W, set_rule
 from pages._shared.architecture import page_param, set_page_param
 from pages._shared.device import current_device
 from pages._shared.state import SEARCH_JOB
+from pages._shared.tables import table
 
 #: The default base: small enough that a grid of ~19 points x 2 seeds trains in minutes.
 SMALL_BASE = "family=plain&depth=4&width=8&resolution=32"
@@ -143,11 +144,10 @@ def search_results(spec: SearchSpec, directory: Path, can_apply: bool) -> None:
     if ranked is not None and ranked.runner_up is not None:
         (st.info if ranked.separated and ranked.ranks else st.warning)(ranking_sentence(ranked))
     base = next((p for p in points if p.kind == "base"), None)
-    percent = st.column_config.NumberColumn(format="percent")
-    st.dataframe(
+    table(  # counts with thousands separators (readable on a projector), fractions as percentages
         results_frame(results, base.macs if base else None),
         hide_index=True,
-        column_config={"accuracy": percent, "± spread": percent},
+        column_config={"± spread": st.column_config.NumberColumn(format="percent")},
         key=W.search_table.key,
     )
     if results:
