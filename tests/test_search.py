@@ -350,7 +350,7 @@ def test_the_claim_in_words_follows_the_verdict_and_the_ranking():
 
 def test_the_accuracy_chart_spans_the_error_bars_once_every_point_is_in():
     """A projector shows the grid's differences: the finished recorded search's y axis runs from just
-    below the lowest error bar to just above the highest (77-91 % here, not 0-100 %); while points are
+    below the lowest error bar to just above the highest (88-99 % here, not 0-100 %); while points are
     still training they sit at zero on an axis from zero."""
     from explorer.analysis.runs import RUNS_DIR, recorded_runs
     from explorer.analysis.search import load_results, plan
@@ -364,6 +364,27 @@ def test_the_accuracy_chart_spans_the_error_bars_once_every_point_is_in():
     assert lowest - 0.03 < low < lowest and highest < high < highest + 0.03
     training = accuracy_vs_macs(results[:3], spec, plan(spec))
     assert training.layout.yaxis.range is None and training.layout.yaxis.rangemode == "tozero"
+
+
+def test_the_rule_line_is_labelled_where_it_stands_on_the_log_axis():
+    """The MACs axis is logarithmic, where plotly reads an annotation's x as log10 of the value (a
+    shape's x as the value): the label of the 2 × base MACs line sits at log10 of it, on the plot."""
+    import math
+
+    from explorer.analysis.runs import RUNS_DIR, recorded_runs
+    from explorer.analysis.search import load_results
+    from explorer.views.scaling import accuracy_vs_cost
+    from explorer.views.search import accuracy_vs_macs
+
+    (run,), _ = recorded_runs(RUNS_DIR, kind="search")
+    spec, results = load_results(run.path)
+    fig = accuracy_vs_macs(results, spec)
+    rule = 2 * next(r.point.macs for r in results if r.point.kind == "base")
+    (label,) = fig.layout.annotations
+    assert label.text.startswith("α·β²·γ² = 2") and label.x == pytest.approx(math.log10(rule))
+    assert fig.layout.xaxis.type == "log" and fig.layout.shapes[-1].x0 == rule
+    (current,) = accuracy_vs_cost([], "macs", current=("mine", 4.0e9)).layout.annotations
+    assert current.text == "current: mine" and current.x == pytest.approx(9.602, abs=1e-3)
 
 
 def test_the_margin_is_the_95_percent_interval_of_the_difference_and_more_seeds_narrow_it():

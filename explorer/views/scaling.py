@@ -21,7 +21,7 @@ from explorer.analysis.scaling import (
     series_name,
 )
 from explorer.formatting import human_count
-from explorer.views.layout import standard_layout
+from explorer.views.layout import marked_cost, standard_layout
 
 USER = "#4C78A8"
 RULE = "#F58518"
@@ -249,9 +249,7 @@ def accuracy_vs_cost(
         )
     if current is not None:
         label, cost = current
-        fig.add_vline(
-            x=cost, line={"color": CURRENT, "dash": "dash"}, annotation_text=f"current: {label}", annotation_y=0.05
-        )
+        marked_cost(fig, cost, f"current: {label}", CURRENT, y=0.05)
     fig.update_xaxes(type="log", title="Parameters" if x == "params" else "MACs (multiply-adds)")
     fig.update_yaxes(title="ImageNet-1K top-1 (%), published by torchvision")
     return _layout(fig, "Published accuracy vs cost", height=480)

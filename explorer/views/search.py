@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from explorer.analysis.search import GridPoint, PointResult, SearchSpec
 from explorer.compound import TARGET_FLOPS_RATIO
-from explorer.views.layout import standard_layout
+from explorer.views.layout import marked_cost, standard_layout
 
 COLOURS = {"base": "#9D9D9D", "grid": "#4C78A8", "depth": "#F58518", "width": "#54A24B", "resolution": "#B279A2"}
 NAMES = {
@@ -83,12 +83,7 @@ def accuracy_vs_macs(
         low = base.macs * (TARGET_FLOPS_RATIO - spec.tolerance)
         high = base.macs * (TARGET_FLOPS_RATIO + spec.tolerance)
         fig.add_vrect(x0=low, x1=high, fillcolor=SURFACE, opacity=0.08, line_width=0)
-        fig.add_vline(
-            x=base.macs * TARGET_FLOPS_RATIO,
-            line={"color": SURFACE, "dash": "dash"},
-            annotation_text="α·β²·γ² = 2 (rule: 2 × base MACs)",
-            annotation_position="top left",
-        )
+        marked_cost(fig, base.macs * TARGET_FLOPS_RATIO, "α·β²·γ² = 2 (rule: 2 × base MACs)", SURFACE)
     fig.update_xaxes(title="MACs (counted, batch 1)", type="log")
     fig.update_yaxes(title="held-out accuracy", tickformat=".0%", rangemode="tozero")
     finished = [r for r in results if r.ok]
