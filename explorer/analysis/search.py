@@ -948,7 +948,7 @@ def settle(
         if progress:
             progress(next(r for r in results.values() if r.point.query == query), run.trained, total)
 
-    while not run.cancelled and (short := [r for r in settle_targets(results.values()) if len(r.accuracies) < seeds]):
+    while not run.cancelled and (short := unsettled(results.values(), seeds)):
         total = run.trained + len(short)
         tasks = [spec.task(r.point.query, seed) for r in short for seed in range(len(r.accuracies), seeds)]
         run.cancelled, wall = _by_network(directory, tasks, executor, stop, settled)
@@ -1124,14 +1124,15 @@ class Ranking:
         return self.runner_up is not None and self.difference > self.noise
 
     @property
+    def larger_spread(self) -> float:
+        """The larger of the winner's and the runner-up's spread over seeds (NaN without a runner-up)."""
+        return max(self.winner.spread, self.runner_up.spread) if self.runner_up is not None else math.nan
+
+    @property
     def clear_of_spread(self) -> bool:
         """The gap is also wider than either network's spread over seeds (the margin only says the
         *means* are apart; a single training of each lands within its spread)."""
-        return (
-            self.separated
-            and self.runner_up is not None
-            and self.difference > max(self.winner.spread, self.runner_up.spread)
-        )
+        return self.separated and self.difference > self.larger_spread
 
     @property
     def seeds_ahead(self) -> tuple[int, int]:

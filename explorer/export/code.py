@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.config import preset_config
 from explorer.export.source import Standalone, standalone
 from explorer.families import PRESETS
-from explorer.families.efficientnet import TORCH_NORM, head_settings
+from explorer.families.efficientnet import head_settings
 from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
@@ -255,13 +255,9 @@ def _efficientnet_classes(cfg: Any) -> _Plan:
     names = ("expand_ratio", "kernel", "stride", "input_channels", "out_channels", "num_layers")
     for row in _B0_STAGES:
         body.append(f"    stage({', '.join(f'{n}={v}' for n, v in zip(names, row, strict=True))}),")
-    dropout, (eps, momentum) = head_settings(cfg)
-    norm = (
-        ""
-        if (eps, momentum) == TORCH_NORM
-        else f", norm_layer=partial(nn.BatchNorm2d, eps={eps:g}, momentum={momentum:g})"
-    )
-    body += ["]", f"model = EfficientNet(settings, dropout={dropout:g}, num_classes={cfg.classes}{norm})"]
+    dropout, norm = head_settings(cfg)
+    norm_layer = f", norm_layer=partial(nn.BatchNorm2d, eps={norm[0]:g}, momentum={norm[1]:g})" if norm else ""
+    body += ["]", f"model = EfficientNet(settings, dropout={dropout:g}, num_classes={cfg.classes}{norm_layer})"]
     plan = _Plan("torchvision classes", body)
     if norm:
         plan.code.add_import("from torch import nn")

@@ -191,17 +191,16 @@ PUBLISHED = {
     "b6": (1.8, 2.6, 528),
     "b7": (2.0, 3.1, 600),
 }
-#: torchvision's classifier dropout and batch-norm (eps, momentum) per published model: dropout grows
-#: with the model (0.2 to 0.5), and B5-B7's weights came from TensorFlow checkpoints trained with eps
-#: 1e-3 and momentum 0.01. Designs between them keep B0's (0.2, PyTorch's default norm).
-TORCH_NORM = (1e-5, 0.1)
+#: torchvision's classifier dropout and batch norm per published model: dropout grows with the model
+#: (0.2 to 0.5), and B5-B7's weights came from TensorFlow checkpoints trained with batch-norm eps 1e-3
+#: and momentum 0.01 (None: PyTorch's default norm). Designs between them keep B0's.
 TF_NORM = (1e-3, 0.01)
-PUBLISHED_HEAD = {
-    "b0": (0.2, TORCH_NORM),
-    "b1": (0.2, TORCH_NORM),
-    "b2": (0.3, TORCH_NORM),
-    "b3": (0.3, TORCH_NORM),
-    "b4": (0.4, TORCH_NORM),
+PUBLISHED_HEAD: dict[str, tuple[float, tuple[float, float] | None]] = {
+    "b0": (0.2, None),
+    "b1": (0.2, None),
+    "b2": (0.3, None),
+    "b3": (0.3, None),
+    "b4": (0.4, None),
     "b5": (0.4, TF_NORM),
     "b6": (0.5, TF_NORM),
     "b7": (0.5, TF_NORM),
@@ -218,9 +217,10 @@ def published_model(config: EfficientNetConfig) -> str | None:
     return next(same, None)
 
 
-def head_settings(config: EfficientNetConfig) -> tuple[float, tuple[float, float]]:
-    """``(dropout, (batch-norm eps, momentum))`` as torchvision builds ``config``'s published model,
-    so its pretrained weights give torchvision's outputs; B0's for any other design."""
+def head_settings(config: EfficientNetConfig) -> tuple[float, tuple[float, float] | None]:
+    """``(dropout, (batch-norm eps, momentum) or None for PyTorch's default)`` as torchvision builds
+    ``config``'s published model, so its pretrained weights give torchvision's outputs; B0's for any
+    other design."""
     return PUBLISHED_HEAD[published_model(config) or "b0"]
 
 

@@ -75,14 +75,13 @@ def ranking_sentence(ranked: Ranking) -> str:
     if ranked.runner_up is None:
         return head
     r = ranked.runner_up
-    larger_spread = max(w.spread, r.spread)
     if not ranked.separated:
         beyond = ": these seeds do not tell the two apart"
     elif ranked.clear_of_spread:
-        beyond = f", and more than either's spread over seeds ({larger_spread:.1%})"
+        beyond = f", and more than either's spread over seeds ({ranked.larger_spread:.1%})"
     else:
         beyond = (
-            f", but not more than the larger spread over seeds ({larger_spread:.1%}): the means are apart, yet "
+            f", but not more than the larger spread over seeds ({ranked.larger_spread:.1%}): the means are apart, yet "
             "a single training of each could still come out the other way"
         )
     if ranked.separated:
@@ -231,7 +230,7 @@ def claim_in_words(judged: Verdict, ranked: Ranking | None) -> tuple[str, str]:
         elif ranked.clear_of_spread:
             order = (
                 f"more than the margin their seeds resolve ({noise}) and than either's spread "
-                f"({max(w.spread, r.spread):.1%}): these seeds tell the two apart{_seed_by_seed(ranked)}"
+                f"({ranked.larger_spread:.1%}): these seeds tell the two apart{_seed_by_seed(ranked)}"
             )
         else:
             order = (

@@ -22,7 +22,6 @@ from explorer.families.efficientnet import (
     LITE_HEAD,
     LITE_STEM,
     TF_NORM,
-    TORCH_NORM,
     EfficientNetConfig,
     MBStage,
     head_settings,
@@ -190,8 +189,8 @@ def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:  # type: ignore[o
         lite = EfficientNetLite(cfg.lite_stages(), num_classes=cfg.classes, in_channels=cfg.in_channels)
         return BuiltModel(cfg, lite, _stages(lite))
     setting, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=cfg.width, depth_mult=cfg.depth)
-    dropout, (eps, momentum) = head_settings(cfg)
-    norm_layer = None if (eps, momentum) == TORCH_NORM else partial(nn.BatchNorm2d, eps=eps, momentum=momentum)
+    dropout, norm = head_settings(cfg)
+    norm_layer = partial(nn.BatchNorm2d, eps=norm[0], momentum=norm[1]) if norm else None
     model = EfficientNet(
         setting, dropout=dropout, num_classes=cfg.classes, norm_layer=norm_layer, last_channel=last_channel
     )
