@@ -341,8 +341,9 @@ Callback = Callable[[StepRecord], None]
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSpec:
-    """Everything one training depends on. Equal specs give equal runs (bit for bit on one device and
-    thread count, in full float32).
+    """Everything one training depends on. Equal specs give equal runs (bit for bit in one process
+    and thread count, in full float32; to float32 rounding on another processor, which sums in another
+    order).
 
     ``model``: where the model comes from (:data:`ModelSource`). ``settings``: the data, the
     optimiser, the schedule, the seed, the precision, what is recorded and the step budget

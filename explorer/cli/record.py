@@ -5,7 +5,8 @@ command, seeds, settings, device, threads, torch version, wall time, load and ch
 :mod:`explorer.analysis.runs`). The Lessons page opens it instantly and re-runs it live on request.
 
 ``--threads`` sets torch's intra-op threads for the run (default 1: the same thread count as the
-tests that re-run a record's first steps, so their losses match the record bit for bit).
+tests that re-run a record's first steps, so their losses match the record to float32 rounding: another
+processor sums in another order, so a replay agrees to about 1e-7 relative, not bit for bit).
 """
 
 from __future__ import annotations
