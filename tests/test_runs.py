@@ -1,6 +1,6 @@
 """Recorded runs (explorer.analysis.runs, ``python -m explorer record``): the files round-trip, a
 changed data file is refused, and every shipped record's first steps re-run here match it to float32
-rounding (``tests/float32.py``: relative 1e-5), which a one-step change of the recipe does not pass."""
+rounding (``tests/float_tolerance.py``: relative 1e-5), which a one-step change of the recipe does not pass."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from float_tolerance import REPLAY_REL, assert_floats_close, largest_relative_difference
 
 from explorer.analysis.lessons import LESSONS_DIR, load_lesson
 from explorer.analysis.lessons.experiments import training_outcome, training_settings
@@ -17,7 +18,6 @@ from explorer.analysis.runs import RUNS_DIR, RunError, read_run, recorded_runs, 
 from explorer.analysis.training import Fresh, TrainSpec, train
 from explorer.cli import main
 from explorer.config import parse_query
-from float32 import REPLAY_REL, assert_floats_close, largest_relative_difference
 
 CARD = {"kind": "lesson", "command": "python -m explorer record ...", "device": "cpu", "torch": "x", "wall_s": 1.0}
 
