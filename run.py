@@ -18,6 +18,7 @@ Standard library only: this script runs before anything is installed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -206,6 +207,25 @@ def _has_option(args: list[str], name: str) -> bool:
     return any(arg == name or arg.startswith(name + "=") for arg in args)
 
 
+#: At most this many pytest-xdist workers: each browser-test worker runs its own Streamlit server and
+#: Chromium, so a large machine gains little past a few.
+MAX_TEST_WORKERS = 4
+
+
+def _parallel_options(args: list[str]) -> list[str]:
+    """pytest-xdist over the machine's cores (two on CI), unless the caller chose (``-n``, ``-p no:xdist``)
+    or debugs (``--pdb``, ``-s``), where one process is what they want. ``--dist loadgroup``: tests go to
+    whichever worker is free one by one, except that a module marked ``xdist_group`` (one whose
+    module-scoped fixture trains or builds something costly) stays on one worker, which builds it once."""
+    workers = min(os.cpu_count() or 1, MAX_TEST_WORKERS)
+    single = ("-n", "--pdb", "-s", "--capture=no", "--collect-only", "--co")
+    chosen = any(arg in single or arg.startswith(("-n", "--numprocesses")) for arg in args)
+    debugging = any(arg == "-p" and following.startswith("no:xdist") for arg, following in itertools.pairwise(args))
+    if workers < 2 or chosen or debugging:
+        return []
+    return ["-n", str(workers), "--dist", "loadgroup"]
+
+
 def command_app(args: list[str]) -> int:
     python = ensure_venv()
     ensure_requirements(python, [RUNTIME_REQUIREMENTS])
@@ -223,6 +243,7 @@ def command_test(args: list[str]) -> int:
     lint = run([python, "-m", "ruff", "check", "."])
     if lint != 0:
         say("ruff found problems (above); running the tests anyway, the exit code will be non-zero")
+    args = [*_parallel_options(args), *args]
     say("pytest " + " ".join(args))
     code = run([python, "-m", "pytest", *args])
     if code == PYTEST_NO_TESTS:
