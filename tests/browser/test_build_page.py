@@ -31,6 +31,9 @@ def test_slider_changes_numbers_and_link_opens_resnet50(open_app, page, wait_for
     thumb = page.locator(".st-key-knob-resnet-depth input[type='range']")
     thumb.focus()
     page.keyboard.press("ArrowRight")
+    # The rerun may start later than wait_for_app's first look on a busy machine: the link changes
+    # only once it has run.
+    page.wait_for_function("() => location.search.includes('depth=26')", timeout=60_000)
     wait_for_app(page)
     expected = profile(parse_query("family=resnet&depth=26"))
     assert metric_values(page)["Parameters"] == f"{expected.params:,}"
@@ -47,7 +50,9 @@ def test_slider_changes_numbers_and_link_opens_resnet50(open_app, page, wait_for
 
 def test_shared_link_with_an_error_shows_the_reason(open_app, page):
     open_app("/?family=resnet&depth=51")
-    error = page.locator('[data-testid="stAlert"]').first.inner_text()
+    alert = page.locator('[data-testid="stAlert"]').first
+    alert.wait_for(timeout=120_000)
+    error = alert.inner_text()
     assert "depth=51 is not an ImageNet ResNet depth" in error
     assert page.locator('[data-testid="stException"]').count() == 0
 

@@ -24,7 +24,9 @@ def test_export_tab_shows_code_and_downloads_it(open_app, page, wait_for_app, tm
     assert callable(runpy.run_path(str(path))["build_model"])
 
     page.get_by_role("button", name="Make torch.export (.pt2)").click()
+    download_pt2 = page.get_by_role("button", name="Download torch.export (.pt2)")
+    download_pt2.wait_for(timeout=180_000)  # torch.export of EfficientNet-B3: tens of seconds on a busy CPU
     wait_for_app(page, timeout=120)
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download torch.export (.pt2)").click()
+    with page.expect_download(timeout=60_000) as info:
+        download_pt2.click()
     assert info.value.suggested_filename == "efficientnet_phi_3_beta_1.2.pt2"
