@@ -56,10 +56,32 @@ _APP_IDLE_JS = """() => {
   if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
   const state = app.getAttribute('data-test-script-state');
   if (state !== 'notRunning' && state !== 'compilationError') return false;
+  const ws = window.__explorerWebsocket;  // see _WEBSOCKET_TIMES_JS
+  if (ws && ws.sent > ws.received && performance.now() - ws.sent < 5000) return false;
   return !document.querySelector(
     '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSkeleton"], [data-stale="true"]'
   );
 }"""
+
+# A widget change reruns the script through a websocket message, and the page shows no sign of it
+# (its script state stays 'notRunning') until the server answers: on a busy machine that can take
+# longer than any fixed grace period. Every page of the tests records when it last sent and received
+# a websocket message, and the page counts as idle only once the server has answered the last message
+# sent (or 5 s have passed: a message that gets no answer must not hang the tests).
+_WEBSOCKET_TIMES_JS = """(() => {
+  const Native = window.WebSocket;
+  const times = (window.__explorerWebsocket = { sent: 0, received: 0 });
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { times.received = performance.now(); });
+    }
+    send(data) {
+      times.sent = performance.now();
+      return super.send(data);
+    }
+  };
+})();"""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -189,6 +211,15 @@ def browser():
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        launched_context = chromium.new_context
+
+        def new_context(**options: Any) -> Any:
+            """Every context a test opens records its websocket times (see _WEBSOCKET_TIMES_JS)."""
+            context = launched_context(**options)
+            context.add_init_script(_WEBSOCKET_TIMES_JS)
+            return context
+
+        chromium.new_context = new_context  # type: ignore[method-assign]  # instrument, same signature
         try:
             yield chromium
         finally:
