@@ -23,7 +23,8 @@ the shape's colour is kept at a clear distance from both background colours.
 Versions (``version=``; :data:`DEFAULT_VERSION` is what every call without one gets):
     1  :data:`CLASSES_V1`, 32 px, scale 0.35-0.8. Two pairs are hard to tell apart at 32 px because
        one is nearly a rotation of the other: square/diamond (a rhombus) and circle/hexagon.
-       Image ``i`` draws from ``default_rng([seed, i])``; kept bit for bit (pinned by the tests).
+       Image ``i`` draws from ``default_rng([seed, i])``; kept (the tests compare it with the arrays the
+       unversioned generator drew, to float32 rounding: sin, cos and edges round per processor).
     2  :data:`CLASSES_V2`, 64 px, scale 0.3-0.9: circle, square, triangle, star, cross, ring,
        semicircle, L-shape. No class is a rotation (or a near-rotation) of another, nor part of
        another (an arrow, tried first, was read as a triangle: its head is one). The tests measure
