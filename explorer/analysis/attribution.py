@@ -26,12 +26,15 @@ import numpy as np
 import torch
 from captum.attr import GuidedBackprop, GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 from captum.attr import Saliency as Gradients
+from PIL import Image
 from torch import nn
 
 from explorer.analysis.saliency import default_layer
+from explorer.data.images import preprocess
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
+from explorer.runtime.weights import ExplainableModel
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -47,7 +50,9 @@ __all__ = [
     "has_relu_modules",
     "heatmap_of",
     "ig_batch",
+    "model_input",
     "occlusion_geometry",
+    "predictions",
     "top_class",
 ]
 
@@ -270,6 +275,21 @@ def attribution_tensor(
             perturbations_per_eval=max(1, IG_PIXELS_PER_BATCH // (height * width)),
         )
     return result[0].detach()
+
+
+def model_input(model: ExplainableModel, image: Image.Image) -> torch.Tensor:
+    """``image`` (any size) as ``model`` takes it: resized, centre-cropped, normalised, ``(1, C, R, R)``."""
+    config = model.config
+    return preprocess(image, config.input_resolution, config.in_channels, model.mean, model.std)
+
+
+def predictions(built: BuiltModel, image: torch.Tensor, k: int = 5) -> tuple[tuple[int, float], ...]:
+    """The top ``k`` classes of ``image`` ``(1, C, H, W)`` as (index, probability), best first."""
+    model = built.module
+    with full_float32(), hooked(model, training=False):
+        probabilities, _ = top_class(model, image.to(next(model.parameters()).device))
+    values, indices = probabilities.topk(min(k, probabilities.numel()))
+    return tuple((int(i), float(v)) for i, v in zip(indices.tolist(), values.tolist(), strict=True))
 
 
 def attribute_all(
