@@ -13,43 +13,19 @@ batches under the model's lock (:func:`explorer.measure.hooks.hooked`, eval mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
+from explorer.analysis.curves import RANDOM, Curve, CurvePair
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
 
 __all__ = ["RANDOM", "Curve", "CurvePair", "curves", "deletion_insertion", "random_map"]
 
-#: The label of the random map's curves.
-RANDOM = "Random map"
 #: Images per forward batch (21 steps at 224 px fit a CPU's memory comfortably).
 BATCH = 8
-
-
-@dataclass(frozen=True)
-class Curve:
-    #: Fraction of pixels removed (deletion) or revealed (insertion), 0 to 1.
-    fractions: tuple[float, ...]
-    #: The target class's softmax probability at each fraction.
-    probabilities: tuple[float, ...]
-
-    @property
-    def auc(self) -> float:
-        """Area under the curve over fractions 0 to 1 (trapezoids)."""
-        x, y = np.asarray(self.fractions), np.asarray(self.probabilities)
-        return float(((y[1:] + y[:-1]) * np.diff(x)).sum() / 2)
-
-
-@dataclass(frozen=True)
-class CurvePair:
-    label: str
-    deletion: Curve
-    insertion: Curve
 
 
 def random_map(height: int, width: int, seed: int = 0, device: torch.device | str = "cpu") -> np.ndarray:
@@ -127,4 +103,3 @@ def curves(
                 curves_.append(Curve(fractions, tuple(probabilities)))
             results.append(CurvePair(label, curves_[0], curves_[1]))
     return results
-
