@@ -127,3 +127,18 @@ def test_revealing_the_maps_top_pixels_first_beats_a_random_map(shipped):
     assert np.mean(areas["Grad-CAM"]) > np.mean(areas[RANDOM]) + 0.1
     assert np.mean(areas["Gradients"]) > np.mean(areas[RANDOM]) + 0.1
     assert random_map(side, side, seed=1).shape == (side, side)
+
+
+def test_the_lesson_guided_backprop_survives_the_class_weights(single_thread):
+    """Lesson 10 (``assets/lessons/10_saliency_sanity.toml``) run now: its numbers support its statement."""
+    from explorer.analysis.lessons import answer, claim_holds, is_right, load_lessons, run_lesson
+
+    found, errors = load_lessons()
+    assert errors == []
+    lesson = next(x for x in found if x.name == "10_saliency_sanity")
+    outcome = run_lesson(lesson.with_params(images=4))
+    assert answer(lesson, outcome) == "Guided Backprop" and claim_holds(lesson, outcome)
+    assert is_right(lesson, outcome, "Guided Backprop") and not is_right(lesson, outcome, "Grad-CAM")
+    assert outcome.values["Guided Backprop.after_head"] > 0.7 > outcome.values["Grad-CAM.after_head"]
+    assert outcome.values["Guided Backprop.final"] < 0.5  # fully randomised, it lets go too
+    assert [row["randomised down to"] for row in outcome.table] == ["head", "stage3", "stage2", "stage1", "stem"]
