@@ -199,14 +199,17 @@ with results:
                 caption=f"{cam.layer} ({cam.raw.shape[0]}×{cam.raw.shape[1]})",
                 width="stretch",
             )
-    checks = st.columns(3)
-    compare = checks[0].toggle("Methods side by side", key="saliency.compare")
-    check = checks[1].toggle("Sanity check", key="saliency.sanity")
-    faithful = checks[2].toggle("Deletion and insertion", key="saliency.curves")
-    target, shown = result.cam.target, result.image
-    if compare:
-        methods_section(model, image, shown, target, layer, relu, opacity, colormap)
-    if check:
-        sanity_section(model, image, shown, target, layer, relu, opacity, colormap)
-    if faithful:
-        curves_section(model, image, target, layer, relu)
+
+# Full width below: the strip is for a projector.
+st.divider()
+checks = st.columns(3)
+compare = checks[0].toggle("Methods side by side", key="saliency.compare")
+check = checks[1].toggle("Sanity check", key="saliency.sanity")
+faithful = checks[2].toggle("Deletion and insertion", key="saliency.curves")
+target, shown = result.cam.target, result.image
+if compare:
+    methods_section(model, image, shown, target, layer, relu, opacity, colormap)
+if check:
+    sanity_section(model, image, shown, target, layer, relu, opacity, colormap)
+if faithful:
+    curves_section(model, image, target, layer, relu)
