@@ -118,13 +118,14 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     options = MethodOptions(
         layer=args.layer, relu=not args.no_relu, ig_steps=args.steps, window=args.window, stride=args.stride
     )
+    tensor = model_input(model, image)
+    layer: str | None
     if method is Method.GRADCAM:  # today's contract, unchanged
         result = explain_image(model, image, layer=args.layer, target=args.target, relu=not args.no_relu)
         np.save(args.out, result.cam.heatmap.astype(np.float32))
         heatmap, raw_shape, layer = result.cam.heatmap, result.cam.heatmap.shape, result.cam.layer
         target, top, peak = result.cam.target, result.cam.top, list(result.cam.peak())
     else:
-        tensor = model_input(model, image)
         top = predictions(model.built, tensor)
         attribution = attribute(model.built, tensor, method, args.target, options)
         np.save(args.out, attribution.raw.astype(np.float32))
@@ -148,7 +149,6 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             "accuracy": model.accuracy,
             "out": args.out,
         }
-        tensor = model_input(model, image)
         if args.sanity:
             check = cascading_randomization(model.built, tensor, [method], target, options)
             report["sanity"] = [
