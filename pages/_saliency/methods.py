@@ -165,7 +165,8 @@ def curves_section(model: ExplainableModel, image: Any, target: int, layer: str,
     st.caption(
         "Petsiuk et al. (2018): remove the most salient pixels first (set to the data's mean colour) and watch the "
         "class's probability fall, or start from a blurred picture and reveal them. A faithful map falls faster and "
-        "rises faster than a random one."
+        "rises faster than a random one. Deletion puts grey dots where no training picture had them, and a small "
+        "model can lose its answer to a few per cent of them wherever they are: read it beside the random map."
     )
     chosen = st.multiselect(
         "Maps to test",
