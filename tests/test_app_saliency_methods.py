@@ -30,7 +30,14 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
-def test_methods_side_by_side_each_with_what_it_computes_and_costs(page):
+def test_methods_side_by_side_then_the_sanity_strip_then_the_curves(page):
+    """One session, the three toggles in turn (each AppTest session costs seconds to open)."""
+    methods_side_by_side(page)
+    sanity_strip_numbers_and_verdict(page)
+    deletion_and_insertion_curves(page)
+
+
+def methods_side_by_side(page: AppTest) -> None:
     before = len(page.image)
     page.toggle(key="saliency.compare").set_value(True).run()
     assert not page.exception, page.exception
@@ -44,7 +51,7 @@ def test_methods_side_by_side_each_with_what_it_computes_and_costs(page):
     assert any("forward passes (a 8 px window every 4 px), no backward" in c for c in captions(page))
 
 
-def test_the_sanity_strip_its_numbers_and_its_verdict_agree(page):
+def sanity_strip_numbers_and_verdict(page: AppTest) -> None:
     page.toggle(key="saliency.sanity").set_value(True).run()
     assert not page.exception, page.exception
     assert any("Trained, then randomised head → stem" in c for image in page.image for c in image.captions)
@@ -61,7 +68,7 @@ def test_the_sanity_strip_its_numbers_and_its_verdict_agree(page):
         assert f"**{label} {'passes' if passed else 'fails'}**" in verdicts
 
 
-def test_deletion_and_insertion_curves_with_a_random_map(page):
+def deletion_and_insertion_curves(page: AppTest) -> None:
     page.toggle(key="saliency.curves").set_value(True).run()
     assert not page.exception, page.exception
     rows = page.dataframe[-1].value

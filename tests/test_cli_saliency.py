@@ -4,9 +4,6 @@ the deletion curve in the JSON, one ``error:`` line for bad input."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +16,6 @@ from explorer.config import parse_query
 from explorer.data.samples import shape_image
 from explorer.runtime.shipped import load_shipped, shipped_for
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
 def star(tmp_path: Path) -> Path:
@@ -30,21 +25,13 @@ def star(tmp_path: Path) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
-def test_guided_backprop_out_is_captums_raw_attribution_with_sanity_and_deletion(tmp_path, star, single_thread):
+def test_guided_backprop_out_is_captums_raw_attribution_with_sanity_and_deletion(tmp_path, star, capsys):
     out = tmp_path / "gbp.npy"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "explorer", "--device", "cpu", "saliency", "preset=resnet18", "--shapes"),
-            *("--image", str(star), "--out", str(out), "--method", "guided_backprop"),
-            *("--json", "--sanity", "--deletion", "--no-download"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TORCH_HOME": str(tmp_path / "empty-cache"), "PYTHONWARNINGS": "ignore"},
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    argv = ["--device", "cpu", "saliency", "preset=resnet18", "--shapes", "--image", str(star), "--out", str(out)]
+    code = main([*argv, "--method", "guided_backprop", "--json", "--sanity", "--deletion", "--no-download"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
     shipped = load_shipped(shipped_for(parse_query("preset=resnet18")), "cpu")
     assert report["model_query"] == shipped.config.query and report["method"] == "guided_backprop"
     assert report["target_name"] == "star" and report["heatmap_shape"] == [3, 64, 64] and report["layer"] is None
