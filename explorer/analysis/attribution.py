@@ -131,7 +131,7 @@ def attribution_tensor(
             target=target,
             sliding_window_shapes=(channels, window, window),
             strides=(channels, stride, stride),
-            perturbations_per_eval=max(1, IG_PIXELS_PER_BATCH // (height * width)),
+            perturbations_per_eval=max(1, IG_PIXELS_PER_BATCH // (height * width)),  # IG's batch budget
         )
     return result[0].detach()
 
