@@ -14,6 +14,7 @@ from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
 from explorer.views.training import step_text
 from explorer.views.weights import SALIENCY_LABELS, WeightsSource
+from pages._saliency.methods import curves_section, methods_section, sanity_section
 from pages._shared.architecture import architecture_controls
 from pages._shared.device import bf16_toggle, current_device
 from pages._shared.inputs import ImageSource, image_picker, image_source, uploaded_checkpoint
@@ -128,7 +129,10 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
 
 config = architecture_controls()
 st.title(f"Saliency: {config.query}")
-st.caption("Grad-CAM (captum's LayerGradCam): which parts of the image raised the chosen class's score at a layer.")
+st.caption(
+    "Grad-CAM (captum's LayerGradCam): which parts of the image raised the chosen class's score at a layer. Below: "
+    "captum's other methods side by side, the sanity check that tells them apart, and how faithful each map is."
+)
 
 controls, results = st.columns([1, 2], gap="large")
 with controls:
@@ -195,3 +199,17 @@ with results:
                 caption=f"{cam.layer} ({cam.raw.shape[0]}×{cam.raw.shape[1]})",
                 width="stretch",
             )
+
+# Full width below: the strip is for a projector.
+st.divider()
+checks = st.columns(3)
+compare = checks[0].toggle("Methods side by side", key="saliency.compare")
+check = checks[1].toggle("Sanity check", key="saliency.sanity")
+faithful = checks[2].toggle("Deletion and insertion", key="saliency.curves")
+target, shown = result.cam.target, result.image
+if compare:
+    methods_section(model, image, shown, target, layer, relu, opacity, colormap)
+if check:
+    sanity_section(model, image, shown, target, layer, relu, opacity, colormap)
+if faithful:
+    curves_section(model, image, target, layer, relu)

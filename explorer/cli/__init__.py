@@ -37,13 +37,18 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Other names of a command: ``saliency`` runs ``gradcam`` (which does more than Grad-CAM since issue 37).
+ALIASES: dict[str, str] = {"saliency": "gradcam"}
+
+
 def command_module(name: str) -> ModuleType:
     return importlib.import_module(f"explorer.cli.{name}")
 
 
 def _selected(argv: Sequence[str]) -> str | None:
     """The command named on the line (the first word that is one), or None."""
-    return next((word for word in argv if word in COMMANDS), None)
+    word = next((word for word in argv if word in COMMANDS or word in ALIASES), None)
+    return ALIASES.get(word, word) if word is not None else None
 
 
 def _parser(selected: str | None) -> Parser:
@@ -51,7 +56,8 @@ def _parser(selected: str | None) -> Parser:
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, help in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help)
+        aliases = [alias for alias, command in ALIASES.items() if command == name]
+        sub = subparsers.add_parser(name, help=help, aliases=aliases)
         if selected in (None, name):
             command_module(name).add_arguments(sub)
     return parser
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         apply_thread_policy()
         device = best_device(args.device)
-        return command_module(args.command).run(args, device) or 0
+        return command_module(ALIASES.get(args.command, args.command)).run(args, device) or 0
     except (UsageError, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
