@@ -1,0 +1,145 @@
+"""The effective receptive field on the Inside and Deformable pages: the centre unit's field over the
+image with the theoretical square, and the field against depth with a sqrt(n) reference, alone or
+beside a variant (skip connections off, fresh weights, plain convs instead of deformable ones)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from explorer.analysis.erf import (
+    SAMPLES,
+    EffectiveField,
+    effective_field,
+    field_by_depth,
+    image_inputs,
+    noise_inputs,
+)
+from explorer.data.images import image_digest
+from explorer.knobs import ModelConfig
+from explorer.runtime.shipped import same_architecture, shipped_for
+from explorer.runtime.weights import ExplainableModel
+from explorer.views.inside import depth_figure, field_figure, field_words
+from pages._inside.maps import model_key
+from pages._inside.state import W
+from pages._inside.weights import fresh
+from pages._shared.device import current_device
+from pages._shared.shipped import shipped_model
+
+NOISE, IMAGE = "Noise", "This image"
+
+
+class Compare(enum.Enum):
+    """What the depth chart sets beside the model; the value is the choice's label."""
+
+    NONE = "nothing"
+    SKIP = "the same design with skip connections switched"
+    FRESH = "the same design with fresh (untrained) weights"
+    PLAIN = "the same design with plain convs instead of deformable ones"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def unit_field(
+    _model: ExplainableModel,
+    key: tuple[str, str],
+    layer: str,
+    samples: int,
+    digest: str | None,
+    _image: Image.Image | None,
+) -> EffectiveField:
+    """The centre unit's field over ``samples`` noise inputs (seed 0), or over the picture."""
+    inputs = noise_inputs(_model.config, samples) if _image is None else image_inputs(_model, [_image])
+    return effective_field(_model.built, inputs, layer)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def depth_fields(_model: ExplainableModel, key: tuple[str, str], samples: int) -> list[EffectiveField]:
+    """The field at every stage and block, over ``samples`` noise inputs (seed 0): one forward."""
+    return field_by_depth(_model.built, noise_inputs(_model.config, samples))
+
+
+def field_controls() -> tuple[str, int]:
+    left, right = st.columns(2)
+    inputs = left.radio("Inputs", [NOISE, IMAGE], horizontal=True, key=W.field_inputs.key)
+    samples = right.slider("Noise inputs", 1, 32, SAMPLES, key=W.samples.key, disabled=inputs == IMAGE)
+    return inputs, samples
+
+
+def field_section(model: ExplainableModel, image: np.ndarray, picture: Image.Image, layer: str) -> None:
+    """The unit's field over the image, and (on request) the field against depth."""
+    st.subheader("Effective receptive field")
+    inputs, samples = field_controls()
+    shown = picture if inputs == IMAGE else None
+    with st.spinner("Gradients of the centre unit…"):
+        field = unit_field(model, model_key(model), layer, samples, image_digest(picture) if shown else None, shown)
+    h, w = field.cells
+    over = f"{samples} standard-normal inputs" if shown is None else "this image"
+    title = f"{layer}: unit ({field.unit[0]}, {field.unit[1]}) of {h}×{w}, over {over}"
+    st.plotly_chart(field_figure(image, field, title), key=W.field_chart.key)
+    st.caption(
+        field_words(field) + " The map is the mean |∂(sum over channels of the unit) / ∂input| (Luo et al., 2016), "
+        "drawn over the picture; the squares are centred on the field's centroid."
+    )
+    if st.toggle("The field against depth", key=W.depth.key):
+        depth_section(model, samples)
+
+
+def compared(model: ExplainableModel, choice: Compare) -> list[tuple[str, ExplainableModel]]:
+    """The labelled models the depth chart draws: the model, and the variant ``choice`` asks for."""
+    config, device = model.config, current_device()
+    if choice is Compare.FRESH:
+        return [("these weights", model), ("fresh weights", fresh(config.query, device))]
+    skip = getattr(config, "skip", None)
+    if choice is Compare.SKIP and isinstance(skip, bool):
+        other = dataclasses.replace(config, skip=not skip)
+        on, off = (config, other) if skip else (other, config)
+        return [("skip on (fresh)", fresh(on.query, device)), ("skip off (fresh)", fresh(off.query, device))]
+    if choice is Compare.PLAIN and getattr(config, "deform", ()):
+        changes: dict[str, object] = {"deform": ()} | ({"modulated": False} if hasattr(config, "modulated") else {})
+        plain = dataclasses.replace(config, **changes)
+        return [("deformable", model), ("plain convs", trained_or_fresh(plain, model, device))]
+    return [("this model", model)]
+
+
+def trained_or_fresh(config: ModelConfig, like: ExplainableModel, device: str) -> ExplainableModel:
+    """``config`` trained where the project ships a model of its architecture and ``like`` is trained,
+    else fresh."""
+    shipped = shipped_for(config)
+    trained = not like.weights.startswith("fresh")
+    if trained and shipped is not None and same_architecture(shipped.config, config):
+        return shipped_model(shipped.name, device)
+    return fresh(config.query, device)
+
+
+def comparisons(model: ExplainableModel) -> list[Compare]:
+    config = model.config
+    found = [Compare.NONE]
+    if hasattr(config, "skip"):
+        found.append(Compare.SKIP)
+    if not model.weights.startswith("fresh"):
+        found.append(Compare.FRESH)
+    if getattr(config, "deform", ()):
+        found.append(Compare.PLAIN)
+    return found
+
+
+def depth_section(model: ExplainableModel, samples: int) -> None:
+    choice = st.selectbox("Beside it", comparisons(model), format_func=lambda c: c.value, key=W.compare.key)
+    models = compared(model, choice)
+    with st.spinner("The field at every stage and block…"):
+        curves = [(label, depth_fields(m, model_key(m), samples)) for label, m in models]
+    st.plotly_chart(
+        depth_figure(curves, f"Effective RMS radius of the centre unit, {samples} noise inputs"),
+        key=W.depth_chart.key,
+    )
+    for (label, fields), (_, m) in zip(curves, models, strict=True):
+        st.caption(f"**{label}**: {field_words(fields[-1])} Weights: {m.weights}.")
+    st.caption(
+        "Luo et al. (2016): the effective radius grows like √n with n stacked convolutions while the theoretical "
+        "side grows like n, so a deep plain stack uses a shrinking share of its theoretical field; downsampling "
+        "and dilation enlarge it, and training enlarges it."
+    )
