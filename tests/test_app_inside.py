@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.views.inside import WEIGHTS_LABELS, LayerWeights
@@ -86,3 +87,18 @@ def test_fresh_weights_on_a_plain_stack(single_thread) -> None:
     assert not at.exception, at.exception
     assert WEIGHTS_LABELS[LayerWeights.FRESH] in [str(o) for o in weights(at).options]
     assert "fresh weights drawn from seed 0 (untrained)" in captions(at)
+
+
+def test_the_deformable_page_shows_the_field_with_zero_and_learned_offsets(single_thread) -> None:
+    """The shipped deformable ResNet-8 (the page's first visit): on its opening shape, the learned
+    offsets widen the centre unit's field over the same weights with zero offsets."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("pages/deform.py")
+    at.run()
+    assert not at.exception, at.exception
+    words = [c.value for c in at.caption if c.value.startswith("layer") and "RMS radius" in c.value]
+    assert len(words) == 2 and words[0].split(":")[0] == words[1].split(":")[0]  # one layer, zero then learned
+    zero, learned = (float(w.split("RMS radius ")[1].split(" px")[0]) for w in words)
+    change = next(c.value for c in at.caption if c.value.startswith("On this picture the learned offsets"))
+    assert float(change.split("radius ")[1].split("×")[0]) == pytest.approx(learned / zero, abs=0.02)
+    assert learned > zero

@@ -23,6 +23,8 @@ from explorer.views.overlay import colorize, overlay
 
 #: The widest a tiled grid is drawn (pixels): small maps are enlarged by whole factors up to this.
 GRID_WIDTH = 1280
+#: Below this share of its peak the field is not drawn over the picture.
+FAINT = 0.01
 #: Channels the grid shows before "show all".
 FIRST_CHANNELS = 64
 
@@ -176,9 +178,11 @@ def field_figure(
     height_px, width_px = values.shape
     peak = float(values.max()) or 1.0
     fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
+    shown = values / peak
+    shown[shown < FAINT] = np.nan  # transparent: the picture shows where the unit does not look
     fig.add_trace(
         go.Heatmap(
-            z=values / peak,
+            z=shown,
             zmin=0,
             zmax=1,
             colorscale="Inferno",

@@ -143,3 +143,30 @@ def depth_section(model: ExplainableModel, samples: int) -> None:
         "side grows like n, so a deep plain stack uses a shrinking share of its theoretical field; downsampling "
         "and dilation enlarge it, and training enlarges it."
     )
+
+
+def before_after_fields(
+    before: ExplainableModel, after: ExplainableModel, image: np.ndarray, layer: str, keys: tuple[str, str]
+) -> None:
+    """The Deformable page's tab: the centre unit of ``layer`` on this picture, with the offsets set to
+    zero (a plain conv of the same weights) and as learned, side by side."""
+    picture = Image.fromarray(image)  # the crop the model saw: it enters unchanged but for normalisation
+    digest = image_digest(picture)
+    columns = st.columns(2)
+    query, weights = model_key(after)
+    cache_keys = ((query, f"{weights}, offsets set to zero"), (query, weights))  # the zeroed copy of *these* weights
+    fields = []
+    for column, model, cache_key, title, key in zip(
+        columns, (before, after), cache_keys, ("Offsets zero", "Offsets learned"), keys, strict=True
+    ):
+        field = unit_field(model, cache_key, layer, 1, digest, picture)
+        fields.append(field)
+        column.plotly_chart(field_figure(image, field, f"{title}: {layer}", height=380), key=key)
+        column.caption(field_words(field))
+    change = fields[1].rms_radius / fields[0].rms_radius if fields[0].rms_radius else float("nan")
+    st.caption(
+        f"On this picture the learned offsets make the centre unit's effective RMS radius {change:.2f}× that of the "
+        "same weights with zero offsets. Measured on 48 generated shapes (bench/bench_inside.py): the shipped "
+        "deformable ResNet-8's last stage looks 1.8× as far as the shipped plain ResNet-8's (RMS radius 13.2 px "
+        "against 7.2 px) and its field grows with the object (correlation with the shape's size 0.51, plain −0.04)."
+    )
