@@ -136,12 +136,12 @@ def noise_inputs(config: ModelConfig, samples: int = SAMPLES, seed: int = 0) -> 
     return torch.randn(samples, config.in_channels, side, side, generator=generator)
 
 
-def effective_fields(
-    built: BuiltModel, inputs: torch.Tensor, layers: Sequence[str], theoretical: bool = True
-) -> list[EffectiveField]:
-    """The effective field of the centre unit of each of ``layers`` (module paths), over ``inputs``
-    ``(N, C, H, W)`` (preprocessed images, or :func:`noise_inputs`): one forward for all of them,
-    then one gradient per layer. ``theoretical``: also read the graph's side (a meta trace)."""
+def input_gradients(
+    built: BuiltModel, inputs: torch.Tensor, layers: Sequence[str]
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, int]]]:
+    """Per layer, ``|d(sum over channels of y[:, c, h//2, w//2]) / dx|`` summed over the input's
+    channels, one ``(N, H, W)`` map per input (eval mode: each input's gradient is its own), and the
+    layer's map size ``(h, w)``. One forward for every layer, then one gradient each."""
     model = built.module
     device = next(model.parameters()).device
     if inputs.dim() != 4:
@@ -156,34 +156,46 @@ def effective_fields(
         cells[name] = (int(h), int(w))
         return output[:, :, h // 2, w // 2].sum()  # a new tensor now: later in-place ops cannot change it
 
+    grads: dict[str, np.ndarray] = {}
     with full_float32(), torch.enable_grad():
         x = inputs.detach().to(device=device, dtype=torch.float32).requires_grad_(True)
         units = run_to(model, x, names, centre_unit)
-        grads = []
         for index, name in enumerate(names):
             (grad,) = torch.autograd.grad(units[name], x, retain_graph=index < len(names) - 1)
-            grads.append(grad.abs().sum(1).mean(0).float().cpu().numpy())
-    sides = theoretical_fields(built.config, names) if theoretical else {}
-    results = []
-    for name, grad in zip(names, grads, strict=True):
-        total = float(grad.sum())
-        field = (grad / total if total > 0 else np.zeros_like(grad)).astype(np.float32)
-        centroid, radius, side = field_numbers(field)
-        h, w = cells[name]
-        results.append(
-            EffectiveField(
-                layer=name,
-                unit=(h // 2, w // 2),
-                cells=(h, w),
-                field=field,
-                centroid=centroid,
-                rms_radius=radius,
-                side95=side,
-                theoretical=sides.get(name, Theoretical(None, None)),
-                samples=int(inputs.shape[0]),
-            )
-        )
-    return results
+            grads[name] = grad.abs().sum(1).float().cpu().numpy()
+    return grads, cells
+
+
+def _field(
+    name: str, grad: np.ndarray, cells: tuple[int, int], theoretical: Theoretical, samples: int
+) -> EffectiveField:
+    total = float(grad.sum())
+    field = (grad / total if total > 0 else np.zeros_like(grad)).astype(np.float32)
+    centroid, radius, side = field_numbers(field)
+    h, w = cells
+    return EffectiveField(name, (h // 2, w // 2), (h, w), field, centroid, radius, side, theoretical, samples)
+
+
+def effective_fields(
+    built: BuiltModel, inputs: torch.Tensor, layers: Sequence[str], theoretical: bool = True
+) -> list[EffectiveField]:
+    """The effective field of the centre unit of each of ``layers`` (module paths), over ``inputs``
+    ``(N, C, H, W)`` (preprocessed images, or :func:`noise_inputs`): the mean of the inputs' maps,
+    normalised. ``theoretical``: also read the graph's side (a meta trace)."""
+    grads, cells = input_gradients(built, inputs, layers)
+    sides = theoretical_fields(built.config, list(grads)) if theoretical else {}
+    unknown = Theoretical(None, None)
+    samples = int(inputs.shape[0])
+    return [_field(n, g.mean(0), cells[n], sides.get(n, unknown), samples) for n, g in grads.items()]
+
+
+def per_input_fields(built: BuiltModel, inputs: torch.Tensor, layer: str | None = None) -> list[EffectiveField]:
+    """The centre unit's field of ``layer`` for each input alone (one forward and one gradient for all):
+    how the field changes with the picture (a deformable conv's claim to adapt it)."""
+    name = layer or default_layer(built)
+    grads, cells = input_gradients(built, inputs, [name])
+    side = theoretical_fields(built.config, [name])[name]
+    return [_field(name, grad, cells[name], side, 1) for grad in grads[name]]
 
 
 def effective_field(built: BuiltModel, inputs: torch.Tensor, layer: str | None = None) -> EffectiveField:
