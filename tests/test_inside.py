@@ -15,7 +15,14 @@ import torch
 import torchvision
 from PIL import Image
 
-from explorer.analysis.erf import effective_field, effective_fields, field_by_depth, field_numbers, noise_inputs
+from explorer.analysis.erf import (
+    effective_field,
+    effective_fields,
+    field_by_depth,
+    field_numbers,
+    noise_inputs,
+    per_input_fields,
+)
 from explorer.analysis.features import default_layer, depth_layers, feature_maps, fresh_model, image_features
 from explorer.cli import main
 from explorer.config import parse_query
@@ -176,9 +183,10 @@ def deep_stack(single_thread) -> dict[int, object]:
     """The field after 4, 8, 16 and 32 layers of one 32-layer stack (one forward, 4 noise inputs)."""
     config = parse_query(stack(32))
     built = build_seeded(config)
-    fields = field_by_depth(built, noise_inputs(config, 4, seed=0))
-    assert len(fields) == 32
-    return {n: fields[n - 1] for n in (4, 8, 16, 32)}
+    names = [layer.name for layer in depth_layers(built)]  # the stem is layer 1, stage1.k layer k + 2
+    assert len(names) == 32 and names[:2] == ["stem", "stage1.0"]
+    fields = effective_fields(built, noise_inputs(config, 4, seed=0), [names[n - 1] for n in (4, 8, 16, 32)])
+    return dict(zip((4, 8, 16, 32), fields, strict=True))
 
 
 def test_effective_radius_grows_like_the_square_root_of_depth(deep_stack) -> None:
@@ -205,6 +213,22 @@ def test_layers_share_one_forward_and_agree_with_one_at_a_time(single_thread) ->
     alone = effective_field(built, inputs, "stage3")
     np.testing.assert_allclose(together[1].field, alone.field, rtol=1e-5, atol=1e-9)
     assert together[0].rms_radius < together[1].rms_radius
+
+
+def test_along_the_depth_and_per_input(single_thread) -> None:
+    config = parse_query("preset=resnet110&depth=14&width=4&classes=2&resolution=32")
+    built = build_seeded(config)
+    inputs = noise_inputs(config, 3, seed=2)
+    every = field_by_depth(built, inputs)
+    ends = field_by_depth(built, inputs, every_block=False)
+    assert [f.layer for f in ends] == ["relu", "layer1.1", "layer2.1", "layer3.1"]
+    assert [f.layer for f in every][-1] == "layer3.1" and len(every) == 7
+    np.testing.assert_allclose(ends[-1].field, every[-1].field, rtol=1e-5, atol=1e-9)
+    alone = per_input_fields(built, inputs, "layer2.1")
+    for index, field in enumerate(alone):  # each input's own field, from one gradient for all
+        expected = effective_field(built, inputs[index : index + 1], "layer2.1")
+        np.testing.assert_allclose(field.field, expected.field, rtol=1e-4, atol=1e-8)
+        assert field.rms_radius == pytest.approx(expected.rms_radius, rel=1e-4)
 
 
 def test_field_numbers_of_known_maps() -> None:

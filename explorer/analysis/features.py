@@ -71,6 +71,14 @@ def depth_layers(built: BuiltModel) -> list[DepthLayer]:
     return layers
 
 
+def stage_ends(built: BuiltModel) -> list[DepthLayer]:
+    """The last place of every stage along the depth (the stem, then each stage's last block)."""
+    ends: dict[str, DepthLayer] = {}
+    for layer in depth_layers(built):
+        ends[layer.stage] = layer
+    return list(ends.values())
+
+
 def default_layer(built: BuiltModel) -> str:
     """The last stage with spatial output, as for Grad-CAM: that stage's last working module."""
     modules = dict(built.module.named_modules())

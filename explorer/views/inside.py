@@ -244,7 +244,7 @@ def depth_figure(curves: Sequence[tuple[str, Sequence[FieldLike]]], title: str =
                 hoverinfo="skip",
             )
         )
-    fig.update_xaxes(title="place along the depth (stem, stages, blocks)")
+    fig.update_xaxes(title="place along the depth (stem, then stages or blocks)")
     fig.update_yaxes(title="input pixels")
     return standard_layout(fig, title, 420)
 

@@ -57,9 +57,11 @@ def unit_field(
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def depth_fields(_model: ExplainableModel, key: tuple[str, str], samples: int) -> list[EffectiveField]:
-    """The field at every stage and block, over ``samples`` noise inputs (seed 0): one forward."""
-    return field_by_depth(_model.built, noise_inputs(_model.config, samples))
+def depth_fields(
+    _model: ExplainableModel, key: tuple[str, str], samples: int, every_block: bool
+) -> list[EffectiveField]:
+    """The field at the end of every stage (or at every block), over ``samples`` noise inputs (seed 0)."""
+    return field_by_depth(_model.built, noise_inputs(_model.config, samples), every_block)
 
 
 def field_controls() -> tuple[str, int]:
@@ -129,9 +131,14 @@ def comparisons(model: ExplainableModel) -> list[Compare]:
 
 def depth_section(model: ExplainableModel, samples: int) -> None:
     choice = st.selectbox("Beside it", comparisons(model), format_func=lambda c: c.value, key=W.compare.key)
+    every_block = st.toggle(
+        "Every block, not only the end of every stage",
+        key=W.every_block.key,
+        help="Each place costs a backward pass down to the input: a deep network takes a while",
+    )
     models = compared(model, choice)
-    with st.spinner("The field at every stage and block…"):
-        curves = [(label, depth_fields(m, model_key(m), samples)) for label, m in models]
+    with st.spinner("The field along the depth…"):
+        curves = [(label, depth_fields(m, model_key(m), samples, every_block)) for label, m in models]
     st.plotly_chart(
         depth_figure(curves, f"Effective RMS radius of the centre unit, {samples} noise inputs"),
         key=W.depth_chart.key,

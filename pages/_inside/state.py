@@ -20,6 +20,7 @@ class W(Widgets, prefix="inside"):
     samples = Widget[int]()
     depth = Widget[bool]()
     compare = Widget[str]()
+    every_block = Widget[bool]()
     # element keys
     field_chart = Widget[None]()
     depth_chart = Widget[None]()
