@@ -22,6 +22,8 @@ machines). Fresh weights for ResNet-50: the cost does not depend on them.
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import sys
 import time
@@ -63,6 +65,21 @@ def median_time(function: Callable[[], object]) -> float:
     return statistics.median(times)
 
 
+def paired(baseline: Callable[[], object], measured: Callable[[], object]) -> tuple[float, float, float]:
+    """(baseline s, measured s, median of the per-round ratios): the two run in turn, round after round,
+    so a load that comes and goes on a shared machine weighs on both alike."""
+    baseline(), measured()
+    rounds = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        baseline()
+        middle = time.perf_counter()
+        measured()
+        rounds.append((middle - start, time.perf_counter() - middle))
+    first, second = (statistics.median(r[i] for r in rounds) for i in (0, 1))
+    return first, second, statistics.median(b / a for a, b in rounds)
+
+
 def maps_and_field() -> None:
     model = fresh_model(parse_query("preset=resnet50"))
     built, module = model.built, model.built.module.eval()
@@ -72,21 +89,20 @@ def maps_and_field() -> None:
         with torch.no_grad():
             module(image)
 
-    bare = median_time(forward)
-    print(f"ResNet-50, 224 px, {torch.get_num_threads()} thread(s): one forward pass {bare * 1000:.0f} ms")
+    print(f"ResNet-50, 224 px, {torch.get_num_threads()} thread(s), fresh weights; each pair timed in turn:")
     picture = np.zeros((224, 224, 3), np.uint8)
     for layer in LAYERS:
         maps = feature_maps(built, image, layer)
         shown = maps.top(64)
-        seconds = median_time(lambda layer=layer: feature_maps(built, image, layer))
+        bare, seconds, ratio = paired(forward, lambda layer=layer: feature_maps(built, image, layer))
         drawing = median_time(
             lambda m=maps, s=shown: (channel_grid(m.maps, s), channel_over_image(picture, m.maps[s[0]]))
         )
         everything = median_time(lambda m=maps: channel_grid(m.maps, list(m.order)))
         c, h, w = maps.shape
         print(
-            f"  maps of {layer:<7} ({c:>4} x {h:>2} x {w:>2}): {seconds * 1000:5.0f} ms = {seconds / bare:4.2f}x "
-            f"the forward; drawing 64 channels + one over the image {drawing * 1000:4.0f} ms; "
+            f"  maps of {layer:<7} ({c:>4} x {h:>2} x {w:>2}): {seconds * 1000:5.0f} ms against a forward "
+            f"{bare * 1000:4.0f} ms: {ratio:4.2f}x; drawing 64 channels + one over the image {drawing * 1000:4.0f} ms; "
             f"all {c} channels tiled {everything * 1000:4.0f} ms"
         )
     inputs = torch.randn(8, 3, 224, 224)
@@ -95,8 +111,7 @@ def maps_and_field() -> None:
         module.zero_grad(set_to_none=True)
         module(inputs).sum().backward()
 
-    passes = median_time(forward_backward)
-    field_s = median_time(lambda: effective_field(built, inputs, "layer4"))
+    passes, field_s, field_ratio = paired(forward_backward, lambda: effective_field(built, inputs, "layer4"))
     field = effective_field(built, inputs, "layer4")
     start = time.perf_counter()
     ends = field_by_depth(built, inputs, every_block=False)
@@ -108,7 +123,7 @@ def maps_and_field() -> None:
     )
     print(
         f"ERF of layer4 from 8 noise inputs: {field_s * 1000:.0f} ms against 8 forward+backward passes "
-        f"(one batch of 8) {passes * 1000:.0f} ms: {field_s / passes:.2f}x "
+        f"(one batch of 8) {passes * 1000:.0f} ms: {field_ratio:.2f}x "
         f"(RMS radius {field.rms_radius:.1f} px, 95 % within {field.side95} px, "
         f"theoretical {field.theoretical.side} px)"
     )
@@ -161,6 +176,10 @@ def deformable_claim() -> None:
 
 def main() -> None:
     apply_thread_policy()
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
     maps_and_field()
     square_root_law()
     deformable_claim()
