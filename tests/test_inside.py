@@ -241,3 +241,13 @@ def test_field_numbers_of_known_maps() -> None:
     assert centroid == pytest.approx((5.0, 5.0)) and side == 5
     assert radius == pytest.approx(np.sqrt(2 * 2.0))  # per axis: the variance of 3..7 is 2
     assert field_numbers(np.zeros((4, 4)))[1:] == (0.0, 0)
+
+
+def test_a_squeeze_excitation_makes_the_theoretical_field_the_whole_picture(single_thread) -> None:
+    """MobileNetV3's SE blocks pool globally: the graph's recursion overflows (millions of px), the
+    honest theoretical field is the input's side."""
+    config = parse_query("preset=mobilenet_v3_small&resolution=32&classes=2")
+    field = effective_field(build_seeded(config), noise_inputs(config, 1), "features.3")
+    assert field.theoretical.whole and field.theoretical.side == 32
+    plain = effective_field(build_seeded(config), noise_inputs(config, 1), "features.0")
+    assert not plain.theoretical.whole and plain.theoretical.side == 3

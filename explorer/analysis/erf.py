@@ -42,10 +42,15 @@ MASS = 0.95
 @dataclass(frozen=True)
 class Theoretical:
     """A layer's theoretical receptive field: ``side`` input pixels along one side, ``jump`` input
-    pixels between neighbouring outputs (both None where the graph has no spatial meaning)."""
+    pixels between neighbouring outputs (both None where the graph has no spatial meaning).
+
+    ``whole``: a global pooling feeds the layer (a squeeze-excitation branch), so every input pixel
+    can reach every unit; ``side`` is then the input's side, not the graph's recursion (which, fed
+    a global pool's "kernel", grows past any picture: 17,912,515 px for MobileNetV3-Small at 64 px)."""
 
     side: int | None
     jump: int | None
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,19 @@ def field_numbers(field: np.ndarray) -> tuple[tuple[float, float], float, int]:
 
 def theoretical_fields(config: ModelConfig, names: Sequence[str]) -> dict[str, Theoretical]:
     """The theoretical field of each module path in ``names``, from the layer graph (torch.fx on the
-    meta device): the largest ``rf`` among the graph's nodes inside the module, with its jump."""
+    meta device): the largest ``rf`` among the graph's nodes inside the module, with its jump; the
+    whole input where a global pooling (to 1x1) lies upstream of the module's output."""
     from explorer.analysis.graph import layer_graph
 
     graph = layer_graph(config)
+    parents: dict[str, list[str]] = {}
+    for source, target in graph.edges:
+        parents.setdefault(target, []).append(source)
+    pooled = {
+        n.id
+        for n in graph.nodes
+        if "adaptive" in n.op.lower() and len(n.output_shape) == 4 and n.output_shape[2:] == (1, 1)
+    }
     found: dict[str, Theoretical] = {}
     for name in names:
         inside = [
@@ -120,8 +134,26 @@ def theoretical_fields(config: ModelConfig, names: Sequence[str]) -> dict[str, T
             if n.rf is not None and (n.name == name or n.name.startswith((f"{name}.", f"{name}:")))
         ]
         best = max(inside, key=lambda n: (n.rf or 0, n.index), default=None)
-        found[name] = Theoretical(None, None) if best is None else Theoretical(best.rf, best.jump)
+        if best is None:
+            found[name] = Theoretical(None, None)
+        elif _reaches(best.id, pooled, parents):
+            found[name] = Theoretical(config.input_resolution, None, whole=True)
+        else:
+            found[name] = Theoretical(best.rf, best.jump)
     return found
+
+
+def _reaches(node: str, targets: set[str], parents: dict[str, list[str]]) -> bool:
+    """Whether any of ``targets`` is ``node`` or lies upstream of it."""
+    seen, stack = set(), [node]
+    while stack:
+        current = stack.pop()
+        if current in targets:
+            return True
+        if current not in seen:
+            seen.add(current)
+            stack.extend(parents.get(current, ()))
+    return False
 
 
 def noise_inputs(config: ModelConfig, samples: int = SAMPLES, seed: int = 0) -> torch.Tensor:

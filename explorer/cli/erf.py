@@ -6,7 +6,8 @@ the input channels, ``x`` the model's input after preprocessing, normalised to s
 float32 at the model's input side. Inputs: the ``--image`` files (each preprocessed as for
 ``features``), else ``--samples`` standard-normal inputs drawn from ``--seed``. Eval mode. Weights:
 see :mod:`explorer.cli.layer_model`. ``--json``: the layer, the unit, the theoretical side (input
-pixels, the Graph page's number), the RMS radius (px), ``side95`` (the smallest centred square
+pixels, the Graph page's number; the input's side, with ``theoretical_whole``, where a global pooling
+such as squeeze-excitation feeds the layer), the RMS radius (px), ``side95`` (the smallest centred square
 holding 95 % of the map) and ``ratio`` = side95 / theoretical (see :mod:`explorer.analysis.erf`).
 """
 
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
                 "samples": result.samples,
                 "theoretical": result.theoretical.side,
                 "jump": result.theoretical.jump,
+                "theoretical_whole": result.theoretical.whole,
                 "rms_radius": result.rms_radius,
                 "side95": result.side95,
                 "ratio": result.ratio,

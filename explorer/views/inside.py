@@ -135,6 +135,8 @@ def channel_rows(means: np.ndarray, maxima: np.ndarray, minima: np.ndarray, stds
 class SideLike(Protocol):
     @property
     def side(self) -> int | None: ...
+    @property
+    def whole(self) -> bool: ...
 
 
 class FieldLike(Protocol):
@@ -192,7 +194,7 @@ def field_figure(
         )
     )
     side = field.theoretical.side
-    if side:
+    if side and not field.theoretical.whole:
         _square(fig, field.centroid, side, "#00d5ff", "solid", f"theoretical field, {side} px")
     if field.side95:
         _square(fig, field.centroid, field.side95, "#ffffff", "dash", f"95 % of the effect, {field.side95} px")
@@ -255,4 +257,6 @@ def field_words(field: FieldLike) -> str:
     effect = f"RMS radius {field.rms_radius:.1f} px; 95 % of the effect within {field.side95}×{field.side95} px"
     if not side:
         return f"{field.layer}: {effect}."
+    if field.theoretical.whole:
+        return f"{field.layer}: {effect}; in theory the whole picture (a global pooling, squeeze-excitation, feeds it)."
     return f"{field.layer}: {effect}, of a theoretical {side}×{side} px ({field.side95 / side:.0%} of its side)."

@@ -73,7 +73,9 @@ class RoundingExplanation:
         return self.macs / self.predicted_macs
 
 
-def explain_rounding(base: ModelConfig, rule: Rule, phi: float, profiler: Profiler = profile) -> RoundingExplanation:
+def explain_rounding(
+    base: ModelConfig, rule: Rule, phi: float, profiler: Profiler = profile
+) -> RoundingExplanation:
     """Split measured / predicted MACs at ``phi`` into depth, width, resolution and interaction.
 
     Each of the first three is the MACs of the phi=0 network with only that multiplier applied,
