@@ -12,7 +12,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import plotly.graph_objects as go
@@ -117,8 +117,18 @@ def channel_over_image(
     return overlay(image, normalised(upsampled(values, image.shape[:2])), opacity, colormap)
 
 
-def channel_rows(means: np.ndarray, maxima: np.ndarray, minima: np.ndarray, stds: np.ndarray,
-                 active: np.ndarray, channels: Sequence[int]) -> dict[str, list[Any]]:  # fmt: skip
+#: A table's columns: name -> values.
+Columns = dict[str, list[float] | list[int] | list[str]]
+
+
+def channel_rows(
+    means: np.ndarray,
+    maxima: np.ndarray,
+    minima: np.ndarray,
+    stds: np.ndarray,
+    active: np.ndarray,
+    channels: Sequence[int],
+) -> Columns:
     """The per-channel statistics of ``channels`` as table columns."""
     chosen = list(channels)
     return {

@@ -1,5 +1,5 @@
 """The Inside page's weights: cached ImageNet weights, EfficientNet-Lite0 from its package, a shipped
-model, an uploaded checkpoint, or fresh (untrained) weights; the default first, as on Saliency."""
+model, an uploaded checkpoint, or fresh (untrained) weights; the sidebar's own design first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from explorer.analysis.features import fresh_model
 from explorer.config import parse_query
 from explorer.knobs import ConfigError, ModelConfig
 from explorer.runtime.packaged import load_packaged, packaged_lite0
-from explorer.runtime.shipped import shipped_for
+from explorer.runtime.shipped import same_architecture, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.inside import WEIGHTS_LABELS, LayerWeights
 from pages._inside.state import W
@@ -37,14 +37,30 @@ def fresh(query: str, device: str) -> ExplainableModel:
     return fresh_model(parse_query(query), device)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def shipped_matches(query: str) -> tuple[bool, bool]:
+    """(a shipped model of the config's family exists, it has exactly the config's architecture)."""
+    config = parse_query(query)
+    shipped = shipped_for(config)
+    return shipped is not None, shipped is not None and same_architecture(shipped.config, config)
+
+
 def choices(config: ModelConfig, photo: bool) -> list[LayerWeights]:
-    """A photo: a real ImageNet model on this machine first; a shape: the shipped model first."""
+    """Weights of the sidebar's own design first (cached ImageNet weights, the Lite0 package for
+    Lite0, a shipped model of exactly this architecture; a shape: the family's shipped model), then
+    its fresh weights, then another design's trained weights (Lite0 for a photo) and a checkpoint:
+    the page is about *this* design's layers."""
     info = pretrained_info(config)
-    imagenet = [IMAGENET] if info is not None and info.cached else []
-    lite = [LITE0] if packaged_lite0().available else []
-    own = [SHIPPED] if shipped_for(config) is not None else []
-    first = [*imagenet, *lite, *own] if photo else [*own, *imagenet, *lite]
-    return [*first, CHECKPOINT, FRESH]
+    lite = packaged_lite0()
+    family_shipped, same = shipped_matches(config.query)
+    own = [IMAGENET] if info is not None and info.cached else []
+    if lite.available and config == lite.config:
+        own.append(LITE0)
+    if same or (family_shipped and not photo):
+        own.append(SHIPPED)
+    others = [LITE0] if lite.available and LITE0 not in own else []
+    others += [SHIPPED] if family_shipped and SHIPPED not in own else []
+    return [*own, FRESH, *others, CHECKPOINT]
 
 
 def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | None:
@@ -69,6 +85,7 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
             return shipped_model(shipped.name, device)
         if source is CHECKPOINT:
             return uploaded_checkpoint("inside", config)
+        st.caption("Untrained weights (PyTorch's initialisation, seed 0): the maps show what random filters do.")
         return fresh(config.query, device)
     except (WeightsError, ConfigError, ValueError) as error:
         st.error(str(error))

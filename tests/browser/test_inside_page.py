@@ -17,10 +17,13 @@ def test_upload_move_the_layer_and_open_a_channel(browser, app_url, wait_for_app
         wait_for_app(page)
         page.locator(".st-key-inside-upload input[type='file']").set_input_files(str(SAMPLE_DIR / "coffee.png"))
         wait_for_app(page, timeout=120)
+        assert page.get_by_text("Fresh weights (untrained)").count() == 1  # the sidebar's ResNet-18 itself
+        page.get_by_role("radiogroup", name="Weights").get_by_text("ImageNet: EfficientNet-Lite0 (offline)").click()
+        wait_for_app(page, timeout=120)
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=str(tmp_path / "inside-upload.png"), full_page=True)
         heading = page.get_by_text(re.compile(r"^features\.7\.0: 320 channels of 7×7$"))
-        assert heading.count() == 1  # EfficientNet-Lite0's last stage, the default photo model offline
+        assert heading.count() == 1  # EfficientNet-Lite0's last block: a real ImageNet model, offline
         page.screenshot(path=str(tmp_path / "inside-last.png"))
 
         thumb = page.locator(".st-key-inside-layer-preset-efficientnet_lite0 input[type='range']")
