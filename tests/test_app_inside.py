@@ -102,3 +102,13 @@ def test_the_deformable_page_shows_the_field_with_zero_and_learned_offsets(singl
     change = next(c.value for c in at.caption if c.value.startswith("On this picture the learned offsets"))
     assert float(change.split("radius ")[1].split("×")[0]) == pytest.approx(learned / zero, abs=0.02)
     assert learned > zero
+
+
+def test_a_heavy_design_draws_its_maps_and_leaves_the_field_for_a_click(single_thread) -> None:
+    """ResNet-50 at 224 px (fresh weights): the layer's maps at once, the field only when asked."""
+    at = open_inside(preset="resnet50")
+    assert weights(at).value is LayerWeights.FRESH or weights(at).value is LayerWeights.IMAGENET
+    assert any(s.value.startswith("layer4.2: 2,048 channels of 7×7") for s in at.subheader)
+    assert "64 of 2,048 channels, row by row" in pictures(at)
+    assert any(c.startswith("Off by default for a design of 4.1 G MACs") for c in captions(at).split(" | "))
+    assert not at.get("plotly_chart")

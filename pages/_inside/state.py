@@ -16,6 +16,8 @@ class W(Widgets, prefix="inside"):
     channel = Widget[int]()
     opacity = Widget[float]()
     colormap = Widget[str]()
+    #: ``W.field_on.at(query)``: whether the field is drawn (on by default for a light design).
+    field_on = Widget[bool]()
     field_inputs = Widget[str]()
     samples = Widget[int]()
     depth = Widget[bool]()
