@@ -43,7 +43,7 @@ from explorer.analysis.erf import (
     noise_inputs,
     per_input_fields,
 )
-from explorer.analysis.features import depth_layers, feature_maps, fresh_model
+from explorer.analysis.features import FeatureMaps, depth_layers, feature_maps, fresh_model
 from explorer.config import parse_query
 from explorer.data.samples import shape_box, shape_image
 from explorer.runtime.shipped import load_shipped
@@ -94,11 +94,19 @@ def maps_and_field() -> None:
     for layer in LAYERS:
         maps = feature_maps(built, image, layer)
         shown = maps.top(64)
-        bare, seconds, ratio = paired(forward, lambda layer=layer: feature_maps(built, image, layer))
-        drawing = median_time(
-            lambda m=maps, s=shown: (channel_grid(m.maps, s), channel_over_image(picture, m.maps[s[0]]))
-        )
-        everything = median_time(lambda m=maps: channel_grid(m.maps, list(m.order)))
+
+        def cut(layer: str = layer) -> FeatureMaps:
+            return feature_maps(built, image, layer)
+
+        def draw(m: FeatureMaps = maps, s: list[int] = shown) -> None:
+            channel_grid(m.maps, s)
+            channel_over_image(picture, m.maps[s[0]])
+
+        def tile_all(m: FeatureMaps = maps) -> None:
+            channel_grid(m.maps, list(m.order))
+
+        bare, seconds, ratio = paired(forward, cut)
+        drawing, everything = median_time(draw), median_time(tile_all)
         c, h, w = maps.shape
         print(
             f"  maps of {layer:<7} ({c:>4} x {h:>2} x {w:>2}): {seconds * 1000:5.0f} ms against a forward "

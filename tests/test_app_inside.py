@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.views.inside import WEIGHTS_LABELS, LayerWeights
@@ -17,10 +16,13 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 RESNET8 = {"preset": "resnet110", "depth": "8", "width": "16", "classes": "8", "resolution": "64"}
 
 
-def open_inside(**query: str) -> AppTest:
+def open_inside(samples: int | None = None, **query: str) -> AppTest:
+    """The Inside page on ``query``; ``samples``: noise inputs of the field from the first run on."""
     at = AppTest.from_file(APP, default_timeout=300)
     for key, value in query.items():
         at.query_params[key] = value
+    if samples is not None:
+        at.session_state["inside.samples"] = samples
     at.switch_page("pages/inside.py")
     at.run()
     assert not at.exception, at.exception
@@ -67,9 +69,8 @@ def test_a_shape_through_the_shipped_resnet(single_thread) -> None:
 
 
 def test_the_field_against_depth_beside_fresh_weights(single_thread) -> None:
-    at = open_inside(**RESNET8)
+    at = open_inside(samples=2, **RESNET8)
     at.radio(key="inside.image_source").set_value("Generated shape").run()
-    at.slider(key="inside.samples").set_value(2).run()
     at.toggle(key="inside.depth").set_value(True).run()
     assert not at.exception, at.exception
     at.selectbox(key="inside.compare").set_value(Compare.FRESH).run()
@@ -89,21 +90,6 @@ def test_fresh_weights_on_a_plain_stack(single_thread) -> None:
     assert "fresh weights drawn from seed 0 (untrained)" in captions(at)
 
 
-def test_the_deformable_page_shows_the_field_with_zero_and_learned_offsets(single_thread) -> None:
-    """The shipped deformable ResNet-8 (the page's first visit): on its opening shape, the learned
-    offsets widen the centre unit's field over the same weights with zero offsets."""
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page("pages/deform.py")
-    at.run()
-    assert not at.exception, at.exception
-    words = [c.value for c in at.caption if c.value.startswith("layer") and "RMS radius" in c.value]
-    assert len(words) == 2 and words[0].split(":")[0] == words[1].split(":")[0]  # one layer, zero then learned
-    zero, learned = (float(w.split("RMS radius ")[1].split(" px")[0]) for w in words)
-    change = next(c.value for c in at.caption if c.value.startswith("On this picture the learned offsets"))
-    assert float(change.split("radius ")[1].split("×")[0]) == pytest.approx(learned / zero, abs=0.02)
-    assert learned > zero
-
-
 def test_a_heavy_design_draws_its_maps_and_leaves_the_field_for_a_click(single_thread) -> None:
     """ResNet-50 at 224 px (fresh weights): the layer's maps at once, the field only when asked."""
     at = open_inside(preset="resnet50")
@@ -112,3 +98,22 @@ def test_a_heavy_design_draws_its_maps_and_leaves_the_field_for_a_click(single_t
     assert "64 of 2,048 channels, row by row" in pictures(at)
     assert any(c.startswith("Off by default for a design of 4.1 G MACs") for c in captions(at).split(" | "))
     assert not at.get("plotly_chart")
+
+
+def test_skip_connections_switched_and_deformable_against_plain(single_thread) -> None:
+    at = open_inside(samples=2, family="plain", depth="8", width="4", resolution="32")
+    assert weights(at).value is LayerWeights.FRESH  # no trained weights of this design: its own, fresh
+    at.toggle(key="inside.depth").set_value(True).run()
+    at.selectbox(key="inside.compare").set_value(Compare.SKIP).run()
+    assert not at.exception, at.exception
+    text = captions(at)
+    assert "**skip on (fresh)**" in text and "**skip off (fresh)**" in text
+
+    deformable = {**RESNET8, "deform": "2"}
+    at = open_inside(samples=1, **deformable)
+    at.toggle(key="inside.depth").set_value(True).run()
+    at.selectbox(key="inside.compare").set_value(Compare.PLAIN).run()
+    assert not at.exception, at.exception
+    lines = [c for c in captions(at).split(" | ") if c.startswith("**")]
+    assert lines[0].startswith("**deformable**") and "resnet8-deform" in lines[0]
+    assert lines[1].startswith("**plain convs**") and "shipped model 'resnet8-cifar'" in lines[1]

@@ -41,6 +41,7 @@ def torchvision_pair(single_thread) -> torchvision.models.ResNet:
     with torch.no_grad():  # BN statistics that are not the identity, so a mix-up would show
         for module in reference.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 2.0)
     reference.eval()
@@ -109,8 +110,8 @@ def test_erf_command_equals_a_hand_written_gradient(torchvision_pair, files, tmp
     y = seen["y"]
     h, w = y.shape[-2:]
     (grad,) = torch.autograd.grad(y[:, :, h // 2, w // 2].sum(), x)
-    expected = grad.abs().sum(1).mean(0)
-    expected = (expected / expected.sum()).numpy()
+    summed = grad.abs().sum(1).mean(0)
+    expected = (summed / summed.sum()).numpy()
     assert field.shape == (SIDE, SIDE) and field.dtype == np.float32
     assert field.sum() == pytest.approx(1.0, abs=1e-4)
     assert np.corrcoef(field.ravel(), expected.ravel())[0, 1] >= 0.999
@@ -159,7 +160,7 @@ def test_maps_survive_an_inplace_activation_and_hooks_come_off(single_thread) ->
     assert built.module.training  # the mode is put back ...
     assert all(not m._forward_hooks for m in built.module.modules())  # ... and no hook is left behind
     with hooked(built.module, training=False):
-        expected = built.module.stem[0][0](x)[0].detach().numpy()
+        expected = dict(built.module.named_modules())["stem.0.0"](x)[0].detach().numpy()
     np.testing.assert_allclose(maps.maps, expected, rtol=0, atol=1e-5)
     assert maps.order[0] == int(np.argmax(expected.reshape(8, -1).mean(1)))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +30,8 @@ from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
 from explorer.runtime.models import instantiate
 from explorer.runtime.weights import ExplainableModel
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ class _Reached(Exception):
 
 
 def run_to(
-    model: nn.Module, x: torch.Tensor, names: Sequence[str], keep: Callable[[str, torch.Tensor], Any]
-) -> dict[str, Any]:
+    model: nn.Module, x: torch.Tensor, names: Sequence[str], keep: Callable[[str, torch.Tensor], T]
+) -> dict[str, T]:
     """Run ``model`` on ``x`` until every module in ``names`` has produced its output; ``keep(name,
     output)`` turns each output into what is returned (a copy, or a scalar still on the graph).
 
@@ -115,7 +117,7 @@ def run_to(
     """
     for name in names:
         module_named(model, name)
-    kept: dict[str, Any] = {}
+    kept: dict[str, T] = {}
     wanted = set(names)
 
     def hook_for(name: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:

@@ -4,7 +4,6 @@ beside a variant (skip connections off, fresh weights, plain convs instead of de
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 
 import numpy as np
@@ -19,8 +18,9 @@ from explorer.analysis.erf import (
     image_inputs,
     noise_inputs,
 )
+from explorer.config import parse_query
 from explorer.data.images import image_digest
-from explorer.knobs import ModelConfig
+from explorer.knobs import ModelConfig, query_to_dict
 from explorer.runtime.shipped import same_architecture, shipped_for
 from explorer.runtime.weights import ExplainableModel
 from explorer.views.inside import depth_figure, field_figure, field_words
@@ -114,14 +114,24 @@ def compared(model: ExplainableModel, choice: Compare) -> list[tuple[str, Explai
         return [("these weights", model), ("fresh weights", fresh(config.query, device))]
     skip = getattr(config, "skip", None)
     if choice is Compare.SKIP and isinstance(skip, bool):
-        other = dataclasses.replace(config, skip=not skip)
+        other = with_keys(config, skip="off" if skip else "on")
         on, off = (config, other) if skip else (other, config)
         return [("skip on (fresh)", fresh(on.query, device)), ("skip off (fresh)", fresh(off.query, device))]
-    if choice is Compare.PLAIN and getattr(config, "deform", ()):
-        changes: dict[str, object] = {"deform": ()} | ({"modulated": False} if hasattr(config, "modulated") else {})
-        plain = dataclasses.replace(config, **changes)
+    if choice is Compare.PLAIN and getattr(config, "deform", None):
+        plain = with_keys(config, deform="off", modulated=None)
         return [("deformable", model), ("plain convs", trained_or_fresh(plain, model, device))]
     return [("this model", model)]
+
+
+def with_keys(config: ModelConfig, **keys: str | None) -> ModelConfig:
+    """``config`` with some keys of its query set (None: left out, the family's default)."""
+    pairs = query_to_dict(config.query)
+    for key, value in keys.items():
+        if value is None:
+            pairs.pop(key, None)
+        else:
+            pairs[key] = value
+    return parse_query(pairs)
 
 
 def trained_or_fresh(config: ModelConfig, like: ExplainableModel, device: str) -> ExplainableModel:
@@ -141,7 +151,7 @@ def comparisons(model: ExplainableModel) -> list[Compare]:
         found.append(Compare.SKIP)
     if not model.weights.startswith("fresh"):
         found.append(Compare.FRESH)
-    if getattr(config, "deform", ()):
+    if getattr(config, "deform", None):
         found.append(Compare.PLAIN)
     return found
 

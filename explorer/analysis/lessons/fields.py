@@ -13,10 +13,13 @@ architecture; an error naming the config where there is none).
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.analysis.lessons.model import Lesson, Outcome, Panel, Series
 from explorer.config import parse_query
+
+if TYPE_CHECKING:  # the lessons load without torch: the model is built inside the run
+    from explorer.runtime.weights import ExplainableModel
 
 #: The experiment's parameters and their defaults (``EXPERIMENTS["receptive_field"]``).
 PARAMS: dict[str, Any] = {"samples": 8, "seed": 0, "inputs": "noise", "images": 48, "weights": "fresh"}
@@ -26,7 +29,7 @@ def _param(lesson: Lesson, name: str) -> Any:
     return lesson.params.get(name, PARAMS[name])
 
 
-def _model(query: str, weights: str, device: str) -> Any:
+def _model(query: str, weights: str, device: str) -> ExplainableModel:
     from explorer.analysis.features import fresh_model
     from explorer.runtime.shipped import load_shipped, same_architecture, shipped_models
 
@@ -95,7 +98,8 @@ def receptive_field(lesson: Lesson, device: str = "cpu") -> Outcome:
             f"{config.label}.theoretical": float(theoretical),
             f"{config.label}.share": radius / (theoretical / 2) if theoretical else float("nan"),
         }
-        row = {"config": config.label, "query": model.config.query, "layer": last.layer, "weights": model.weights}
+        row: dict[str, Any] = {"config": config.label, "query": model.config.query, "layer": last.layer}
+        row["weights"] = model.weights
         row |= {"RMS radius (px)": radius, "95 % square (px)": side95, "theoretical side (px)": theoretical}
         if inputs_kind == "shapes":
             row["correlation with size"] = values[f"{config.label}.size_corr"]
@@ -104,6 +108,7 @@ def receptive_field(lesson: Lesson, device: str = "cpu") -> Outcome:
     values["radius_growth"] = values[f"{final}.rms_radius"] / values[f"{first}.rms_radius"]
     if values[f"{first}.theoretical"]:
         values["theoretical_growth"] = values[f"{final}.theoretical"] / values[f"{first}.theoretical"]
+    panels: tuple[Panel, ...]
     if inputs_kind == "noise":
         labels = tuple(c.label for c in lesson.configs)
         panels = (
