@@ -93,6 +93,23 @@ def test_features_command_equals_a_hook_on_torchvision(torchvision_pair, files, 
     assert "uploaded checkpoint 'resnet18.pt'" in report["weights"]
 
 
+def hand_field(model: torch.nn.Module, layer: str, x: torch.Tensor) -> np.ndarray:
+    """The contract written out: mean over inputs of |d(sum over channels of y[c, h//2, w//2]) / dx|,
+    summed over input channels, normalised to sum 1 (a forward hook on ``layer`` of ``model``)."""
+    x = x.clone().requires_grad_(True)
+    seen: dict[str, torch.Tensor] = {}
+    handle = dict(model.named_modules())[layer].register_forward_hook(lambda m, i, o: seen.update(y=o))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    y = seen["y"]
+    h, w = y.shape[-2:]
+    (grad,) = torch.autograd.grad(y[:, :, h // 2, w // 2].sum(), x)
+    summed = grad.abs().sum(1).mean(0)
+    return (summed / summed.sum()).numpy()
+
+
 def test_erf_command_equals_a_hand_written_gradient(torchvision_pair, files, tmp_path, capsys) -> None:
     checkpoint, _ = files
     out = tmp_path / "erf.npy"
@@ -100,25 +117,28 @@ def test_erf_command_equals_a_hand_written_gradient(torchvision_pair, files, tmp
     assert main([*argv, "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     field = np.load(out)
-    x = torch.randn(4, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(5)).requires_grad_(True)
-    seen: dict[str, torch.Tensor] = {}
-    handle = torchvision_pair.layer3.register_forward_hook(lambda m, i, o: seen.update(y=o))
-    try:
-        torchvision_pair(x)
-    finally:
-        handle.remove()
-    y = seen["y"]
-    h, w = y.shape[-2:]
-    (grad,) = torch.autograd.grad(y[:, :, h // 2, w // 2].sum(), x)
-    summed = grad.abs().sum(1).mean(0)
-    expected = (summed / summed.sum()).numpy()
+    x = torch.randn(4, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(5))
+    expected = hand_field(torchvision_pair, "layer3", x)
     assert field.shape == (SIDE, SIDE) and field.dtype == np.float32
     assert field.sum() == pytest.approx(1.0, abs=1e-4)
     assert np.corrcoef(field.ravel(), expected.ravel())[0, 1] >= 0.999
-    assert report["unit"] == [h // 2, w // 2] and report["layer"] == "layer3"
+    assert report["unit"] == [2, 2] and report["cells"] == [4, 4] and report["layer"] == "layer3"
     assert report["theoretical"] == 211  # ResNet-18's layer3, the Graph page's recursion (Araujo et al.)
     assert report["side95"] <= SIDE and report["ratio"] == pytest.approx(report["side95"] / 211)
     assert report["rms_radius"] == pytest.approx(field_numbers(expected)[1], rel=1e-3)
+
+
+def test_erf_command_over_images(torchvision_pair, files, tmp_path, capsys) -> None:
+    checkpoint, image = files
+    second = tmp_path / "second.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)).save(second)
+    out = tmp_path / "erf.npy"
+    argv = ["erf", RESNET, "--layer", "layer2.0", "--image", str(image), str(second), "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    x = torch.cat([preprocess(Image.open(p), SIDE) for p in (image, second)])
+    assert report["inputs"] == "images" and report["samples"] == 2
+    assert np.corrcoef(np.load(out).ravel(), hand_field(torchvision_pair, "layer2.0", x).ravel())[0, 1] >= 0.999
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="e.g. 'family=plain&depth=16'")
     parser.add_argument("--out", required=True, help="where to write the field, (H, W) float32 summing to 1 (.npy)")
     parser.add_argument("--layer", help="module name as in named_modules() (default: last conv stage)")
-    parser.add_argument("--image", action="append", help="an input image (repeat for several; default: noise)")
+    parser.add_argument(
+        "--image", action="extend", nargs="+", help="input images (--image a.png b.png, or repeated; default: noise)"
+    )
     parser.add_argument("--samples", type=int, default=SAMPLES, help=f"noise inputs without --image ({SAMPLES})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise inputs (default 0)")
     add_weights_arguments(parser)
