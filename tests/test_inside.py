@@ -272,3 +272,23 @@ def test_a_squeeze_excitation_makes_the_theoretical_field_the_whole_picture(sing
     assert field.theoretical.whole and field.theoretical.side == 32
     plain = effective_field(build_seeded(config), noise_inputs(config, 1), "features.0")
     assert not plain.theoretical.whole and plain.theoretical.side == 3
+
+
+def test_the_field_waits_for_the_models_lock(single_thread) -> None:
+    """Forward and backward run under the model's lock: another session's work on a shared model
+    (its hooks, its train mode) cannot interleave with them."""
+    import threading
+
+    from explorer.measure.hooks import model_lock
+
+    config = parse_query("family=plain&depth=4&width=4&resolution=16")
+    built = build_seeded(config)
+    inputs = noise_inputs(config, 1)
+    effective_field(built, inputs, "stage2")  # the graph traced once, outside the timing below
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (effective_field(built, inputs, "stage2"), done.set()))
+    with model_lock(built.module):
+        worker.start()
+        assert not done.wait(0.5)  # held here: the field has not run
+    worker.join(timeout=60)
+    assert done.is_set()

@@ -30,6 +30,7 @@ from explorer.analysis.features import default_layer, depth_layers, run_to, stag
 from explorer.data.images import preprocess
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig
+from explorer.measure.hooks import model_lock
 from explorer.runtime.device import full_float32
 from explorer.runtime.weights import ExplainableModel
 
@@ -189,7 +190,9 @@ def input_gradients(
         return output[:, :, h // 2, w // 2].sum()  # a new tensor now: later in-place ops cannot change it
 
     grads: dict[str, np.ndarray] = {}
-    with full_float32(), torch.enable_grad():
+    # The model's lock for the backward passes too (``run_to`` holds it, through ``hooked``, for the
+    # forward only): work that runs backward through a shared model is serialised on it.
+    with model_lock(model), full_float32(), torch.enable_grad():
         x = inputs.detach().to(device=device, dtype=torch.float32).requires_grad_(True)
         units = run_to(model, x, names, centre_unit)
         for index, name in enumerate(names):
