@@ -182,7 +182,12 @@ def _square(fig: go.Figure, centre: tuple[float, float], side: float, color: str
 
 
 def field_figure(
-    image: np.ndarray, field: FieldLike, title: str = "", opacity: float = 0.6, height: int = 480
+    image: np.ndarray,
+    field: FieldLike,
+    title: str = "",
+    opacity: float = 0.6,
+    height: int = 480,
+    colorbar: bool = True,
 ) -> go.Figure:
     """The field (scaled to its peak) over the image, with the theoretical square (solid) and the
     square holding 95 % of the field (dashed), both centred on the field's centroid."""
@@ -200,6 +205,7 @@ def field_figure(
             colorscale="Inferno",
             opacity=opacity,
             colorbar={"title": {"text": "share of peak", "side": "right"}},
+            showscale=colorbar,
             hovertemplate="(y %{y}, x %{x}): %{z:.3f} of the peak<extra></extra>",
         )
     )

@@ -195,9 +195,16 @@ def before_after_fields(
     ):
         field = unit_field(model, cache_key, layer, 1, digest, picture)
         fields.append(field)
-        column.plotly_chart(field_figure(image, field, f"{title}: {layer}", height=380), key=key)
+        figure = field_figure(image, field, f"{title}: {layer}", height=380, colorbar=False)
+        column.plotly_chart(figure, key=key)
         column.caption(field_words(field))
     change = fields[1].rms_radius / fields[0].rms_radius if fields[0].rms_radius else float("nan")
+    side = fields[1].theoretical.side
+    if side and fields[1].side95 > side:
+        st.caption(
+            f"The learned field reaches past the graph's theoretical {side} px: that number counts the kernel's "
+            "regular grid (and the offset conv's), while a learned offset can move a sample any distance."
+        )
     st.caption(
         f"On this picture the learned offsets make the centre unit's effective RMS radius {change:.2f}× that of the "
         "same weights with zero offsets. Measured on 48 generated shapes (bench/bench_inside.py): the shipped "
