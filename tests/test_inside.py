@@ -292,3 +292,27 @@ def test_the_field_waits_for_the_models_lock(single_thread) -> None:
         assert not done.wait(0.5)  # held here: the field has not run
     worker.join(timeout=60)
     assert done.is_set()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "preset=mobilenet_v3_small&resolution=32&classes=2",
+        "preset=efficientnet_lite0&resolution=32&classes=2",
+        "preset=densenet_bc_100&depth=40&classes=2",
+        "preset=googlenet&resolution=64&classes=2",
+        "family=plain&depth=8&width=4&deform=on&resolution=16&classes=2",
+        "family=blocks&stem=conv8&blocks=incep8-8-8-8-8-8,dense.k4.l2,trans,dw8,mb8.e2.s2,deform8.mod"
+        "&resolution=32&classes=2",
+    ],
+)
+def test_every_kind_of_design_shows_its_layers_and_field(query: str, single_thread) -> None:
+    config = parse_query(query)
+    built = build_seeded(config)
+    x = torch.randn(1, config.in_channels, config.input_resolution, config.input_resolution)
+    for layer in depth_layers(built):
+        maps = feature_maps(built, x, layer.name)
+        assert maps.maps.ndim == 3 and np.isfinite(maps.maps).all(), layer
+    field = effective_field(built, noise_inputs(config, 1), None)
+    assert field.field.sum() == pytest.approx(1.0, abs=1e-4) and field.rms_radius > 0
+    assert field.theoretical.side is not None and field.side95 >= 1
