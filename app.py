@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/scaling.py", title="Scaling lab", icon=":material/straighten:"),
     st.Page("pages/signal.py", title="Signal flow", icon=":material/show_chart:"),
     st.Page("pages/saliency.py", title="Saliency", icon=":material/visibility:"),
+    st.Page("pages/inside.py", title="Inside", icon=":material/layers:"),
     st.Page("pages/deform.py", title="Deformable", icon=":material/grain:"),
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/history.py", title="History", icon=":material/history:"),

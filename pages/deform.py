@@ -55,4 +55,4 @@ with controls:
     st.subheader("Location")
     location = location_controls(after, after_model.config.query)
 with shown:
-    results(before, after, after_model, location)
+    results(before, after, after_model, location, before_model)

@@ -54,6 +54,14 @@ def test_a_first_visit_opens_the_shipped_deformable_model_with_learned_offsets()
     spread = figure(at, f"{at.selectbox(key=f'deform.layer.{opening.query}').value}: spread")
     points = trace(spread, "held-out shape")
     assert len(points["x"]) == SPREAD_IMAGES and np.std(points["y"]) > 0
+    # The Receptive field tab (issue 36): on the opening shape the learned offsets widen the centre
+    # unit's effective field over the same weights with zero offsets.
+    words = [c.value for c in at.caption if c.value.startswith("layer") and "RMS radius" in c.value]
+    assert len(words) == 2 and words[0].split(":")[0] == words[1].split(":")[0]  # one layer, zero then learned
+    zero, learned = (float(w.split("RMS radius ")[1].split(" px")[0]) for w in words)
+    change = next(c.value for c in at.caption if c.value.startswith("On this picture the learned offsets"))
+    assert abs(float(change.split("radius ")[1].split("×")[0]) - learned / zero) <= 0.02
+    assert learned > zero
 
 
 def test_an_untrained_plain_net_shows_the_regular_grid():

@@ -80,11 +80,11 @@ def deletion_and_insertion_curves(page: AppTest) -> None:
 def test_the_lesson_predict_run_reveal(single_thread):
     at = AppTest.from_file(APP, default_timeout=300)
     at.switch_page("pages/lessons.py")
-    at.query_params["lesson"] = "10_saliency_sanity"
+    at.query_params["lesson"] = "12_saliency_sanity"
     at.run()
     assert at.title[0].value == "Does the map depend on what the network learned?"
     assert at.button(key="lessons.run").disabled  # predict first
-    at.radio(key="lessons.predict.10_saliency_sanity").set_value("Guided Backprop").run()
+    at.radio(key="lessons.predict.12_saliency_sanity").set_value("Guided Backprop").run()
     at.button(key="lessons.run").click().run()
     assert not at.exception, at.exception
     assert any("Guided Backprop" in s.value and "right" in s.value for s in at.success)

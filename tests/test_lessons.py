@@ -251,3 +251,20 @@ def test_training_work_goes_through_the_size_guard(lessons, monkeypatch: pytest.
     monkeypatch.setenv("EXPLORER_MEMORY_BUDGET_MB", "1")
     with pytest.raises(TooLargeError, match="saved for backward"):
         run_lesson(lessons["01_plain_vs_residual"])
+
+
+def test_effective_receptive_field(lessons, single_thread) -> None:
+    """Luo et al.: four times the layers, about twice the effective radius, 3.8 times the theoretical side."""
+    lesson, outcome = outcome_of(lessons, "10_effective_receptive_field")
+    assert outcome.values["theoretical_growth"] == pytest.approx(65 / 17)
+    assert 1.6 <= answer(lesson, outcome) <= 2.5
+    assert outcome.values["32 layers.share"] < outcome.values["8 layers.share"]
+    assert not is_right(lesson, outcome, 3.8)  # the theoretical growth is the wrong prediction
+
+
+def test_deformable_field(lessons, single_thread) -> None:
+    """The shipped deformable ResNet-8's field follows the shape's size; the plain one's does not."""
+    lesson, outcome = outcome_of(lessons, "11_deformable_field")
+    assert answer(lesson, outcome) == "deformable ResNet-8"
+    assert outcome.values["deformable ResNet-8.size_corr"] > 0.3 > abs(outcome.values["plain ResNet-8.size_corr"])
+    assert outcome.values["deformable ResNet-8.rms_radius"] > 1.3 * outcome.values["plain ResNet-8.rms_radius"]

@@ -130,12 +130,12 @@ def test_revealing_the_maps_top_pixels_first_beats_a_random_map(shipped):
 
 
 def test_the_lesson_guided_backprop_survives_the_class_weights(single_thread):
-    """Lesson 10 (``assets/lessons/10_saliency_sanity.toml``) run now: its numbers support its statement."""
+    """Lesson 12 (``assets/lessons/12_saliency_sanity.toml``) run now: its numbers support its statement."""
     from explorer.analysis.lessons import answer, claim_holds, is_right, load_lessons, run_lesson
 
     found, errors = load_lessons()
     assert errors == []
-    lesson = next(x for x in found if x.name == "10_saliency_sanity")
+    lesson = next(x for x in found if x.name == "12_saliency_sanity")
     outcome = run_lesson(lesson.with_params(images=4))
     assert answer(lesson, outcome) == "Guided Backprop" and claim_holds(lesson, outcome)
     assert is_right(lesson, outcome, "Guided Backprop") and not is_right(lesson, outcome, "Grad-CAM")

@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "scaling": "compound scaling of a config: curve vs the rule, rounding, published B0-B7",
     "signal": "activation std and gradient norm per conv/linear layer (signal flow)",
     "gradcam": "Grad-CAM heatmap of an image (writes .npy)",
+    "features": "one layer's feature maps on an image, (C, h, w) (writes .npy)",
+    "erf": "effective receptive field of a layer's centre unit, (H, W) summing to 1 (writes .npy)",
     "deform": "offsets and sampling points of a deformable layer on an image (writes .npz)",
     "train": "train a config on the shapes data set: weights (.pt) and a card (.json)",
     "models": "the shipped models (assets/models) and their cards",

@@ -29,6 +29,7 @@ LINK_PAGES = {
     "graph": ("pages/graph.py", "Graph"),
     "signal": ("pages/signal.py", "Signal flow"),
     "scaling": ("pages/scaling.py", "Scaling lab"),
+    "inside": ("pages/inside.py", "Inside"),
 }
 
 

@@ -31,3 +31,6 @@ class W(Widgets, prefix="deform"):
     magnitude = Widget[None]()
     mask = Widget[None]()
     bars = Widget[None]()
+    #: The effective receptive field before and after (pages/_inside/field.py).
+    field_before = Widget[None]()
+    field_after = Widget[None]()

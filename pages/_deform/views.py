@@ -29,6 +29,7 @@ from explorer.views.deform import (
     taps_frame,
 )
 from pages._deform.state import W
+from pages._inside.field import before_after_fields
 from pages._shared.tables import table
 
 
@@ -177,13 +178,18 @@ def layers_tab(before: DeformView, after: DeformView) -> None:
     table(summary_frame(rows), hide_index=True)
 
 
-def results(before: DeformView, after: DeformView, model: ExplainableModel, at: Location) -> None:
-    """The spread study (once offsets are learned) and the tabs, for location ``at``."""
+def results(
+    before: DeformView, after: DeformView, model: ExplainableModel, at: Location, zeroed: ExplainableModel
+) -> None:
+    """The spread study (once offsets are learned) and the tabs, for location ``at``; ``zeroed`` is
+    ``model`` with zero offsets."""
     st.caption(f"Weights: {model.weights}")
     field = after.fields[at.layer]
     if field.magnitude().max() > 0:
         spread_section(model, at.layer)
-    tabs = st.tabs(["Sampling points", "Points of points", "Offset field", "Mask (DCNv2)", "Per layer"])
+    tabs = st.tabs(
+        ["Sampling points", "Points of points", "Offset field", "Mask (DCNv2)", "Per layer", "Receptive field"]
+    )
     with tabs[0]:
         sampling_tab(before, after, at, field)
     with tabs[1]:
@@ -194,3 +200,5 @@ def results(before: DeformView, after: DeformView, model: ExplainableModel, at: 
         mask_tab(after, at, field)
     with tabs[4]:
         layers_tab(before, after)
+    with tabs[5]:
+        before_after_fields(zeroed, model, after.image, at.layer, (W.field_before.key, W.field_after.key))

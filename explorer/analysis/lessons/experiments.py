@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer.analysis.lessons import fields
 from explorer.analysis.lessons.model import Config, Lesson, Outcome, Panel, Series
 from explorer.analysis.lessons.saliency import PARAMS as SALIENCY_PARAMS
 from explorer.analysis.lessons.saliency import saliency_sanity
@@ -648,4 +649,5 @@ EXPERIMENTS: dict[str, Experiment] = {
     "deformable_spread": Experiment(_deformable_spread, {"steps": 30, "seed": 0, "resolution": 32}),
     "memory_comparison": Experiment(_memory_comparison, {"batch": 8}),
     "saliency_sanity": Experiment(saliency_sanity, SALIENCY_PARAMS),
+    "receptive_field": Experiment(fields.receptive_field, fields.PARAMS),
 }

@@ -14,7 +14,7 @@ from explorer.config import parse_query
 LESSONS_DIR = Path(__file__).resolve().parents[3] / "assets" / "lessons"
 #: Environment variable naming another folder of lessons (a teacher's own, or a test's).
 LESSONS_ENV = "EXPLORER_LESSONS_DIR"
-PAGES = ("build", "graph", "signal", "scaling")
+PAGES = ("build", "graph", "signal", "scaling", "inside")
 
 
 class LessonError(ValueError):
