@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
 from explorer.compound import CompoundConfig, KnobScaling, Multipliers, Rule, not_scaled
+from explorer.errors import InputError
 
 __all__ = [
     "ConfigError",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config that cannot be built; the message names the key, the value and what is allowed."""
 
 

@@ -33,6 +33,7 @@ from explorer.analysis.search import (
 )
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.errors import InputError
 from explorer.views.search_text import ranking_sentence, verdict_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +54,9 @@ def test_parse_axis_forms_and_errors():
     assert parse_axis("1.2,1.1") == (1.1, 1.2)
     assert parse_axis("1.15") == (1.15,)
     for bad in ("1.4:1.0:0.1", "1:2:0", "a:b:c", "0.5:1:0.1", "1,3", "", "1:2:0.001"):
-        with pytest.raises(ValueError, match="--alpha"):
+        with pytest.raises(InputError, match=r"^alpha '") as raised:  # the library names its setting, not a flag
             parse_axis(bad, "alpha")
+        assert raised.value.field == "alpha"
 
 
 def test_grid_keeps_points_near_two_and_names_the_nearest_when_none_is():
@@ -437,7 +439,7 @@ def test_settling_gives_the_verdicts_networks_more_seeds_exactly_as_a_longer_sea
         assert result.accuracies[2] == third.accuracy and result.final_losses[2] == third.final_loss
         assert result.first_losses[2] == third.first_losses
     assert settle(spec, tmp_path, InlineExecutor(), 3).trained == 0  # nothing left to settle
-    with pytest.raises(ValueError, match="--settle 21; allowed: 2"):
+    with pytest.raises(InputError, match=r"^settle 21; allowed: 2"):
         settle(spec, tmp_path, InlineExecutor(), 21)
 
 

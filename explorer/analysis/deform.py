@@ -52,6 +52,7 @@ from explorer.analysis.training import (
 )
 from explorer.data.images import display_image, preprocess
 from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD
+from explorer.errors import InputError
 from explorer.families import BuiltModel, build
 from explorer.families.deformable import DeformableConv2d
 from explorer.knobs import ModelConfig
@@ -249,7 +250,7 @@ class OffsetField:
     def check_location(self, i: int, j: int) -> None:
         h, w = self.out_size
         if not (0 <= i < h and 0 <= j < w):
-            raise ValueError(f"location ({i}, {j}) is outside {self.name}'s {h}x{w} output")
+            raise InputError(f"location ({i}, {j}) is outside {self.name}'s {h}x{w} output")
 
     def tap_offsets(self, i: int, j: int) -> np.ndarray:
         """``(taps, 2)`` offsets ``(dy, dx)`` of output ``(i, j)`` in input-map pixels."""
@@ -272,7 +273,7 @@ class OffsetField:
             vectors = self.mean_offset()
         else:
             if not 0 <= tap < self.layer.taps:
-                raise ValueError(f"tap {tap}; allowed: 0 to {self.layer.taps - 1}")
+                raise InputError(f"tap {tap}; allowed: 0 to {self.layer.taps - 1}")
             vectors = self.offsets[2 * tap : 2 * tap + 2].astype(np.float64)
         h, w = self.out_size
         ii, jj = np.meshgrid(np.arange(0, h, every), np.arange(0, w, every), indexing="ij")
@@ -301,7 +302,7 @@ class DeformView:
     def chain(self, name: str) -> list[str]:
         """The run of consecutive deformable layers that ends at ``name``, first layer first."""
         if name not in self.fields:
-            raise ValueError(f"'{name}' is not a deformable layer; allowed: {', '.join(self.fields)}")
+            raise InputError(f"'{name}' is not a deformable layer; allowed: {', '.join(self.fields)}")
         position = self.order.index(name)
         run = [name]
         for previous in reversed(self.order[:position]):
@@ -367,7 +368,7 @@ def offset_fields(
     model = built.module
     offset_convs = {f"{n}.offset_conv": n for n, m in model.named_modules() if isinstance(m, DeformableConv2d)}
     if not offset_convs:
-        raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
+        raise InputError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
     raw: dict[str, torch.Tensor] = {}
     inputs: dict[str, tuple[int, int]] = {}
     order: list[str] = []
@@ -423,7 +424,7 @@ def stacked_points(view: DeformView, name: str, i: int, j: int, levels: int = 3)
     chain of deformable layers is shorter.
     """
     if levels < 1:
-        raise ValueError(f"levels={levels}; allowed: 1 or more")
+        raise InputError(f"levels={levels}; allowed: 1 or more")
     chain = view.chain(name)[::-1][:levels]  # top first
     top = view.fields[chain[0]]
     result = [top.image_points(i, j)]
@@ -497,7 +498,7 @@ def untrained(spec: TrainSpec) -> ExplainableModel:
     else:
         raise TypeError("the offsets are learned on a Fresh model or a Copied one, not on an Owned one")
     if not deformable_layers(before):
-        raise ValueError(f"{spec.config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
+        raise InputError(f"{spec.config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
     return model
 
 
@@ -594,7 +595,7 @@ def spread_against_size(
         view = offset_fields(built, Image.fromarray(pixels), mean, std)
         name = layer or view.names[-1]
         if name not in view.fields:
-            raise ValueError(f"no deformable layer '{name}'; deformable layers: {', '.join(view.names)}")
+            raise InputError(f"no deformable layer '{name}'; deformable layers: {', '.join(view.names)}")
         f = view.fields[name]
         mask = batch.masks[k].numpy()
         points = f.points() * f.input_stride  # (H, W, taps, 2) image px

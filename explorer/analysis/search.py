@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from explorer.errors import InputError
 from explorer.compound import COEFFICIENT_RANGE, TARGET_FLOPS_RATIO, Rule, flops_ratio
 
 __all__ = [
@@ -110,26 +111,27 @@ RAY_GPU_SHARE = 0.125
 # -- the grid -----------------------------------------------------------------------------------
 def parse_axis(text: str, name: str = "axis") -> tuple[float, ...]:
     """``start:stop:step`` (inclusive), a comma list or one number -> the values, each in
-    :data:`explorer.compound.COEFFICIENT_RANGE`. Raises ValueError with the allowed forms."""
+    :data:`explorer.compound.COEFFICIENT_RANGE`. Raises InputError (about setting ``name``) with the
+    allowed forms."""
     low, high = COEFFICIENT_RANGE
     allowed = f"START:STOP:STEP (e.g. 1.0:1.4:0.1), a comma list or one number, each from {low:g} to {high:g}"
+    bad = InputError(f"'{text}' is not a grid; allowed: {allowed}", field=name)
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
-            if not (step > 0 and start <= stop):
-                raise ValueError
-            count = math.floor((stop - start) / step + 1e-9) + 1
-            if count > MAX_AXIS_VALUES:
-                raise ValueError(f"--{name} '{text}' has {count} values; at most {MAX_AXIS_VALUES}")
-            values = tuple(round(start + i * step, 6) for i in range(count))
+            count = math.floor((stop - start) / step + 1e-9) + 1 if step > 0 and start <= stop else 0
         else:
             values = tuple(sorted({round(float(part), 6) for part in text.split(",")}))
-    except ValueError as exc:
-        if str(exc).startswith("--"):
-            raise
-        raise ValueError(f"--{name} '{text}' is not a grid; allowed: {allowed}") from None
+    except ValueError:
+        raise bad from None
+    if ":" in text:
+        if count < 1:
+            raise bad
+        if count > MAX_AXIS_VALUES:
+            raise InputError(f"'{text}' has {count} values; at most {MAX_AXIS_VALUES}", field=name)
+        values = tuple(round(start + i * step, 6) for i in range(count))
     if not values or any(not (math.isfinite(v) and low <= v <= high) for v in values):
-        raise ValueError(f"--{name} '{text}' is not a grid; allowed: {allowed}")
+        raise bad
     return values
 
 
@@ -162,13 +164,13 @@ class SearchSpec:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
-            raise ValueError(f"--tolerance {self.tolerance}; allowed: a number above 0")
+            raise InputError(f"{self.tolerance}; allowed: a number above 0", field="tolerance")
         if self.steps < 1:
-            raise ValueError(f"--steps {self.steps}; allowed: 1 or more")
+            raise InputError(f"{self.steps}; allowed: 1 or more", field="steps")
         if not 1 <= self.seeds <= MAX_SEEDS:
-            raise ValueError(f"--seeds {self.seeds}; allowed: 1 to {MAX_SEEDS}")
+            raise InputError(f"{self.seeds}; allowed: 1 to {MAX_SEEDS}", field="seeds")
         if self.batch < 2:
-            raise ValueError(f"batch {self.batch}; allowed: 2 or more")
+            raise InputError(f"{self.batch}; allowed: 2 or more", field="batch")
 
     def to_dict(self) -> dict[str, Any]:
         """Fields at their defaults that came after the first version (the data's) are left out, so a
@@ -215,13 +217,13 @@ def grid_rules(spec: SearchSpec) -> list[Rule]:
     kept = [r for r in kept if (r.alpha, r.beta, r.gamma) != (1.0, 1.0, 1.0)]
     if not kept:
         nearest = min(every, key=lambda r: abs(r.flops_ratio - TARGET_FLOPS_RATIO))
-        raise ValueError(
+        raise InputError(
             f"no grid point has alpha·beta²·gamma² within {spec.tolerance:g} of 2 (nearest: "
             f"{nearest.flops_ratio:.3f} at {nearest.alpha:g}/{nearest.beta:g}/{nearest.gamma:g}); "
             "widen the grid or the tolerance"
         )
     if len(kept) > MAX_POINTS:
-        raise ValueError(f"{len(kept)} grid points; at most {MAX_POINTS}: narrow the grid or the tolerance")
+        raise InputError(f"{len(kept)} grid points; at most {MAX_POINTS}: narrow the grid or the tolerance")
     return kept
 
 
@@ -490,7 +492,7 @@ class PoolExecutor:
 
         self.workers = workers or os.cpu_count() or 1
         if self.workers < 1:
-            raise ValueError(f"--workers {self.workers}; allowed: 1 or more")
+            raise InputError(f"{self.workers}; allowed: 1 or more", field="workers")
         self.device = device
         self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_ignore_sigint)
         self.description = f"process pool of {self.workers} worker{'s' * (self.workers > 1)} on {device}"
@@ -529,7 +531,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ValueError(
+        raise InputError(
             "Ray is not installed here (pip install ray, or python3 run.py test, which installs the dev "
             "requirements); without --ray the search runs on a local process pool"
         ) from None
@@ -547,11 +549,11 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     except ValueError:
         host = port = None
     if not host or not port:
-        raise ValueError(f"--ray '{address}'; allowed: auto (a local Ray instance) or ray://host:port")
+        raise InputError(f"'{address}'; allowed: auto (a local Ray instance) or ray://host:port", field="ray")
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
-        raise ValueError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -581,7 +583,7 @@ class RayExecutor:
         package = Path(__file__).resolve().parents[1]
         if address is None:
             if not ray.is_initialized():
-                raise ValueError("Ray is not initialised in this process; pass an address ('auto' or ray://host:port)")
+                raise InputError("Ray is not initialised in this process; pass an address ('auto' or ray://host:port)")
         elif address == "auto":
             ray.init(
                 num_cpus=workers or os.cpu_count() or 1,
@@ -597,10 +599,10 @@ class RayExecutor:
                     warnings.simplefilter("ignore")
                     ray.init(address=address, runtime_env={"py_modules": [str(package)]})
             except Exception as exc:  # Ray raises ConnectionError, grpc errors, or a bare Exception
-                raise ValueError(f"cannot reach the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
+                raise InputError(f"cannot reach the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
             self._owned = True
         else:
-            raise ValueError(f"--ray '{address}'; allowed: auto (a local Ray instance) or ray://host:port")
+            raise InputError(f"'{address}'; allowed: auto (a local Ray instance) or ray://host:port", field="ray")
         options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
         if device.startswith("cuda"):
             options["num_gpus"] = RAY_GPU_SHARE
@@ -765,7 +767,7 @@ def search_directory(key: str) -> Path:
     """The directory of the search named ``key`` (a :attr:`SearchSpec.key`; anything else is refused,
     so a link cannot point the page at another folder)."""
     if len(key) != 12 or any(c not in "0123456789abcdef" for c in key):
-        raise ValueError(f"search '{key}' is not a search name (12 hex digits)")
+        raise InputError(f"search '{key}' is not a search name (12 hex digits)")
     return search_root() / key
 
 
@@ -778,7 +780,7 @@ def _prepare(spec: SearchSpec, directory: Path) -> None:
         except (ValueError, TypeError):
             existing = None
         if existing != spec:
-            raise ValueError(f"{directory} holds a search with other arguments; choose another --out or remove it")
+            raise InputError(f"{directory} holds a search with other arguments; choose another directory or remove it")
     else:
         path.write_text(json.dumps(spec.to_dict(), indent=1) + "\n")
 
@@ -930,7 +932,7 @@ def settle(
     Stops like :func:`run_search`; ``results`` come in the order of ``points`` where given (the
     plan), else in the order of ``results.jsonl``."""
     if not spec.seeds <= seeds <= MAX_SEEDS:
-        raise ValueError(f"--settle {seeds}; allowed: {spec.seeds} (the search's seeds) to {MAX_SEEDS}")
+        raise InputError(f"{seeds}; allowed: {spec.seeds} (the search's seeds) to {MAX_SEEDS}", field="settle")
     directory = Path(directory)
     _prepare(spec, directory)
     _, earlier = load_results(directory)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.data.shapes import INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked, model_lock
@@ -285,15 +286,15 @@ def signal(
     every device, within float32 rounding.
     """
     if batch < 1:
-        raise ValueError(f"batch={batch}; allowed: 1 or more")
+        raise InputError(f"batch={batch}; allowed: 1 or more")
     if training and batch < 2:
-        raise ValueError("batch=1 with batch norm in training mode has no batch statistics; use batch 2 or more")
+        raise InputError("batch=1 with batch norm in training mode has no batch statistics; use batch 2 or more")
     built = built or build_seeded(config, seed, device)
     model = built.module
     first = next(model.parameters(), None)
     target = first.device if first is not None else torch.device(device or "cpu")
     if target.type == "meta":
-        raise ValueError("signal flow needs real weights, not a meta-device model")
+        raise InputError("signal flow needs real weights, not a meta-device model")
     side = resolution or config.input_resolution
     x, y = probe_batch(batch, side, config.in_channels, config.classes, seed, target)
     x.requires_grad_(True)  # the backward pass then reaches every layer without touching weights' .grad
@@ -356,7 +357,7 @@ def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
         depth = config.depth * 2 if name == "depth*2" else config.depth // 2
         changes = {"depth": depth}
     else:
-        raise ValueError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")
+        raise InputError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")
     try:
         changed = replace(config, **changes)
     except ConfigError:

@@ -52,6 +52,7 @@ from explorer.data.shapes import (
     ShapesDataset,
     generate,
 )
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked, model_lock
@@ -138,23 +139,23 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer '{self.optimizer}'; allowed: {', '.join(OPTIMIZERS)}")
+            raise InputError(f"'{self.optimizer}'; allowed: {', '.join(OPTIMIZERS)}", field="optimizer")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule '{self.schedule}'; allowed: {', '.join(SCHEDULES)}")
+            raise InputError(f"'{self.schedule}'; allowed: {', '.join(SCHEDULES)}", field="schedule")
         if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr={self.lr}; allowed: a positive number")
+            raise InputError(f"{self.lr}; allowed: a positive number", field="lr")
         if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps={self.steps}; allowed: 1 or more, or None (no step limit)")
+            raise InputError(f"{self.steps}; allowed: 1 or more, or None (no step limit)", field="steps")
         if self.schedule != "constant" and self.steps is None:
-            raise ValueError(f"schedule '{self.schedule}' needs a number of steps")
+            raise InputError(f"'{self.schedule}' needs a number of steps", field="schedule")
         if self.batch < 2:
-            raise ValueError(f"batch={self.batch}; allowed: 2 or more (batch norm needs batch statistics)")
+            raise InputError(f"{self.batch}; allowed: 2 or more (batch norm needs batch statistics)", field="batch")
         if self.record_every is not None and self.record_every < 1:
-            raise ValueError(f"record_every={self.record_every}; allowed: 1 or more, or None")
+            raise InputError(f"{self.record_every}; allowed: 1 or more, or None", field="record_every")
         if self.images < 0 or self.held_out < 0:
-            raise ValueError(f"images={self.images}, held_out={self.held_out}; allowed: 0 or more")
+            raise InputError(f"images={self.images}, held_out={self.held_out}; allowed: 0 or more")
         if self.images and self.images < self.batch:
-            raise ValueError(f"images={self.images}; allowed: 0, or at least the batch ({self.batch})")
+            raise InputError(f"{self.images}; allowed: 0, or at least the batch ({self.batch})", field="images")
         if self.scale is not None:
             object.__setattr__(self, "scale", (float(self.scale[0]), float(self.scale[1])))
 
@@ -361,9 +362,9 @@ class TrainSpec:
         if not isinstance(self.model, (Fresh, Owned, Copied)):
             raise TypeError(f"model: a Fresh, Owned or Copied source, not {type(self.model).__name__}")
         if self.seconds is not None and not self.seconds > 0:
-            raise ValueError(f"time budget {self.seconds} s; allowed: more than 0, or None (no time limit)")
+            raise InputError(f"time budget {self.seconds} s; allowed: more than 0, or None (no time limit)")
         if self.settings.steps is None and self.seconds is None:
-            raise ValueError("a budget is needed: settings.steps, seconds, or both")
+            raise InputError("a budget is needed: settings.steps, seconds, or both")
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     @property
@@ -426,7 +427,7 @@ class Training:
             for record in self._records:
                 records.append(record)
                 if record.diverged:
-                    raise ValueError(
+                    raise InputError(
                         f"training diverged at step {record.step} (loss {record.loss}); try another config"
                     )
         finally:

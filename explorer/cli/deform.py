@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     view = offset_fields(model.built, image, model.mean, model.std)
     name = args.layer or view.names[-1]
     if name not in view.fields:
-        raise ValueError(
+        raise UsageError(
             f"--layer '{name}' is not a deformable layer of {config.query}; allowed: {', '.join(view.names)}"
         )
     field = view.fields[name]

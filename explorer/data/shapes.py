@@ -48,6 +48,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from explorer.errors import InputError
+
 __all__ = [
     "CLASSES",
     "CLASSES_V1",
@@ -305,7 +307,7 @@ CLASSES: tuple[str, ...] = _SPECS[DEFAULT_VERSION].classes
 def spec(version: int = DEFAULT_VERSION) -> ShapesSpec:
     """The defaults of generator ``version`` (ValueError for an unknown one)."""
     if version not in _SPECS:
-        raise ValueError(f"shapes version {version!r}; allowed: {', '.join(map(str, VERSIONS))}")
+        raise InputError(f"shapes version {version!r}; allowed: {', '.join(map(str, VERSIONS))}")
     return _SPECS[version]
 
 
@@ -346,15 +348,15 @@ class ShapesDataset:
                 object.__setattr__(self, name, getattr(defaults, name))
         assert self.resolution is not None and self.scale is not None and self.classes is not None
         if self.resolution < 4:
-            raise ValueError(f"resolution={self.resolution} is too small for shapes; allowed: 4 or more")
+            raise InputError(f"resolution={self.resolution} is too small for shapes; allowed: 4 or more")
         if self.in_channels < 1:
-            raise ValueError(f"in_channels={self.in_channels}; allowed: 1 or more")
+            raise InputError(f"in_channels={self.in_channels}; allowed: 1 or more")
         low, high = self.scale
         if not 0 < low <= high <= 1:
-            raise ValueError(f"scale={self.scale}; allowed: 0 < low <= high <= 1")
+            raise InputError(f"scale={self.scale}; allowed: 0 < low <= high <= 1")
         unknown = [c for c in self.classes if c not in defaults.classes]
         if unknown or not self.classes:
-            raise ValueError(
+            raise InputError(
                 f"unknown shape classes {unknown} for shapes version {self.version}; "
                 f"allowed: {', '.join(defaults.classes)}"
             )
@@ -394,7 +396,7 @@ class ShapesDataset:
     def batches(self, batch_size: int, start: int = 0) -> Iterator[ShapesBatch]:
         """Consecutive batches ``[start, start + batch_size)``, ``[start + batch_size, ...)``, ... forever."""
         if batch_size < 1:
-            raise ValueError(f"batch size {batch_size}; allowed: 1 or more")
+            raise InputError(f"batch size {batch_size}; allowed: 1 or more")
         first = start
         while True:
             yield self.batch(range(first, first + batch_size))

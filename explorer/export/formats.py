@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.errors import InputError
 from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ ONNX_TOLERANCE = 1e-4
 PT2_TOLERANCE = 1e-5
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """The design cannot be written in this format; the message says why (and names the op)."""
 
 

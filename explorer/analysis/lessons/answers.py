@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from explorer.analysis.lessons.model import Lesson, Outcome
+from explorer.errors import InputError
 
 
 # -- answers -----------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ def _compare(lesson: Lesson, outcome: Outcome, condition: str) -> bool:
             a = _value(outcome, f"{left}.{lesson.rule.metric}")
             b = _value(outcome, f"{right}.{lesson.rule.metric}")
             return {"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b}[op]
-    raise ValueError(f"claim condition '{condition}'; allowed: '<option> <= <option>' (or >=, <, >)")
+    raise InputError(f"claim condition '{condition}'; allowed: '<option> <= <option>' (or >=, <, >)")
 
 
 def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
