@@ -41,7 +41,7 @@ import torchvision
 from torch import nn
 
 from explorer.config import parse_query
-from explorer.data.shapes import DEFAULT_RESOLUTION, INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset, standardise
 from explorer.families import build
 from explorer.families.deformable import DeformableConv2d, set_backend
 
@@ -82,7 +82,7 @@ class Case:
         dataset = ShapesDataset(resolution=self.side, in_channels=self.config.in_channels, seed=0, version=version)
         shapes = dataset.batch(range(batch))
         self.data_s = time.perf_counter() - start
-        self.x = (shapes.images - INPUT_MEAN) / INPUT_STD
+        self.x = standardise(shapes.images)
         self.y = shapes.labels % self.config.classes
         self.deformable = set_backend(self.model, "auto") > 0 and version == 1
 
@@ -166,14 +166,14 @@ def learn(steps: int, cases: list[str]) -> None:
         start = time.perf_counter()
         for _ in range(steps):
             shapes = next(data)
-            loss = F.cross_entropy(model((shapes.images - INPUT_MEAN) / INPUT_STD), shapes.labels)
+            loss = F.cross_entropy(model(standardise(shapes.images)), shapes.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         seconds = time.perf_counter() - start
         held = ShapesDataset(resolution=side, seed=1, version=version).batch(range(400))
         with torch.no_grad():
-            predicted = model.eval()((held.images - INPUT_MEAN) / INPUT_STD).argmax(1)
+            predicted = model.eval()(standardise(held.images)).argmax(1)
         per_class = {
             name: float((predicted[held.labels == c] == c).float().mean()) for c, name in enumerate(held.classes)
         }

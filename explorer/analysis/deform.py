@@ -89,6 +89,8 @@ DEFAULT_QUERY = "family=plain&deform=on&depth=8"
 TRAIN_RESOLUTION = 32
 TRAIN_BATCH = 16
 LEARNING_RATE = 2e-3
+#: Held-out images the trained offsets' network is scored on (of another seed).
+HELD_OUT_IMAGES = 64
 
 
 @dataclass(frozen=True)
@@ -467,8 +469,10 @@ class TrainedPair:
 def offsets_settings(warm: bool = False, **changes: object) -> TrainSettings:
     """How offsets are learned: Adam at :data:`LEARNING_RATE`, batch :data:`TRAIN_BATCH`, the shapes
     trainer's data (rotated, rescaled shapes); ``warm``: refining a trained model, at its warm-start
-    rate. ``changes``: the steps, the seed, autocast, ..."""
-    return shapes_settings(warm, **{"batch": TRAIN_BATCH, **({} if warm else {"lr": LEARNING_RATE}), **changes})
+    rate; accuracy on :data:`HELD_OUT_IMAGES` held-out images. ``changes``: the steps, the seed,
+    autocast, ``held_out=0`` (not measured), ..."""
+    recipe = {"batch": TRAIN_BATCH, "held_out": HELD_OUT_IMAGES, **({} if warm else {"lr": LEARNING_RATE})}
+    return shapes_settings(warm, **{**recipe, **changes})
 
 
 def offsets_source(
@@ -502,15 +506,15 @@ def untrained(spec: TrainSpec) -> ExplainableModel:
     return model
 
 
-def train_offsets(spec: TrainSpec, held_out: int = 64) -> TrainedPair:
+def train_offsets(spec: TrainSpec) -> TrainedPair:
     """Fit ``spec``'s model (see :func:`offsets_source` and :func:`offsets_settings`) to the shapes
     data set with :func:`explorer.analysis.training.train_on_shapes`; return it with the untrained
     model it started from (:func:`untrained`). Nothing shared is touched: "after" trains a private
-    copy of "before" (or of the start). Accuracy is measured on ``held_out`` images of another seed
-    (0: not measured)."""
+    copy of "before" (or of the start). Accuracy is measured on ``settings.held_out`` images of
+    another seed (0: not measured)."""
     before = untrained(spec)
     source = spec.model if isinstance(spec.model, Copied) else Copied(before.built)
-    run = train_on_shapes(dataclasses.replace(spec, model=source), held_out)
+    run = train_on_shapes(dataclasses.replace(spec, model=source))
     return TrainedPair(before, run.model, run.steps, list(run.losses))
 
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.data.shapes import INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.data.shapes import ShapesDataset, standardise
 from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
@@ -171,7 +171,7 @@ def probe_batch(
 ) -> tuple[Tensor, Tensor]:
     """Standardised shapes images ``(batch, in_channels, resolution, resolution)`` and their labels."""
     data = ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed).batch(range(batch))
-    x = (data.images - INPUT_MEAN) / INPUT_STD
+    x = standardise(data.images)
     return x.to(device), (data.labels % classes).to(device)
 
 

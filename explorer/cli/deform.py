@@ -57,10 +57,10 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     except OSError as error:
         raise UsageError(f"cannot read image '{args.image}': {error.strerror or error}") from None
     image = decode_image(data)
-    settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16)
+    settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16, held_out=0)
     spec = TrainSpec(model=offsets_source(config), settings=settings, device=device)
     if args.train_steps:
-        pair = train_offsets(spec, held_out=0)
+        pair = train_offsets(spec)
         steps, model = pair.steps, pair.after
     else:
         steps, model = 0, untrained(spec)

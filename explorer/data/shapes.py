@@ -68,11 +68,18 @@ __all__ = [
     "generate",
     "picture",
     "spec",
+    "standardise",
 ]
 
 #: How every model trained or probed on these images sees them: ``(images - INPUT_MEAN) / INPUT_STD``
 #: (signal flow, training, Grad-CAM and offsets of the shipped models, and their cards' ``mean``/``std``).
 INPUT_MEAN, INPUT_STD = 0.5, 0.25
+
+
+def standardise(images: Tensor) -> Tensor:
+    """``images`` (pixels in [0, 1]) as every model trained or probed on shapes sees them:
+    ``(images - INPUT_MEAN) / INPUT_STD``, the one place that says so."""
+    return (images - INPUT_MEAN) / INPUT_STD
 
 #: Version 1's shape classes, in label order.
 CLASSES_V1: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")

@@ -4,6 +4,7 @@ its link (``search=<key>``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import streamlit as st
 from explorer.analysis.runs import RecordedRun, recorded_runs
 from explorer.analysis.scaling import rule_base
 from explorer.analysis.search import (
+    SEARCH,
     BackgroundSearch,
     PointResult,
     SearchSpec,
@@ -234,7 +236,13 @@ def search_controls(base_query: str) -> tuple[SearchSpec | None, int]:
     try:
         alphas, betas, gammas = (parse_axis(text, name) for text, (_, name, _) in zip(texts, axes, strict=True))
         spec = SearchSpec(
-            query=base_query, alphas=alphas, betas=betas, gammas=gammas, tolerance=tolerance, steps=steps, seeds=seeds
+            query=base_query,
+            alphas=alphas,
+            betas=betas,
+            gammas=gammas,
+            tolerance=tolerance,
+            seeds=seeds,
+            settings=dataclasses.replace(SEARCH, steps=steps),
         )
         cached_plan(spec)  # the grid's own errors (nothing within the tolerance, too many points)
     except (ValueError, ConfigError) as error:

@@ -7,18 +7,8 @@ import dataclasses
 
 import streamlit as st
 
-from explorer.analysis.training import (
-    OPTIMIZERS,
-    TEACHING,
-    Copied,
-    RunState,
-    StepRecord,
-    TrainingRun,
-    TrainSettings,
-    TrainSpec,
-    teaching_model,
-    train,
-)
+from explorer.analysis.recipe import OPTIMIZERS, TEACHING, TrainSettings, teaching_model
+from explorer.analysis.training import Copied, RunState, StepRecord, TrainingRun, TrainSpec, train
 from explorer.knobs import ModelConfig
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits

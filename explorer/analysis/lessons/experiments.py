@@ -3,6 +3,7 @@ an :class:`Outcome` (named values, plot panels, a table)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.analysis.lessons.model import Config, Lesson, Outcome, Panel, Series
+from explorer.analysis.recipe import LESSON, TrainSettings, recipe_changes, recipe_params
 from explorer.config import parse_query
 
 # -- the experiments -------------------------------------------------------------------------------
@@ -104,24 +106,10 @@ def _signal_comparison(lesson: Lesson, device: str) -> Outcome:
     return Outcome(values, tuple(panels), tuple(table))
 
 
-def training_settings(lesson: Lesson, seed: int) -> Any:
-    """The :class:`~explorer.analysis.training.TrainSettings` of one seed of a training comparison."""
-    from explorer.analysis.training import TrainSettings
-
-    scale = _param(lesson, "scale")
-    return TrainSettings(
-        optimizer=_param(lesson, "optimizer"),
-        lr=_param(lesson, "lr"),
-        steps=_param(lesson, "steps"),
-        batch=_param(lesson, "batch"),
-        seed=int(seed),
-        record_every=None,  # the lesson plots losses only: no signal-flow measurement between
-        resolution=_param(lesson, "resolution") or None,
-        rotate=_param(lesson, "rotate"),
-        scale=(float(scale[0]), float(scale[1])) if scale else None,
-        images=_param(lesson, "images"),
-        schedule=_param(lesson, "schedule"),
-    )
+def training_settings(lesson: Lesson, seed: int) -> TrainSettings:
+    """The recipe of one seed of a training comparison: :data:`~explorer.analysis.recipe.LESSON` with
+    what the lesson file sets (no signal-flow measurement between: the lesson plots losses only)."""
+    return dataclasses.replace(LESSON, seed=int(seed), **recipe_changes(lesson.params))
 
 
 def training_losses(
@@ -227,8 +215,6 @@ def _training_comparison(lesson: Lesson, device: str, progress: Progress | None 
 def step_seconds(lesson: Lesson, device: str, steps: int = 3) -> float:
     """Seconds the whole comparison would take on ``device``, estimated from ``steps`` timed steps
     of each config (after one untimed step), times the lesson's steps and seeds."""
-    import dataclasses
-
     from explorer.analysis.training import Fresh, TrainSpec, train
 
     total = 0.0
@@ -573,10 +559,10 @@ def _deformable_spread(lesson: Lesson, device: str) -> Outcome:
 
     config = parse_query(lesson.configs[0].query)
     steps = _param(lesson, "steps")  # 0: the untrained network (the regular grid)
-    settings = offsets_settings(steps=max(1, steps), seed=_param(lesson, "seed"))
+    settings = offsets_settings(steps=max(1, steps), seed=_param(lesson, "seed"), held_out=0)
     source = offsets_source(config, resolution=_param(lesson, "resolution"))
     spec = TrainSpec(model=source, settings=settings, device=device)
-    after = train_offsets(spec, held_out=0).after if steps else untrained(spec)
+    after = train_offsets(spec).after if steps else untrained(spec)
     image, _ = generated_shape(_param(lesson, "seed"), resolution=_param(lesson, "resolution"))
     view = offset_fields(after.built, image)
     values: dict[str, float] = {}
@@ -609,22 +595,8 @@ def _deformable_spread(lesson: Lesson, device: str) -> Outcome:
 
 EXPERIMENTS: dict[str, Experiment] = {
     "signal_comparison": Experiment(_signal_comparison, {"batch": 8, "seed": 0}),
-    "training_comparison": Experiment(
-        _training_comparison,
-        {
-            "steps": 40,
-            "batch": 16,
-            "seeds": [0, 1, 2],
-            "lr": 0.05,
-            "optimizer": "sgd",
-            "tail": 10,
-            "resolution": 0,
-            "rotate": True,
-            "scale": [],
-            "images": 0,
-            "schedule": "constant",
-        },
-    ),
+    # The recipe's fields (LESSON's, as TOML writes them), the seeds and the last steps averaged.
+    "training_comparison": Experiment(_training_comparison, {"seeds": [0, 1, 2], "tail": 10} | recipe_params(LESSON)),
     "profile_comparison": Experiment(
         _profile_comparison,
         {"mode": "configs", "dk": 3, "m": 64, "n": 128, "side": 14, "weights": "default"},

@@ -19,15 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from explorer.analysis.recipe import SHAPES, TrainSettings
 from explorer.analysis.search.task import TaskSpec
 from explorer.compound import COEFFICIENT_RANGE, TARGET_FLOPS_RATIO, Rule, flops_ratio
 from explorer.errors import InputError
 
 __all__ = [
+    "ALWAYS_WRITTEN",
     "KINDS",
     "MAX_AXIS_VALUES",
     "MAX_POINTS",
     "MAX_SEEDS",
+    "SEARCH",
     "GridPoint",
     "SearchSpec",
     "grid_rules",
@@ -78,65 +81,74 @@ def parse_axis(text: str, name: str = "axis") -> tuple[float, ...]:
     return values
 
 
+#: The search's recipe: the shapes trainer's (Adam 1e-3, batch 32, rotated shapes, fresh images every
+#: step), 60 steps, accuracy on 128 held-out images. A search changes it with ``dataclasses.replace``.
+SEARCH = dataclasses.replace(SHAPES, steps=60, held_out=128)
+#: Recipe fields a search's file always holds (the first version's); the others only when they differ
+#: from :data:`SEARCH`, so a search set up before a field existed keeps its key. ``seed`` is the task's.
+ALWAYS_WRITTEN = ("steps", "batch", "lr")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SearchSpec:
-    """Everything a search depends on; equal specs give equal results (the directory's identity)."""
+    """Everything a search depends on; equal specs give equal results (the directory's identity).
+
+    ``settings``: the recipe every network is trained with (its ``seed`` is each task's: 0..seeds-1).
+    Cosine decay to zero (``schedule="cosine"``) ends every run with small steps, so the seeds'
+    accuracies scatter less."""
 
     query: str
     alphas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
     betas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
     gammas: tuple[float, ...] = parse_axis("1.0:1.4:0.1")
     tolerance: float = 0.1
-    steps: int = 60
     seeds: int = 2
-    batch: int = 32
-    lr: float = 1e-3
-    #: The data (as :class:`explorer.analysis.training.TrainSettings`): rotated shapes or upright,
-    #: the shape's radius range (None: the shapes version's), held-out images per accuracy.
-    rotate: bool = True
-    scale: tuple[float, float] | None = None
-    held_out: int = 128
-    #: Learning-rate schedule (:data:`explorer.analysis.training.SCHEDULES`): cosine decay to zero
-    #: ends every run with small steps, so the seeds' accuracies scatter less.
-    schedule: str = "constant"
+    settings: TrainSettings = SEARCH
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
             raise InputError(f"{self.tolerance}; allowed: a number above 0", field="tolerance")
-        if self.steps < 1:
-            raise InputError(f"{self.steps}; allowed: 1 or more", field="steps")
+        if self.settings.steps is None:
+            raise InputError("None; a search trains every network for a number of steps", field="steps")
         if not 1 <= self.seeds <= MAX_SEEDS:
             raise InputError(f"{self.seeds}; allowed: 1 to {MAX_SEEDS}", field="seeds")
-        if self.batch < 2:
-            raise InputError(f"{self.batch}; allowed: 2 or more", field="batch")
+
+    @property
+    def steps(self) -> int:
+        """Training steps per network (the recipe's)."""
+        assert self.settings.steps is not None  # checked on construction
+        return self.settings.steps
 
     def to_dict(self) -> dict[str, Any]:
-        """Fields at their defaults that came after the first version (the data's) are left out, so a
-        search set up before they existed keeps its key."""
-        data = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-        for name, default in (("rotate", True), ("scale", None), ("held_out", 128), ("schedule", "constant")):
-            if data[name] == default:
-                del data[name]
-        return data
+        """The search's file (``search.json``) and key: the grid, and the recipe flat beside it (the
+        first version's ``steps``, ``batch``, ``lr`` always; any other field where it differs from
+        :data:`SEARCH`), so a search set up before a field existed keeps its key."""
+        recipe = {f.name: getattr(self.settings, f.name) for f in dataclasses.fields(self.settings) if f.name != "seed"}
+        kept = {k: v for k, v in recipe.items() if k in ALWAYS_WRITTEN or v != getattr(SEARCH, k)}
+        data = {
+            "query": self.query,
+            "alphas": self.alphas,
+            "betas": self.betas,
+            "gammas": self.gammas,
+            "tolerance": self.tolerance,
+            "steps": kept.pop("steps"),
+            "seeds": self.seeds,
+            **kept,
+        }
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+        """The spec of a search's file (:meth:`to_dict`; unknown keys are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"settings"}
+        recipe = {f.name for f in dataclasses.fields(TrainSettings)} - {"seed"}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        settings = dataclasses.replace(SEARCH, **{k: v for k, v in values.items() if k in recipe})
+        return cls(**{k: v for k, v in values.items() if k in names}, settings=settings)
 
     def task(self, query: str, seed: int) -> TaskSpec:
         """The training of network ``query`` with ``seed`` in this search (on the CPU, one thread)."""
-        return TaskSpec(
-            query,
-            seed,
-            self.steps,
-            self.batch,
-            self.lr,
-            rotate=self.rotate,
-            scale=self.scale,
-            held_out=self.held_out,
-            schedule=self.schedule,
-        )
+        return TaskSpec(query, dataclasses.replace(self.settings, seed=seed))
 
     @property
     def key(self) -> str:

@@ -16,25 +16,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from explorer.analysis.recipe import TrainSettings
+
 __all__ = ["FIRST_STEPS", "TaskResult", "TaskSpec", "first_losses", "run_task"]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One training: plain values only, so it pickles for a process pool and for Ray."""
+    """One training: a network, its recipe (with the seed) and where it runs; plain values only, so it
+    pickles for a process pool and for Ray."""
 
     query: str
-    seed: int
-    steps: int
-    batch: int
-    lr: float
+    settings: TrainSettings
     device: str = "cpu"
     #: torch CPU threads during the task (0: leave as they are).
     threads: int = 1
-    rotate: bool = True
-    scale: tuple[float, float] | None = None
-    held_out: int = 128
-    schedule: str = "constant"
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
 
 
 #: Training losses kept from the start of every run: a recorded search is re-checked by re-running
@@ -57,26 +57,17 @@ class TaskResult:
 def _train(task: TaskSpec, progress: Callable[[Any], None] | None = None) -> Any:
     """``task``'s training (a :class:`explorer.analysis.training.ShapesRun`), on torch's current threads;
     ``progress`` is called with every step's record."""
-    from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
+    from explorer.analysis.training import TrainSpec, shapes_source, train_on_shapes
     from explorer.config import parse_query
 
     config = parse_query(task.query)
-    settings = shapes_settings(
-        steps=task.steps,
-        seed=task.seed,
-        batch=task.batch,
-        lr=task.lr,
-        rotate=task.rotate,
-        scale=task.scale,
-        schedule=task.schedule,
-    )
     spec = TrainSpec(
         model=shapes_source(config, config.input_resolution),
-        settings=settings,
+        settings=task.settings,
         device=task.device,
         callbacks=(progress,) if progress is not None else (),
     )
-    return train_on_shapes(spec, held_out=task.held_out)
+    return train_on_shapes(spec)
 
 
 @contextlib.contextmanager
