@@ -81,6 +81,7 @@ def standardise(images: Tensor) -> Tensor:
     ``(images - INPUT_MEAN) / INPUT_STD``, the one place that says so."""
     return (images - INPUT_MEAN) / INPUT_STD
 
+
 #: Version 1's shape classes, in label order.
 CLASSES_V1: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")
 #: Version 2's shape classes, in label order: none is a rotation of another.
