@@ -1,4 +1,4 @@
-"""Where the grid search's seed spread comes from, and what narrows it (issue 22).
+"""Where the grid search's seed spread comes from, and what narrows it (a search must rank its points).
 
     python bench/bench_search_noise.py [--points 'Q1;Q2'] [--seeds K] [--first-seed S] [--steps N] [--lr LR]
         [--schedule cosine|constant] [--ema D1,D2] [--held-out N] [--workers W] [--every E] [--scale LO:HI]

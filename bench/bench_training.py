@@ -12,12 +12,12 @@ A case is ``QUERY`` (shapes version 1 at the config's resolution, 32 px for thes
 (shapes version 2 at its default side, 64 px, the query's resolution set to match). For a case with
 deformable layers, steps alternate round-robin between four settings on the same model:
 ``backend="torchvision"`` (``torchvision.ops.deform_conv2d``) and ``backend="sampling"``
-(``explorer.families.deformable.sampled_deform_conv2d``), each with ``torch.set_num_threads(1)`` and
+(``explorer.families.nets.deformable.sampled_deform_conv2d``), each with ``torch.set_num_threads(1)`` and
 ``(2)``; after one warm-up step of each, ``N`` steps each, so a busy machine slows all alike. The
 medians, steps/s and the ratios are printed. ``@v2`` cases and cases without deformable layers run
 ``backend="auto"`` only (torchvision's op at 64 px would take minutes). Only this script sets the
 thread count; the library leaves it alone. First, unless ``--no-layer``: the single deformable layer
-of issue 16 (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
+the deformable page trains (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
 
 ``--learn STEPS [--learn-cases 1@32 2@32 2@64]`` measures something else, to compare shapes versions:
 the held-out accuracy of ResNet-20 after STEPS training steps on each, and its two weakest classes.
@@ -43,7 +43,7 @@ from torch import nn
 from explorer.config import parse_query
 from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset, standardise
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d, set_backend
+from explorer.families.nets.deformable import DeformableConv2d, set_backend
 
 DEFAULT_CASES = (
     "family=plain&depth=8&deform=on",
@@ -113,7 +113,7 @@ def round_robin(case: Case, settings: list[tuple[str, int]], repeats: int) -> di
 
 
 def one_layer(repeats: int, batch: int) -> None:
-    """The issue's single-layer figure: one 3x3 deformable conv, 16->16 channels at 32x32, random
+    """The single-layer figure: one 3x3 deformable conv, 16->16 channels at 32x32, random
     offsets (std 1 px), forward alone and forward + backward, per backend, at 1 and 2 threads."""
     torch.manual_seed(0)
     layer = DeformableConv2d(16, 16, 3, padding=1)

@@ -30,7 +30,7 @@ from explorer.analysis.training import TrainSpec
 from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.measure.profile import profile
 from explorer.runtime.models import build_on
 from explorer.views.deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure

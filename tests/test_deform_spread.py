@@ -39,8 +39,9 @@ def test_the_shipped_deformable_models_measure_a_spread_per_shape(modulated, sin
 
 
 def test_the_shipped_deformable_model_spreads_wider_on_bigger_objects(single_thread):
-    """Issue 16's headline, as the Deformable page measures it (the page's default layer, 200
-    held-out shapes): the sampling points' spread rises with the object's size, Spearman rho >= 0.5."""
+    """The deformable lesson's headline (the offsets adapt to the object), as the Deformable page
+    measures it (the page's default layer, 200 held-out shapes): the sampling points' spread rises
+    with the object's size, Spearman rho >= 0.5."""
     model = load_shipped(shipped_deformable())
     study = spread_against_size(model.built, n=SPREAD_IMAGES)
     assert study.rho >= 0.5, study.rho

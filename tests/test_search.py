@@ -1,4 +1,4 @@
-"""The grid search (issue 14): the grid under alpha·beta²·gamma² ≈ 2, each point the Scaling lab's
+"""The grid search: the grid under alpha·beta²·gamma² ≈ 2, each point the Scaling lab's
 rule at phi=1, the same results through the in-process runner, the local pool and a local Ray
 instance; results.jsonl written as points finish and a rerun resuming; the CLI's error contract."""
 

@@ -54,7 +54,7 @@ from explorer.data.images import display_image, preprocess
 from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD
 from explorer.errors import InputError
 from explorer.families import BuiltModel, build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.knobs import ModelConfig
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32

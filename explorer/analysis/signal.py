@@ -53,8 +53,6 @@ __all__ = [
     "weighted_layers",
 ]
 
-METRICS = ("activation_std", "grad_norm", "weight_grad_norm", "activation_mean")
-
 
 @dataclass(frozen=True)
 class SignalPoint:

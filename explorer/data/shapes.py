@@ -29,8 +29,8 @@ Versions (``version=``; :data:`DEFAULT_VERSION` is what every call without one g
        another (an arrow, tried first, was read as a triangle: its head is one). The tests measure
        it: the best overlap (IoU) of two classes, area-matched, over all rotations, is 0.84
        (circle/square) where version 1's circle/hexagon reach 0.93. Same backgrounds, colours and
-       random position, scale and rotation as version 1. 64 px by default (the issue's rule: 64 px
-       or more unless 32 px is shown to read as well, which was not measured): Grad-CAM of a
+       random position, scale and rotation as version 1. 64 px by default (64 px or more unless 32 px
+       is shown to read as well, which was not measured): Grad-CAM of a
        CIFAR-style net has a quarter of the input side, 16x16 cells at 64 px against 8x8 at 32 px.
        Image ``i`` draws from ``default_rng([seed, i, 2])``.
 :data:`SHAPES_VERSION` is the newest version; :func:`spec` gives a version's classes, resolution

@@ -59,7 +59,7 @@ OWN_MODELS: dict[str, tuple[str, str]] = {
     "plain": ("explorer.families.nets.plain", "PlainNet"),
 }
 
-_DEFORMABLE = ("explorer.families.deformable", "DeformableConv2d")
+_DEFORMABLE = ("explorer.families.nets.deformable", "DeformableConv2d")
 _DEFORMABLE_STUB = '''class DeformableConv2d(nn.Module):
     """Not used by this design (it has no deformable convolutions): named only by code paths that
     this design does not take. Export a design with ``deform`` on to get the real layer."""'''

@@ -57,7 +57,16 @@ BUILDERS: dict[type[ModelConfig], Builder] = {}
 
 
 def register_builder(config_type: type[ModelConfig]) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of ``config_type``'s models; a config type has
+    one builder (a second raises ValueError instead of silently replacing the first)."""
+
     def wrap(builder: Builder) -> Builder:
+        if config_type in BUILDERS:
+            earlier = BUILDERS[config_type]
+            raise ValueError(
+                f"a second builder for {config_type.__name__}: {builder.__module__}.{builder.__qualname__} "
+                f"(the first: {earlier.__module__}.{earlier.__qualname__})"
+            )
         BUILDERS[config_type] = builder
         return builder
 

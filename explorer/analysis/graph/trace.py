@@ -5,7 +5,7 @@ block, the ``torch.cat`` of a dense block, the ``*`` of a squeeze-and-excitation
 becomes a node too; every data dependency becomes an edge. Pass-through modules (``nn.Identity``,
 stochastic depth, which is the identity at inference) are spliced out.
 
-A :class:`~explorer.families.deformable.DeformableConv2d` is traced as a leaf and shown as what it
+A :class:`~explorer.families.nets.deformable.DeformableConv2d` is traced as a leaf and shown as what it
 is: two nodes, its ``offset_conv`` (an ordinary conv predicting 2·k·k offset channels) and the
 deformable sampling conv, with edges input -> offset_conv -> sampling and input -> sampling, in a
 group of their own.
@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from explorer.analysis.graph.data import BYTES_PER_VALUE, GraphGroup, GraphNode, LayerGraph
 from explorer.families import BuiltModel, build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.nets.efficientnet import SameConv2d
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.counting import counting

@@ -19,8 +19,8 @@ from torchvision.ops import SqueezeExcitation
 from torchvision.ops.misc import Conv2dNormActivation
 
 from explorer.families.blocks import BlocksConfig, Trace
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder
+from explorer.families.nets.deformable import DeformableConv2d
 
 _ACTIVATIONS: dict[str, Any] = {"relu": nn.ReLU, "silu": nn.SiLU, "linear": None}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.nets.resnet import PadShortcut
 from explorer.families.plain import PlainConfig
 

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.resnet import ResNetConfig
 
 
