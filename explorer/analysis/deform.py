@@ -491,7 +491,7 @@ def untrained(spec: TrainSpec) -> ExplainableModel:
     its start with the offsets zeroed (the regular grid). Raises ValueError for a network without
     deformable layers."""
     source, device = spec.model, spec.device if spec.device is not None else "cpu"
-    norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
+    norm: dict[str, Any] = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
     if isinstance(source, Fresh):
         before = instantiate(source.config, device, batch=spec.settings.batch, training=False, seed=spec.settings.seed)
         model = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
@@ -524,7 +524,7 @@ def untrained_copy(built: BuiltModel) -> BuiltModel:
     for module in copied.module.modules():
         if isinstance(module, DeformableConv2d):
             nn.init.zeros_(module.offset_conv.weight)
-            nn.init.zeros_(module.offset_conv.bias)
+            nn.init.zeros_(module.offset_conv.bias)  # type: ignore[arg-type]  # the offset conv has a bias
     return copied
 
 
@@ -534,7 +534,7 @@ SPREAD_IMAGES = 200
 SPREAD_SEED = 7_000_001
 
 
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Spearman's rank correlation of two samples (average ranks for ties); nan when either is constant."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.size < 2:

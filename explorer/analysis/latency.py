@@ -175,7 +175,7 @@ class LiveTensorBytes(TorchDispatchMode):
         self.current = baseline
         self.peak = baseline
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for key in [k for k, (ref, _) in self._live.items() if ref.expired()]:
             self.current -= self._live.pop(key)[1]

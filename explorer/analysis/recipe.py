@@ -218,10 +218,10 @@ WARM_START_LR = 2e-4
 SHAPES = TrainSettings(optimizer="adam", lr=1e-3, steps=None, batch=32, record_every=None, held_out=HELD_OUT)
 
 
-def shapes_settings(warm: bool = False, **changes: object) -> TrainSettings:
+def shapes_settings(warm: bool = False, **changes: Any) -> TrainSettings:
     """:data:`SHAPES` with ``changes``; ``warm``: from a trained model, at :data:`WARM_START_LR`."""
     base = dataclasses.replace(SHAPES, lr=WARM_START_LR) if warm else SHAPES
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)
 
 
 #: A lesson's training comparison (``training_comparison`` in ``assets/lessons``): SGD 0.05 with

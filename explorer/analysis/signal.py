@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -300,7 +300,7 @@ def signal(
     with full_float32(), model_lock(model), preserved_buffers(model), tracing(model, layers, training) as trace:
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
-        params = {n: layers[n].weight for n in trace.order} if weight_grads else {}
+        params = {n: cast(Tensor, layers[n].weight) for n in trace.order} if weight_grads else {}
         grads = torch.autograd.grad(loss, [x, *params.values()], allow_unused=True)
         for name, grad in zip(params, grads[1:], strict=True):
             if grad is not None:
@@ -352,7 +352,8 @@ def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
     elif name in ("depth*2", "depth/2"):
         if "depth" not in spec or spec["depth"].kind != "int" or spec["depth"].choices:
             return None
-        depth = config.depth * 2 if name == "depth*2" else config.depth // 2
+        current = int(getattr(config, "depth"))  # noqa: B009  (checked above: the family has a depth knob)
+        depth = current * 2 if name == "depth*2" else current // 2
         changes = {"depth": depth}
     else:
         raise InputError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")

@@ -30,14 +30,14 @@ import enum
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from explorer.analysis.recipe import (
     HELD_OUT,
@@ -209,7 +209,7 @@ class Copied:
 
 #: Where a run's model comes from: exactly one of these.
 ModelSource = Fresh | Owned | Copied
-Callback = Callable[[StepRecord], None]
+Callback = Callable[[StepRecord], object]  # what it returns is ignored
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,7 +318,7 @@ def train(spec: TrainSpec) -> Training:
     return Training(spec)
 
 
-def _steps(spec: TrainSpec, built: BuiltModel) -> Iterator[StepRecord]:
+def _steps(spec: TrainSpec, built: BuiltModel) -> Generator[StepRecord, None, None]:
     settings, config = spec.settings, spec.config
     model = built.module
     target = next(model.parameters()).device
@@ -445,7 +445,7 @@ def _step(
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             for name in trace.order:
-                grad = layers[name].weight.grad
+                grad = cast(Tensor, layers[name].weight).grad
                 if grad is not None:
                     trace.weight_grads[name] = torch.linalg.vector_norm(grad.detach().float())
             points = trace.points(built, layers)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             f"--layer '{name}' is not a deformable layer of {config.query}; allowed: {', '.join(view.names)}"
         )
     field = view.fields[name]
-    arrays = {
+    arrays: dict[str, Any] = {
         "offsets": field.offsets.astype(np.float32),
         "sampling_points": field.points().astype(np.float32),
         "image_points": (field.points() * field.input_stride).astype(np.float32),

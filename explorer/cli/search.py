@@ -218,9 +218,9 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             }
         )
     else:
-        settled = f", settled {result.settled}" if args.settle is not None else ""
+        settled_note = f", settled {result.settled}" if args.settle is not None else ""
         print(
-            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}){settled}, "
+            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}){settled_note}, "
             f"{result.wall_seconds:.1f} s"
         )
         print(verdict_sentence(judged))

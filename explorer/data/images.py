@@ -49,8 +49,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
             if getattr(image, "is_animated", False):
                 image.seek(0)
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            return to_rgb(image)
+            return to_rgb(ImageOps.exif_transpose(image) or image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -156,7 +156,7 @@ def _onnx(config: ModelConfig, weights: dict[str, torch.Tensor] | None, check: b
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 program = torch.onnx.export(model, (x,), dynamo=True, input_names=["image"], output_names=["logits"])
-                program.save(str(path))
+                program.save(str(path))  # type: ignore[union-attr]  # dynamo=True returns a program
         except Exception as error:
             op = _operator(str(error))
             where = f" at operator {op}" if op else ""

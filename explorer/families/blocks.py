@@ -136,7 +136,7 @@ class BlocksConfig(ModelConfig):
     dropout: float = knob(0.2, "float", "dropout before the linear classifier", minimum=0.0, maximum=0.9)
 
     @property
-    def min_resolution(self) -> int:  # type: ignore[override]
+    def min_resolution(self) -> int:  # type: ignore[override]  # per config, not per class
         """The smallest input side every block accepts (the stride of the net, or what pools need)."""
         return _min_resolution(self.stem, self.blocks, self.in_channels)
 

@@ -275,7 +275,8 @@ def _activation_stand_in(activation: nn.Module, real: Callable[[Tensor], Tensor]
     _ACTIVATION_PROBES.setdefault((kind, settings), copy.deepcopy(activation))
 
     def forward(x: Tensor) -> Tensor:
-        layout = _activation_layout(kind, settings, x.ndim) if x.is_meta and 2 <= x.ndim <= 4 else None
+        meta = x.is_meta and 2 <= x.ndim <= 4
+        layout = _activation_layout(kind, settings, x.ndim) if meta else None  # type: ignore[arg-type]  # classes hash
         if layout is None or not torch.is_grad_enabled() or not x.requires_grad:
             return real(x)
         return _SavesLikeActivation.apply(x, inplace, layout)
@@ -295,7 +296,7 @@ def _fast_meta_norms(model: nn.Module) -> Iterator[None]:
         for layer in layers:
             if "forward" not in layer.__dict__:
                 if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-                    layer.forward = _stand_in(layer, layer.forward)
+                    layer.forward = _stand_in(layer, layer.forward)  # type: ignore[method-assign, assignment]  # see docstring
                 else:
                     layer.forward = _activation_stand_in(layer, layer.forward)
                 patched.append(layer)

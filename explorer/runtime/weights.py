@@ -35,7 +35,7 @@ from explorer.knobs import ModelConfig
 from explorer.runtime.models import instantiate
 
 MAX_CHECKPOINT_BYTES = 600_000_000
-Progress = Callable[[float], None]
+Progress = Callable[[float], object]  # what it returns is ignored (a page's progress bar)
 
 
 class WeightsError(InputError):

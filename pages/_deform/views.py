@@ -87,7 +87,7 @@ def sampling_picture(view: DeformView, at: Location, title: str, clickable: bool
         offsets=f.tap_offsets(at.i, at.j),
         mask=f.mask_at(at.i, at.j),
         candidates=grid * f.output_stride if clickable else None,
-        candidate_ids=[tuple(map(int, c)) for c in grid] if clickable else None,
+        candidate_ids=[(int(c[0]), int(c[1])) for c in grid] if clickable else None,
         title=title,
     )
     if clickable:

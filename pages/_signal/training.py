@@ -4,6 +4,7 @@ curves drawn live, then scrubbed through step by step."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import streamlit as st
 
@@ -104,7 +105,7 @@ def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: Trai
         run.finished = True
 
 
-def first_and(run: TrainingRun, at: StepRecord) -> list[tuple[str, object]]:
+def first_and(run: TrainingRun, at: StepRecord) -> list[tuple[str, Any]]:
     """The first recorded step's signal flow, and ``at``'s when it is another step."""
     first = run.snapshots[0]
     shown = [(f"step {first.step}", first.signal)]
@@ -130,6 +131,7 @@ def show_run(run: TrainingRun, config: ModelConfig) -> None:
         else steps[0]
     )
     at = next(r for r in snapshots if r.step == chosen)
+    assert at.signal is not None  # a snapshot carries its signal flow
     for problem in at.signal.problems:
         st.warning(f"step {at.step}: {problem.message}")
     shown = first_and(run, at)

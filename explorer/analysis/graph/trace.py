@@ -394,8 +394,9 @@ def _hierarchy(builder: _Builder) -> tuple[GraphGroup, ...]:
             members[prefix].append(node.id)
     stage_members: dict[str, list[str]] = defaultdict(list)
     for node in nodes:
-        if stage_of[node.id] is not None:
-            stage_members[stage_of[node.id]].append(node.id)  # type: ignore[index]
+        stage = stage_of[node.id]
+        if stage is not None:
+            stage_members[stage].append(node.id)
 
     # a prefix's nodes are nested in every enclosing prefix's (and in the stage's, when it is within
     # one stage), so "the same set" is "the same size"
@@ -506,22 +507,23 @@ def _branch_groups(
                 by_branch[branch_of[child]].append(child)
         new_children: list[str] = []
         for child in container.children:
-            branch = branch_of.get(child)
-            if branch is None:
+            owning_branch = branch_of.get(child)
+            if owning_branch is None:
                 new_children.append(child)
                 continue
+            branch = owning_branch
             parts = by_branch[branch]
             if len(parts) == 1 and child in groups:  # already one module: just call it a branch
                 groups[child] = dataclasses.replace(groups[child], kind="branch")
                 new_children.append(child)
             elif child == parts[0]:
                 bid = f"b:{prefix}{branch}"
-                inside = tuple(sorted(members[branch], key=order.__getitem__))
+                within = tuple(sorted(members[branch], key=order.__getitem__))
                 for part in parts:
                     if part in groups:
                         groups[part] = dataclasses.replace(groups[part], parent=bid)
                 groups[bid] = GraphGroup(
-                    bid, f"{prefix}{branch} · branch", "branch", container.id, tuple(parts), inside
+                    bid, f"{prefix}{branch} · branch", "branch", container.id, tuple(parts), within
                 )
                 new_children.append(bid)
         groups[container.id] = dataclasses.replace(container, children=tuple(new_children))

@@ -74,7 +74,7 @@ def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
             return False
         if claim.margin and lesson.rule.pick:
             scores = {o: _value(outcome, f"{o}.{lesson.rule.metric}") for o in lesson.question.options}
-            ranked = sorted(scores, key=scores.get, reverse=lesson.rule.pick == "max")
+            ranked = sorted(scores, key=scores.__getitem__, reverse=lesson.rule.pick == "max")
             first, second = ranked[0], ranked[1]
             spread = _value(outcome, f"{first}.{claim.margin}") + _value(outcome, f"{second}.{claim.margin}")
             return abs(scores[first] - scores[second]) > spread

@@ -16,7 +16,7 @@ from explorer.config import parse_query
 
 # -- the experiments -------------------------------------------------------------------------------
 #: ``progress(fraction done, what is running)``: called by the experiments that take a while.
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], object]  # what it returns is ignored
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _grouped_panel(lesson: Lesson, values: dict[str, float], metric: str, title:
         return None
     series = []
     for group, members in groups.items():
-        members.sort(key=lambda c: c.x)
+        members.sort(key=lambda c: c.x or 0.0)  # every member has an x (filtered above)
         ys = tuple(values[f"{c.label}.{metric}"] for c in members)
         values[f"{group}.{metric}.growth"] = ys[-1] / ys[0]
         series.append(Series(group, tuple(c.x for c in members), ys))

@@ -142,7 +142,7 @@ class SearchSpec:
         """The spec of a search's file (:meth:`to_dict`; unknown keys are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"settings"}
         recipe = {f.name for f in dataclasses.fields(TrainSettings)} - {"seed"}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         settings = dataclasses.replace(SEARCH, **{k: v for k, v in values.items() if k in recipe})
         return cls(**{k: v for k, v in values.items() if k in names}, settings=settings)
 

@@ -15,7 +15,7 @@ sampled, and a training step of ``family=plain&depth=8&deform=on`` 3.8 s against
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -108,7 +108,7 @@ def sampled_deform_conv2d(
     # Sampling points in float32 at least: in bfloat16 (autocast) 31 + 0.3 would round to 31.25.
     work = torch.promote_types(torch.promote_types(input.dtype, offset.dtype), torch.float32)
     x = input.to(work) if (hp, wp) == (h, w) else F.pad(input.to(work), (0, wp - w, 0, hp - h))
-    kwargs = {"device": input.device, "dtype": work}
+    kwargs: dict[str, Any] = {"device": input.device, "dtype": work}
     # Sampling points straight in grid_sample's coordinates (align_corners=False: pixel index p of a
     # side n is (2p + 1) / n - 1), as regular grid + offset * 2/n, laid out (dy, dx) like the offsets.
     rows = torch.arange(kh, **kwargs).repeat_interleave(kw) * dh  # (taps,) tap row offsets
@@ -179,7 +179,7 @@ class DeformableConv2d(DeformConv2d):
             bias=True,
         )
         nn.init.zeros_(self.offset_conv.weight)
-        nn.init.zeros_(self.offset_conv.bias)
+        nn.init.zeros_(self.offset_conv.bias)  # type: ignore[arg-type]  # made with bias=True above
         #: Which computation forward uses (see :data:`BACKENDS`); not state, so state dicts are unchanged.
         self.backend: Backend = "auto"
         #: When True, forward keeps the last offsets (and mask) for plotting, detached.
@@ -193,10 +193,10 @@ class DeformableConv2d(DeformConv2d):
         layer = cls(
             conv.in_channels,
             conv.out_channels,
-            conv.kernel_size,  # type: ignore[arg-type]
-            conv.stride,  # type: ignore[arg-type]
-            conv.padding,  # type: ignore[arg-type]
-            conv.dilation,  # type: ignore[arg-type]
+            conv.kernel_size,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+            conv.stride,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+            conv.padding,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+            conv.dilation,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
             conv.groups,
             conv.bias is not None,
             modulated,

@@ -203,7 +203,7 @@ def _make_deformable(layer: nn.Module, modulated: bool = False) -> None:
 
 
 @register_builder(ResNetConfig)
-def build_resnet(cfg: ResNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_resnet(cfg: ResNetConfig) -> BuiltModel:
     model = ExplorerResNet(cfg)
     stages = [Stage("stem", ("conv1", "bn1", "relu", "maxpool"))]
     for index in range(1, cfg.num_stages + 1):
