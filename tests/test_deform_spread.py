@@ -1,4 +1,4 @@
-"""Does deformable sampling adapt to geometry? The spread study (analysis.deform.spread_against_size)
+"""Does deformable sampling adapt to geometry? The spread study (analysis.deform_spread.spread_against_size)
 and its rank correlation, on the shipped deformable models and on zero offsets."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from explorer.analysis.deform import SPREAD_IMAGES, spearman, spread_against_size, untrained_copy
+from explorer.analysis.deform import untrained_copy
+from explorer.analysis.deform_spread import SPREAD_IMAGES, spearman, spread_against_size
 from explorer.runtime.shipped import load_shipped, shipped_deformable
 
 

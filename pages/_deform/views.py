@@ -8,14 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer.analysis.deform import (
-    SPREAD_IMAGES,
-    DeformView,
-    OffsetField,
-    SpreadStudy,
-    spread_against_size,
-    stacked_points,
-)
+from explorer.analysis.deform import DeformView, OffsetField, stacked_points
+from explorer.analysis.deform_spread import SPREAD_IMAGES, SpreadStudy, spread_against_size
 from explorer.runtime.weights import ExplainableModel
 from explorer.views.deform import (
     magnitude_bars,
