@@ -9,8 +9,9 @@ Both commands create ``./.venv`` next to this file when it is missing and instal
 requirements into it whenever a requirements file changed since the last install (a stamp with
 the files' SHA-256 lives inside ``.venv``). ``app`` then runs ``streamlit run app.py``; ``test``
 also installs ``requirements-dev.txt``, makes sure Chromium is there for the browser tests
-(installing Debian's package when running as root), runs ``ruff check .`` and then ``pytest``.
-The exit code is pytest's (non-zero when ruff found problems or no test was collected).
+(installing Debian's package when running as root), runs ``ruff check .``, ``mypy`` and then
+``pytest``. The exit code is pytest's (non-zero when ruff or mypy found problems or no test was
+collected).
 
 Standard library only: this script runs before anything is installed.
 """
@@ -234,6 +235,16 @@ def command_app(args: list[str]) -> int:
     return run([python, "-m", "streamlit", "run", ROOT / "app.py", *extra, *args])
 
 
+def type_check(python: Path) -> int:
+    """mypy over explorer/, pages/ and app.py (configured in pyproject.toml); its exit code. Its cache
+    (.mypy_cache) makes a rerun take seconds; the first run takes about a minute on a 2-core CPU."""
+    say("mypy (explorer/, pages/, app.py)")
+    code = run([python, "-m", "mypy"])
+    if code != 0:
+        say("mypy found problems (above); running the tests anyway, the exit code will be non-zero")
+    return code
+
+
 def command_test(args: list[str]) -> int:
     python = ensure_venv()
     ensure_requirements(python, [RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
@@ -244,6 +255,7 @@ def command_test(args: list[str]) -> int:
     if lint != 0:
         say("ruff found problems (above); running the tests anyway, the exit code will be non-zero")
     args = [*_parallel_options(args), *args]
+    lint = type_check(python) or lint
     say("pytest " + " ".join(args))
     code = run([python, "-m", "pytest", *args])
     if code == PYTEST_NO_TESTS:

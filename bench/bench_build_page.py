@@ -5,8 +5,8 @@ network and drawing) and reports, in one run, the median time of a re-render aft
 depth slider, split into cold (config never seen: profile computed) and warm (cached) runs, next to
 the time of the profile alone, so the page's own overhead is visible as a ratio.
 
-Then a new config's cost on the server (issue 24's goal: at or under 0.15 s of one core for
-ResNet-50-sized designs): links to ResNet-50s of widths never seen (none is a stored preset), the
+Then a new config's cost on the server (the goal, so that a class shares one server: at or under
+0.15 s of one core for ResNet-50-sized designs): links to ResNet-50s of widths never seen (none is a stored preset), the
 process's CPU time per page run (one torch thread; profile, training memory, figures and Streamlit's
 own work), next to the profile and training-memory counts alone on other fresh widths.
 

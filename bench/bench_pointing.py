@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from captum.attr import LayerAttribution, LayerGradCam
 
 from explorer.analysis.saliency import default_layer, peak_pixels
-from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.data.shapes import CLASSES, ShapesDataset, standardise
 from explorer.measure.hooks import hooked
 from explorer.runtime.shipped import load_shipped, shipped_models
 
@@ -74,7 +74,7 @@ def main() -> int:
         name = default_layer(built)
         layer = dict(module.named_modules())[name]
         batch = ShapesDataset(resolution=side, in_channels=channels, seed=args.seed).batch(range(args.n))
-        x = (batch.images - INPUT_MEAN) / INPUT_STD
+        x = standardise(batch.images)
         with hooked(module, training=False):
             with torch.no_grad():
                 correct = (module(x).argmax(1) == batch.labels).float()

@@ -27,6 +27,7 @@ them. How the recipe of the shipped record was chosen: ``bench/bench_search_nois
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -39,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer.analysis.search import (
+    SEARCH,
     Executor,
     PoolExecutor,
     RayExecutor,
@@ -55,7 +57,7 @@ BASE = "family=plain&depth=4&width=8&resolution=32"
 
 def warm(executor: Executor, workers: int) -> float:
     start = time.perf_counter()
-    tasks = [TaskSpec(BASE, seed, 1, 4, 1e-3) for seed in range(workers)]
+    tasks = [TaskSpec(BASE, dataclasses.replace(SEARCH, steps=1, batch=4, seed=seed)) for seed in range(workers)]
     for _ in executor.run(tasks):
         pass
     return time.perf_counter() - start
@@ -76,7 +78,7 @@ def started(name: str, make, workers: int) -> Executor:
 
 
 def result(args: argparse.Namespace) -> None:
-    spec = SearchSpec(query=BASE, steps=args.steps, seeds=args.seeds)
+    spec = SearchSpec(query=BASE, seeds=args.seeds, settings=dataclasses.replace(SEARCH, steps=args.steps))
     points = plan(spec)
     executor = PoolExecutor(args.workers)
     try:
@@ -145,7 +147,14 @@ def main() -> None:
     if args.result:
         result(args)
         return
-    spec = SearchSpec(query=BASE, alphas=(1.2,), betas=(1.1,), gammas=(1.15, 1.2), steps=args.steps, seeds=args.seeds)
+    spec = SearchSpec(
+        query=BASE,
+        alphas=(1.2,),
+        betas=(1.1,),
+        gammas=(1.15, 1.2),
+        seeds=args.seeds,
+        settings=dataclasses.replace(SEARCH, steps=args.steps),
+    )
     points = plan(spec)
     tasks = len({p.query for p in points}) * spec.seeds
     w = args.workers

@@ -1,4 +1,4 @@
-"""Where the grid search's seed spread comes from, and what narrows it (issue 22).
+"""Where the grid search's seed spread comes from, and what narrows it (a search must rank its points).
 
     python bench/bench_search_noise.py [--points 'Q1;Q2'] [--seeds K] [--first-seed S] [--steps N] [--lr LR]
         [--schedule cosine|constant] [--ema D1,D2] [--held-out N] [--workers W] [--every E] [--scale LO:HI]
@@ -35,7 +35,7 @@ def one(job: tuple[str, int, argparse.Namespace]) -> dict:
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from explorer.analysis.training import Owned, TrainSpec, shapes_accuracy, shapes_config, shapes_settings, train
+    from explorer.analysis.training import Owned, TrainSpec, held_out_accuracy, shapes_config, shapes_settings, train
     from explorer.config import parse_query
     from explorer.runtime.models import BuiltModel, instantiate
 
@@ -53,17 +53,25 @@ def one(job: tuple[str, int, argparse.Namespace]) -> dict:
             each.update_parameters(built.module)
 
     settings = shapes_settings(
-        steps=args.steps, seed=seed, batch=args.batch, lr=args.lr, rotate=True, scale=scale, schedule=args.schedule
+        steps=args.steps,
+        seed=seed,
+        batch=args.batch,
+        lr=args.lr,
+        rotate=True,
+        scale=scale,
+        schedule=args.schedule,
+        held_out=0,  # scored below, the raw weights and each average alike
     )
+    held_out = settings.dataset(small.input_resolution, small.in_channels, seed=seed + 1)
     start = time.perf_counter()
     spec = TrainSpec(model=Owned(built), settings=settings, device="cpu", callbacks=(average,))
     losses = [r.loss for r in train(spec)]
     seconds = time.perf_counter() - start
-    scores = {"raw": shapes_accuracy(built, seed=seed + 1, n=args.held_out, rotate=True, scale=scale)}
+    scores = {"raw": held_out_accuracy(built, held_out, args.held_out)}
     for decay, average in zip(decays, averages, strict=True):
         copy = BuiltModel(small, average.module, built.stages)
         copy.module.eval()
-        scores[f"ema{decay:g}"] = shapes_accuracy(copy, seed=seed + 1, n=args.held_out, rotate=True, scale=scale)
+        scores[f"ema{decay:g}"] = held_out_accuracy(copy, held_out, args.held_out)
     curve = [statistics.fmean(losses[i : i + args.every]) for i in range(0, len(losses), args.every)]
     return {"query": query, "seed": seed, "scores": scores, "curve": curve, "seconds": seconds}
 

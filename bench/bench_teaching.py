@@ -1,4 +1,4 @@
-"""The teaching recipes (issue 22): what a class sees learn within a minute, measured per setting.
+"""The teaching recipes: what a class sees learn within a minute, measured per setting.
 
     python bench/bench_teaching.py [--threads 2] [--device cpu] [--bf16] [watch|degradation ...]
 

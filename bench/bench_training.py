@@ -12,12 +12,12 @@ A case is ``QUERY`` (shapes version 1 at the config's resolution, 32 px for thes
 (shapes version 2 at its default side, 64 px, the query's resolution set to match). For a case with
 deformable layers, steps alternate round-robin between four settings on the same model:
 ``backend="torchvision"`` (``torchvision.ops.deform_conv2d``) and ``backend="sampling"``
-(``explorer.families.deformable.sampled_deform_conv2d``), each with ``torch.set_num_threads(1)`` and
+(``explorer.families.nets.deformable.sampled_deform_conv2d``), each with ``torch.set_num_threads(1)`` and
 ``(2)``; after one warm-up step of each, ``N`` steps each, so a busy machine slows all alike. The
 medians, steps/s and the ratios are printed. ``@v2`` cases and cases without deformable layers run
 ``backend="auto"`` only (torchvision's op at 64 px would take minutes). Only this script sets the
 thread count; the library leaves it alone. First, unless ``--no-layer``: the single deformable layer
-of issue 16 (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
+the deformable page trains (16->16 channels at 32x32), forward and forward + backward, per backend and thread count.
 
 ``--learn STEPS [--learn-cases 1@32 2@32 2@64]`` measures something else, to compare shapes versions:
 the held-out accuracy of ResNet-20 after STEPS training steps on each, and its two weakest classes.
@@ -41,9 +41,9 @@ import torchvision
 from torch import nn
 
 from explorer.config import parse_query
-from explorer.data.shapes import DEFAULT_RESOLUTION, INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.data.shapes import DEFAULT_RESOLUTION, ShapesDataset, standardise
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d, set_backend
+from explorer.families.nets.deformable import DeformableConv2d, set_backend
 
 DEFAULT_CASES = (
     "family=plain&depth=8&deform=on",
@@ -82,7 +82,7 @@ class Case:
         dataset = ShapesDataset(resolution=self.side, in_channels=self.config.in_channels, seed=0, version=version)
         shapes = dataset.batch(range(batch))
         self.data_s = time.perf_counter() - start
-        self.x = (shapes.images - INPUT_MEAN) / INPUT_STD
+        self.x = standardise(shapes.images)
         self.y = shapes.labels % self.config.classes
         self.deformable = set_backend(self.model, "auto") > 0 and version == 1
 
@@ -113,7 +113,7 @@ def round_robin(case: Case, settings: list[tuple[str, int]], repeats: int) -> di
 
 
 def one_layer(repeats: int, batch: int) -> None:
-    """The issue's single-layer figure: one 3x3 deformable conv, 16->16 channels at 32x32, random
+    """The single-layer figure: one 3x3 deformable conv, 16->16 channels at 32x32, random
     offsets (std 1 px), forward alone and forward + backward, per backend, at 1 and 2 threads."""
     torch.manual_seed(0)
     layer = DeformableConv2d(16, 16, 3, padding=1)
@@ -166,14 +166,14 @@ def learn(steps: int, cases: list[str]) -> None:
         start = time.perf_counter()
         for _ in range(steps):
             shapes = next(data)
-            loss = F.cross_entropy(model((shapes.images - INPUT_MEAN) / INPUT_STD), shapes.labels)
+            loss = F.cross_entropy(model(standardise(shapes.images)), shapes.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         seconds = time.perf_counter() - start
         held = ShapesDataset(resolution=side, seed=1, version=version).batch(range(400))
         with torch.no_grad():
-            predicted = model.eval()((held.images - INPUT_MEAN) / INPUT_STD).argmax(1)
+            predicted = model.eval()(standardise(held.images)).argmax(1)
         per_class = {
             name: float((predicted[held.labels == c] == c).float().mean()) for c, name in enumerate(held.classes)
         }

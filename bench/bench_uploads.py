@@ -6,7 +6,8 @@ and must all get a map.
 
 Starts its own ``streamlit run app.py`` and prints the server's RSS (``/proc/PID/status``: VmRSS, and
 VmHWM for the peak) before the uploads, at the peak, and 10 s after the last tab showed its error,
-with the bytes in flight (N x S) and the goals of issue 27: peak <= before + 1.2 x in flight, and
+with the bytes in flight (N x S) and the goals (a class uploading at once must not grow the
+server for good): peak <= before + 1.2 x in flight, and
 after <= before + 0.5 GB. Every tab must show the clear "not a PyTorch state dict" error, and a fresh
 tab must still get a page afterwards.
 """

@@ -78,7 +78,7 @@ def controls_for(config: ModelConfig) -> list[Control]:
             auto = False
         elif widget == "multiselect":
             value = list(raw)
-        elif widget == "select_slider" and value not in options:
+        elif widget == "select_slider" and options is not None and value not in options:
             value = nearest(value, options)
         minimum = spec.minimum
         if name == "resolution":

@@ -8,7 +8,7 @@ from explorer.families import FAMILIES, PRESETS
 from explorer.knobs import knobs
 
 
-def _default_text(config_type: type, name: str, spec: Any) -> str:
+def _default_text(config_type: Any, name: str, spec: Any) -> str:
     default = getattr(config_type(), name)
     if default is None:
         return "auto: " + (config_type.resolution_rule if name == "resolution" else str(spec.derived))

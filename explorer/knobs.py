@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
 from explorer.compound import CompoundConfig, KnobScaling, Multipliers, Rule, not_scaled
+from explorer.errors import InputError
 
 __all__ = [
     "ConfigError",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config that cannot be built; the message names the key, the value and what is allowed."""
 
 
@@ -323,10 +324,12 @@ _FAMILY_PRESETS: dict[str, list[str]] = {}
 
 
 def register_preset(name: str, query: str) -> None:
-    """Declare a preset (called by the family modules as they are imported)."""
+    """Declare a preset (called by the family modules as they are imported). A name is declared once:
+    a second declaration raises ValueError (silently replacing the first would change what a link
+    that names it opens)."""
     family = query_to_dict(query)["family"]
     if name in _PRESETS:
-        _FAMILY_PRESETS[query_to_dict(_PRESETS[name])["family"]].remove(name)
+        raise ValueError(f"preset '{name}' is declared twice: '{_PRESETS[name]}' and '{query}'")
     _PRESETS[name] = query
     _FAMILY_PRESETS.setdefault(family, []).append(name)
     _PRESET_CONFIGS.pop(name, None)

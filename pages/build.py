@@ -33,7 +33,7 @@ if config.family == "blocks":  # the composer: its blocks as an editable table
     from pages._shared.composer import block_editor  # here: it imports pandas (0.45 s on a fresh server)
 
     with st.expander("Block editor", expanded=True):
-        block_editor(config)
+        block_editor(config)  # type: ignore[arg-type]  # family "blocks": a BlocksConfig
 flops = st.toggle("Show FLOPs (2 × MACs) instead of MACs", key="build.flops")
 work_label, work = ("FLOPs", result.flops) if flops else ("MACs", result.macs)
 previous_work = previous.flops if flops else previous.macs
@@ -45,7 +45,7 @@ batch = st.select_slider(
 try:
     training, training_error = cached_training_memory(config.query, batch), ""
 except ValueError as error:
-    training, training_error = None, str(error)
+    training, training_error = None, str(error)  # type: ignore[assignment]  # shown as the error instead
 # A row that wraps (each number as wide as it needs): never cut on a 1280x720 projector or a laptop.
 headline = st.container(horizontal=True, gap="large")
 metric = partial(headline.metric, width="content")
@@ -92,14 +92,14 @@ breakdown, layers, memory, graph, summary, export = st.tabs(
 )
 if breakdown.open:
     with breakdown:
-        metric = st.radio(
-            "Measure", list(metric_names), format_func=metric_names.get, horizontal=True, key="build.metric"
+        measure = st.radio(
+            "Measure", list(metric_names), format_func=metric_names.__getitem__, horizontal=True, key="build.metric"
         )
         left, right = st.columns(2)
-        left.plotly_chart(group_bar(result.grouped("stage"), "stage", metric), key="build.by_stage")
-        right.plotly_chart(group_bar(result.grouped("type"), "type", metric), key="build.by_type")
+        left.plotly_chart(group_bar(result.grouped("stage"), "stage", measure), key="build.by_stage")
+        right.plotly_chart(group_bar(result.grouped("type"), "type", measure), key="build.by_type")
         shape = st.radio("Hierarchy as", ["treemap", "sunburst"], horizontal=True, key="build.shape")
-        st.plotly_chart(hierarchy(result, metric, shape), key="build.hierarchy")
+        st.plotly_chart(hierarchy(result, measure, shape), key="build.hierarchy")
         table(group_frame(result, "stage", flops), hide_index=True)
 if layers.open:
     with layers:

@@ -45,7 +45,9 @@ repeats = middle.toggle(
     disabled=not has_repeats(graph),
     help="Runs of identical consecutive blocks are folded into one box marked × N",
 )
-metric = right.selectbox("Colour and size by", list(GRAPH_METRICS), format_func=GRAPH_METRICS.get, key="graph.metric")
+metric = right.selectbox(
+    "Colour and size by", list(GRAPH_METRICS), format_func=GRAPH_METRICS.__getitem__, key="graph.metric"
+)
 direction = far.radio(
     "Layout",
     ["TB", "LR"],
@@ -58,8 +60,8 @@ group_ids = [g.id for g in graph.groups if g.id != graph.root]
 labels = {g.id: g.label for g in graph.groups}
 unfold_key, fold_key = f"graph.unfold.{config.query}", f"graph.fold.{config.query}"
 pick_left, pick_right = st.columns(2)
-to_unfold = pick_left.multiselect("Unfold", group_ids, format_func=labels.get, key=unfold_key)
-to_fold = pick_right.multiselect("Fold", group_ids, format_func=labels.get, key=fold_key)
+to_unfold = pick_left.multiselect("Unfold", group_ids, format_func=labels.__getitem__, key=unfold_key)
+to_fold = pick_right.multiselect("Fold", group_ids, format_func=labels.__getitem__, key=fold_key)
 
 expanded = expanded_for(graph, level, repeats)
 for group_id in to_unfold:

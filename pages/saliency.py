@@ -60,12 +60,11 @@ def weights_choices(config: ModelConfig, shipped: ShippedModel | None, photo: bo
 
 def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | None:
     info = pretrained_info(config)
-    has_imagenet = info is not None
     shipped = shipped_for(config)
     choices = weights_choices(config, shipped, photo)
-    key = f"saliency.weights.{'-'.join(c.value for c in choices)}"
-    source = st.radio("Weights", choices, format_func=SALIENCY_LABELS.get, key=key)
-    if not has_imagenet:
+    radio_key = f"saliency.weights.{'-'.join(c.value for c in choices)}"
+    source = st.radio("Weights", choices, format_func=SALIENCY_LABELS.get, key=radio_key)
+    if info is None:
         st.caption("ImageNet weights exist for torchvision's own models: pick one of their presets to use them.")
     elif not info.cached and source is not IMAGENET:
         st.caption(
@@ -89,7 +88,7 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
                 )
             return shipped_model(shipped.name, device)
         if source is IMAGENET:
-            info = pretrained_info(config)
+            assert info is not None  # IMAGENET is offered only where torchvision has weights
             if not info.cached and st.button(f"Download {info.model_name} weights", key="saliency.download"):
                 bar = st.progress(0.0, text="Downloading…")
                 with_imagenet_weights(config, device, download=True, progress=lambda f: bar.progress(f))
@@ -99,7 +98,7 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
             if model is not None:  # the Deformable page may reuse the model in use here
                 SALIENCY_MODEL.set(KeyedModel(("checkpoint", config.query), model))
             return model
-        key = ("trained", config.query)
+        key: tuple[str, ...] = ("trained", config.query)
         seconds = st.slider("Training time budget (s)", 10, 300, TRAIN_SECONDS, 5, key="saliency.budget")
         bf16 = bf16_toggle("saliency")
         start = warm_start(config, device)
@@ -165,10 +164,11 @@ with results:
     st.caption(f"Weights: {model.weights}")
     first = explain_image(model, image, layer=layer, relu=relu)
     options = [index for index, _ in first.cam.top]
+    class_name = model.class_name
     target = st.selectbox(
         "Explain class",
         options,
-        format_func=lambda i: f"{model.class_name(i)} (#{i})",
+        format_func=lambda i: f"{class_name(i)} (#{i})",
         key=f"saliency.target.{model.config.query}.{image_digest(image)}",  # a new picture: its own top class
         help="Default: the top prediction",
     )

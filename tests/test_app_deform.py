@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from explorer.analysis.deform import SPREAD_IMAGES
+from explorer.analysis.deform_spread import SPREAD_IMAGES
 from explorer.runtime.shipped import shipped_deformable
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

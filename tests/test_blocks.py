@@ -1,6 +1,6 @@
 """The block composer (family=blocks) and the material's two hybrid models.
 
-The hybrids are rebuilt here, independently, straight from the issue's description in plain PyTorch
+The hybrids are rebuilt here, independently, straight from the course material's description in plain PyTorch
 (no explorer and no torchvision block classes), then compared with the presets: parameter counts,
 MACs, state-dict layout and outputs with the same weights.
 """
@@ -21,7 +21,7 @@ from explorer.config import parse_query
 from explorer.families import build
 from explorer.families.blocks import HYBRID_EFFICIENT, HYBRID_RESNET, BlocksConfig
 from explorer.families.blockspec import KINDS, canonical, parse_blocks, scale_blocks
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.knobs import ConfigError, format_query
 from explorer.measure.profile import profile
 

@@ -30,7 +30,7 @@ from explorer.analysis.training import TrainSpec
 from explorer.cli import main
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.measure.profile import profile
 from explorer.runtime.models import build_on
 from explorer.views.deform import map_heatmap, quiver_figure, sampling_figure, stacked_figure
@@ -144,9 +144,9 @@ def test_stacked_points_follow_the_lower_layers_offsets() -> None:
 
 def test_training_moves_the_offsets_from_zero(device) -> None:
     steps: list[int] = []
-    settings = offsets_settings(steps=3, batch=4, lr=1e-2)
+    settings = offsets_settings(steps=3, batch=4, lr=1e-2, held_out=0)
     spec = TrainSpec(model=offsets_source(parse_query(SMALL)), settings=settings, device=device)
-    pair = train_offsets(dataclasses.replace(spec, callbacks=(lambda r: steps.append(r.step),)), held_out=0)
+    pair = train_offsets(dataclasses.replace(spec, callbacks=(lambda r: steps.append(r.step),)))
     assert steps == [1, 2, 3] and pair.steps == 3 and len(pair.losses) == 3
     image = generated_shape(3, 16, "square")[0]
     before = offset_fields(pair.before.built, image, pair.before.mean, pair.before.std)

@@ -13,7 +13,7 @@ from torchvision.ops import deform_conv2d
 
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d, sampled_deform_conv2d, set_backend, uses_sampling
+from explorer.families.nets.deformable import DeformableConv2d, sampled_deform_conv2d, set_backend, uses_sampling
 
 # (batch, c_in, c_out, h, w, kernel, stride, padding, dilation, groups, offset_groups)
 CASES = [

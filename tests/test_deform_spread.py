@@ -1,4 +1,4 @@
-"""Does deformable sampling adapt to geometry? The spread study (analysis.deform.spread_against_size)
+"""Does deformable sampling adapt to geometry? The spread study (analysis.deform_spread.spread_against_size)
 and its rank correlation, on the shipped deformable models and on zero offsets."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from explorer.analysis.deform import SPREAD_IMAGES, spearman, spread_against_size, untrained_copy
+from explorer.analysis.deform import untrained_copy
+from explorer.analysis.deform_spread import SPREAD_IMAGES, spearman, spread_against_size
 from explorer.runtime.shipped import load_shipped, shipped_deformable
 
 
@@ -39,8 +40,9 @@ def test_the_shipped_deformable_models_measure_a_spread_per_shape(modulated, sin
 
 
 def test_the_shipped_deformable_model_spreads_wider_on_bigger_objects(single_thread):
-    """Issue 16's headline, as the Deformable page measures it (the page's default layer, 200
-    held-out shapes): the sampling points' spread rises with the object's size, Spearman rho >= 0.5."""
+    """The deformable lesson's headline (the offsets adapt to the object), as the Deformable page
+    measures it (the page's default layer, 200 held-out shapes): the sampling points' spread rises
+    with the object's size, Spearman rho >= 0.5."""
     model = load_shipped(shipped_deformable())
     study = spread_against_size(model.built, n=SPREAD_IMAGES)
     assert study.rho >= 0.5, study.rho

@@ -16,7 +16,7 @@ from torch import nn
 
 from explorer.config import matching_preset, parse_query
 from explorer.families import FAMILIES, PRESETS, build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.nets.resnet import (
     PadShortcut,
     PlainBasicBlock,

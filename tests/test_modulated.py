@@ -7,7 +7,7 @@ import torch
 
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.knobs import ConfigError, format_query
 from explorer.measure.profile import profile
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from explorer.config import parse_query
 from explorer.families import build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.measure.flops import deform_conv2d_macs
 from explorer.measure.profile import profile
 

@@ -1,4 +1,4 @@
-"""The grid search (issue 14): the grid under alpha·beta²·gamma² ≈ 2, each point the Scaling lab's
+"""The grid search: the grid under alpha·beta²·gamma² ≈ 2, each point the Scaling lab's
 rule at phi=1, the same results through the in-process runner, the local pool and a local Ray
 instance; results.jsonl written as points finish and a rerun resuming; the CLI's error contract."""
 
@@ -17,6 +17,7 @@ import pytest
 from explorer.analysis.scaling import Rule, rule_config
 from explorer.analysis.search import (
     RESULTS_FILE,
+    SEARCH,
     GridPoint,
     InlineExecutor,
     Outcome,
@@ -33,6 +34,7 @@ from explorer.analysis.search import (
 )
 from explorer.cli import main
 from explorer.config import parse_query
+from explorer.errors import InputError
 from explorer.views.search_text import ranking_sentence, verdict_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +42,9 @@ TINY = "family=plain&depth=4&width=4&resolution=16"
 
 
 def two_points(**changes) -> SearchSpec:
-    """A grid of exactly one point (1.2, 1.1, 1.2: ratio 2.09) besides the base."""
-    return SearchSpec(query=TINY, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), steps=3, seeds=2, batch=8, **changes)
+    """A grid of exactly one point (1.2, 1.1, 1.2: ratio 2.09) besides the base; ``changes`` to the recipe."""
+    settings = dataclasses.replace(SEARCH, **{"steps": 3, "batch": 8, **changes})
+    return SearchSpec(query=TINY, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), seeds=2, settings=settings)
 
 
 def two_point_plan(spec: SearchSpec) -> list[GridPoint]:
@@ -53,8 +56,9 @@ def test_parse_axis_forms_and_errors():
     assert parse_axis("1.2,1.1") == (1.1, 1.2)
     assert parse_axis("1.15") == (1.15,)
     for bad in ("1.4:1.0:0.1", "1:2:0", "a:b:c", "0.5:1:0.1", "1,3", "", "1:2:0.001"):
-        with pytest.raises(ValueError, match="--alpha"):
+        with pytest.raises(InputError, match=r"^alpha '") as raised:  # the library names its setting, not a flag
             parse_axis(bad, "alpha")
+        assert raised.value.field == "alpha"
 
 
 def test_grid_keeps_points_near_two_and_names_the_nearest_when_none_is():
@@ -300,15 +304,24 @@ def test_a_rule_that_rounds_to_the_winners_network_is_not_its_runner_up():
 def test_a_spec_with_the_data_options_at_their_defaults_keeps_its_old_key():
     old = SearchSpec(query="family=plain&depth=4&width=8&resolution=32")
     assert "rotate" not in old.to_dict() and "scale" not in old.to_dict()
-    upright = SearchSpec(query=old.query, rotate=False, scale=(0.5, 0.9), held_out=512)
+    assert old.to_dict() == {  # the file's keys, as searches recorded before the recipe was one object
+        "query": old.query, "alphas": [1.0, 1.1, 1.2, 1.3, 1.4], "betas": [1.0, 1.1, 1.2, 1.3, 1.4],
+        "gammas": [1.0, 1.1, 1.2, 1.3, 1.4], "tolerance": 0.1, "steps": 60, "seeds": 2, "batch": 32, "lr": 0.001,
+    }  # fmt: skip
+    upright = SearchSpec(
+        query=old.query, settings=dataclasses.replace(SEARCH, rotate=False, scale=(0.5, 0.9), held_out=512)
+    )
     assert upright.key != old.key
+    assert {"rotate": False, "scale": [0.5, 0.9], "held_out": 512}.items() <= upright.to_dict().items()
     assert SearchSpec.from_dict(json.loads(json.dumps(upright.to_dict()))) == upright
+    momentum = SearchSpec(query=old.query, settings=dataclasses.replace(SEARCH, momentum=0.5))
+    assert momentum.to_dict()["momentum"] == 0.5 and momentum.key != old.key  # a new field, once it is set
 
 
 def test_a_run_keeps_its_first_losses_and_a_prefix_re_run_takes_exactly_them(tmp_path):
     from explorer.analysis.search import FIRST_STEPS, first_losses
 
-    spec = dataclasses.replace(two_points(schedule="cosine", lr=0.01), steps=6)
+    spec = two_points(schedule="cosine", lr=0.01, steps=6)
     points = two_point_plan(spec)
     run = run_search(spec, tmp_path, InlineExecutor(), points=points)
     _, again = load_results(tmp_path)
@@ -437,7 +450,7 @@ def test_settling_gives_the_verdicts_networks_more_seeds_exactly_as_a_longer_sea
         assert result.accuracies[2] == third.accuracy and result.final_losses[2] == third.final_loss
         assert result.first_losses[2] == third.first_losses
     assert settle(spec, tmp_path, InlineExecutor(), 3).trained == 0  # nothing left to settle
-    with pytest.raises(ValueError, match="--settle 21; allowed: 2"):
+    with pytest.raises(InputError, match=r"^settle 21; allowed: 2"):
         settle(spec, tmp_path, InlineExecutor(), 21)
 
 

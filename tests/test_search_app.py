@@ -4,12 +4,13 @@ its link with the verdict and the apply-to-sliders button, and a search started 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.analysis.search import InlineExecutor, SearchSpec, load_results, run_search, search_directory
+from explorer.analysis.search import SEARCH, InlineExecutor, SearchSpec, load_results, run_search, search_directory
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = "family=plain&depth=4&width=8&resolution=32"
@@ -44,11 +45,18 @@ def test_search_tab_plans_the_default_grid():
     assert "**19 networks** (15 grid points, the base, 3 single-dimension baselines) × 2 seeds" in texts(at)
     assert at.button(key="scaling.search_start").label == "Start the search"
     at.text_input(key="scaling.search_alpha").set_value("1.4:1.0").run()
-    assert any("--alpha '1.4:1.0' is not a grid" in e.value for e in at.error)
+    assert any("alpha '1.4:1.0' is not a grid" in e.value for e in at.error)
 
 
 def test_a_finished_search_reopens_from_its_link_and_applies_the_best_point():
-    spec = SearchSpec(query=SMALL, alphas=(1.2,), betas=(1.1,), gammas=(1.2, 1.15), steps=2, seeds=2, batch=8)
+    spec = SearchSpec(
+        query=SMALL,
+        alphas=(1.2,),
+        betas=(1.1,),
+        gammas=(1.2, 1.15),
+        seeds=2,
+        settings=replace(SEARCH, steps=2, batch=8),
+    )
     run = run_search(spec, search_directory(spec.key), InlineExecutor())
     assert run.trained == 6
     at = open_search(preset="resnet18", search=spec.key)
@@ -156,7 +164,9 @@ def test_a_settling_cancelled_in_this_session_can_be_resumed(monkeypatch):
     on) was cancelled offers "Resume settling", which settles to the same number of seeds."""
     from explorer.analysis.search import BackgroundSearch, settle_targets, unsettled
 
-    spec = SearchSpec(query=SMALL, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), steps=2, seeds=2, batch=8)
+    spec = SearchSpec(
+        query=SMALL, alphas=(1.2,), betas=(1.1,), gammas=(1.2,), seeds=2, settings=replace(SEARCH, steps=2, batch=8)
+    )
     directory = search_directory(spec.key)
     run_search(spec, directory, InlineExecutor())  # the grid, 2 seeds; settling to 3 never ran
     _, results = load_results(directory)

@@ -124,7 +124,7 @@ def load_card_description(card_path: Path) -> str:
     [
         (["train", TINY, "--steps", "0", "--out", "x"], "error: --steps 0; allowed: 1 or more"),
         (["train", TINY, "--steps", "2", "--batch", "1", "--out", "x"], "error: --batch 1; allowed: 2 or more"),
-        (["train", TINY, "--steps", "2", "--lr", "-1", "--out", "x"], "error: lr=-1.0; allowed: a positive number"),
+        (["train", TINY, "--steps", "2", "--lr", "-1", "--out", "x"], "error: --lr -1.0; allowed: a positive number"),
         (["train", "preset=nope", "--steps", "2", "--out", "x"], "error: unknown preset 'nope'"),
         (["train", TINY, "--steps", "2", "--out", __file__], "error: --out"),
         (["train", TINY, "--steps", "2", "--name", "../x", "--out", "x"], "error: --name '../x'"),

@@ -123,12 +123,14 @@ def test_a_warm_start_trains_at_the_start_models_side_unless_told_and_leaves_it_
     before = {k: v.clone() for k, v in start.built.module.state_dict().items()}
     config = parse_query("family=resnet&stem=cifar&depth=8&width=16")
     assert config.input_resolution == 32 and start.built.config.input_resolution == 64
-    settings = shapes_settings(True, steps=1, batch=4, lr=1e-4)
-    run = train_on_shapes(TrainSpec(model=shapes_source(config, start=start), settings=settings), held_out=64)
+    settings = shapes_settings(True, steps=1, batch=4, lr=1e-4, held_out=64)
+    run = train_on_shapes(TrainSpec(model=shapes_source(config, start=start), settings=settings))
     assert run.side == 64 and run.model.built.config.input_resolution == 64
     assert "at 64 px" in run.model.weights and "starting from the shipped model 'resnet8-cifar'" in run.model.weights
     assert run.model.accuracy >= 0.8  # measured at the side it was trained on, where it is good
-    asked = train_on_shapes(TrainSpec(model=shapes_source(config, 48, start), settings=settings), held_out=0)
+    unmeasured = dataclasses.replace(settings, held_out=0)
+    asked = train_on_shapes(TrainSpec(model=shapes_source(config, 48, start), settings=unmeasured))
+    assert asked.model.accuracy is None
     assert asked.side == 48 and asked.model.built.config.input_resolution == 48
     assert all(torch.equal(v, before[k]) for k, v in start.built.module.state_dict().items())
 
@@ -196,4 +198,4 @@ def test_a_diverging_run_to_the_end_raises():
             if isinstance(m, nn.Conv2d):
                 m.weight.mul_(1e7)
     with pytest.raises(ValueError, match="training diverged at step 1"):
-        train_on_shapes(TrainSpec(model=Owned(built), settings=TrainSettings(steps=5, batch=4)), held_out=0)
+        train_on_shapes(TrainSpec(model=Owned(built), settings=TrainSettings(steps=5, batch=4)))

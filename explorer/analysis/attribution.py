@@ -39,6 +39,7 @@ from explorer.analysis.methods import (
 )
 from explorer.analysis.saliency import default_layer
 from explorer.data.images import preprocess
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
@@ -81,7 +82,7 @@ def heatmap_of(method: Method, raw: torch.Tensor) -> torch.Tensor:
 def _module(model: nn.Module, name: str) -> nn.Module:
     modules = dict(model.named_modules())
     if name not in modules:
-        raise ValueError(f"no layer '{name}' in this model; e.g. " + ", ".join(list(modules)[1:6]))
+        raise InputError(f"no layer '{name}' in this model; e.g. " + ", ".join(list(modules)[1:6]))
     return modules[name]
 
 
@@ -90,7 +91,7 @@ def top_class(model: nn.Module, image: torch.Tensor) -> tuple[torch.Tensor, int]
     with torch.no_grad():
         probabilities = torch.softmax(model(image), dim=1)[0]
     if not torch.isfinite(probabilities).all():
-        raise ValueError("the model's output is NaN or infinite for this image; saliency is undefined")
+        raise InputError("the model's output is NaN or infinite for this image; saliency is undefined")
     return probabilities, int(probabilities.argmax())
 
 
@@ -108,13 +109,13 @@ def attribution_tensor(
             inputs, target=target, relu_attributions=options.relu
         )
         if cam.dim() != 4:
-            raise ValueError(f"layer '{layer}' has no spatial output (shape {tuple(cam.shape)}); pick a conv stage")
+            raise InputError(f"layer '{layer}' has no spatial output (shape {tuple(cam.shape)}); pick a conv stage")
         return LayerAttribution.interpolate(cam, (height, width), interpolate_mode="bilinear")[0, 0].detach()
     if method is Method.GRADIENTS:
         result = Gradients(model).attribute(inputs, target=target)
     elif method is Method.INTEGRATED_GRADIENTS:
         if options.ig_steps < 1:
-            raise ValueError(f"Integrated Gradients needs at least 1 step (got {options.ig_steps})")
+            raise InputError(f"Integrated Gradients needs at least 1 step (got {options.ig_steps})")
         batch = options.internal_batch_size or ig_batch(options.ig_steps, height, width)
         result = IntegratedGradients(model).attribute(
             inputs, target=target, n_steps=options.ig_steps, internal_batch_size=batch
@@ -171,7 +172,7 @@ def attribute_all(
         probabilities, top = top_class(model, image)
         chosen = top if target is None else int(target)
         if not 0 <= chosen < probabilities.numel():
-            raise ValueError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
+            raise InputError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
         for method in methods:
             method = Method(method)
             start = clock()

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from explorer.errors import InputError
 from explorer.families.blocks import BlocksConfig
 from explorer.knobs import ConfigError
 
@@ -75,7 +76,7 @@ def moved(texts: Sequence[str], index: int, offset: int) -> list[str]:
     """``texts`` with the block at ``index`` (0-based) moved by ``offset`` places (clamped)."""
     items = list(texts)
     if not 0 <= index < len(items):
-        raise ValueError(f"block {index + 1} does not exist; the list has {len(items)}")
+        raise InputError(f"block {index + 1} does not exist; the list has {len(items)}")
     target = max(0, min(len(items) - 1, index + offset))
     items.insert(target, items.pop(index))
     return items

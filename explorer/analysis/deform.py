@@ -1,4 +1,5 @@
-"""Deformable convolution made visible: offset fields, sampling points, stacked receptive fields.
+"""Deformable convolution made visible: offset fields, sampling points, stacked receptive fields
+(whether the sampling adapts to the object is measured in :mod:`explorer.analysis.deform_spread`).
 
 Geometry (torchvision's convention; ``tests/test_deform.py`` checks it against
 ``torchvision.ops.deform_conv2d`` itself). A layer with kernel ``(kh, kw)``, stride ``s``, padding
@@ -52,8 +53,9 @@ from explorer.analysis.training import (
 )
 from explorer.data.images import display_image, preprocess
 from explorer.data.shapes import CLASSES, INPUT_MEAN, INPUT_STD
+from explorer.errors import InputError
 from explorer.families import BuiltModel, build
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.knobs import ModelConfig
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
@@ -66,7 +68,6 @@ __all__ = [
     "DeformView",
     "LayerOffsets",
     "OffsetField",
-    "SpreadStudy",
     "TrainedPair",
     "deformable_layers",
     "generated_shape",
@@ -75,8 +76,6 @@ __all__ = [
     "offsets_source",
     "regular_grid",
     "sampling_points",
-    "spearman",
-    "spread_against_size",
     "stacked_points",
     "train_offsets",
     "untrained",
@@ -88,6 +87,8 @@ DEFAULT_QUERY = "family=plain&deform=on&depth=8"
 TRAIN_RESOLUTION = 32
 TRAIN_BATCH = 16
 LEARNING_RATE = 2e-3
+#: Held-out images the trained offsets' network is scored on (of another seed).
+HELD_OUT_IMAGES = 64
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ class OffsetField:
     def check_location(self, i: int, j: int) -> None:
         h, w = self.out_size
         if not (0 <= i < h and 0 <= j < w):
-            raise ValueError(f"location ({i}, {j}) is outside {self.name}'s {h}x{w} output")
+            raise InputError(f"location ({i}, {j}) is outside {self.name}'s {h}x{w} output")
 
     def tap_offsets(self, i: int, j: int) -> np.ndarray:
         """``(taps, 2)`` offsets ``(dy, dx)`` of output ``(i, j)`` in input-map pixels."""
@@ -272,7 +273,7 @@ class OffsetField:
             vectors = self.mean_offset()
         else:
             if not 0 <= tap < self.layer.taps:
-                raise ValueError(f"tap {tap}; allowed: 0 to {self.layer.taps - 1}")
+                raise InputError(f"tap {tap}; allowed: 0 to {self.layer.taps - 1}")
             vectors = self.offsets[2 * tap : 2 * tap + 2].astype(np.float64)
         h, w = self.out_size
         ii, jj = np.meshgrid(np.arange(0, h, every), np.arange(0, w, every), indexing="ij")
@@ -301,7 +302,7 @@ class DeformView:
     def chain(self, name: str) -> list[str]:
         """The run of consecutive deformable layers that ends at ``name``, first layer first."""
         if name not in self.fields:
-            raise ValueError(f"'{name}' is not a deformable layer; allowed: {', '.join(self.fields)}")
+            raise InputError(f"'{name}' is not a deformable layer; allowed: {', '.join(self.fields)}")
         position = self.order.index(name)
         run = [name]
         for previous in reversed(self.order[:position]):
@@ -367,7 +368,7 @@ def offset_fields(
     model = built.module
     offset_convs = {f"{n}.offset_conv": n for n, m in model.named_modules() if isinstance(m, DeformableConv2d)}
     if not offset_convs:
-        raise ValueError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
+        raise InputError(f"{config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
     raw: dict[str, torch.Tensor] = {}
     inputs: dict[str, tuple[int, int]] = {}
     order: list[str] = []
@@ -423,7 +424,7 @@ def stacked_points(view: DeformView, name: str, i: int, j: int, levels: int = 3)
     chain of deformable layers is shorter.
     """
     if levels < 1:
-        raise ValueError(f"levels={levels}; allowed: 1 or more")
+        raise InputError(f"levels={levels}; allowed: 1 or more")
     chain = view.chain(name)[::-1][:levels]  # top first
     top = view.fields[chain[0]]
     result = [top.image_points(i, j)]
@@ -466,8 +467,10 @@ class TrainedPair:
 def offsets_settings(warm: bool = False, **changes: object) -> TrainSettings:
     """How offsets are learned: Adam at :data:`LEARNING_RATE`, batch :data:`TRAIN_BATCH`, the shapes
     trainer's data (rotated, rescaled shapes); ``warm``: refining a trained model, at its warm-start
-    rate. ``changes``: the steps, the seed, autocast, ..."""
-    return shapes_settings(warm, **{"batch": TRAIN_BATCH, **({} if warm else {"lr": LEARNING_RATE}), **changes})
+    rate; accuracy on :data:`HELD_OUT_IMAGES` held-out images. ``changes``: the steps, the seed,
+    autocast, ``held_out=0`` (not measured), ..."""
+    recipe = {"batch": TRAIN_BATCH, "held_out": HELD_OUT_IMAGES, **({} if warm else {"lr": LEARNING_RATE})}
+    return shapes_settings(warm, **{**recipe, **changes})
 
 
 def offsets_source(
@@ -486,7 +489,7 @@ def untrained(spec: TrainSpec) -> ExplainableModel:
     its start with the offsets zeroed (the regular grid). Raises ValueError for a network without
     deformable layers."""
     source, device = spec.model, spec.device if spec.device is not None else "cpu"
-    norm = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
+    norm: dict[str, Any] = {"categories": CLASSES, "mean": (INPUT_MEAN,), "std": (INPUT_STD,)}
     if isinstance(source, Fresh):
         before = instantiate(source.config, device, batch=spec.settings.batch, training=False, seed=spec.settings.seed)
         model = ExplainableModel(before, "untrained (offsets all zero: the regular grid)", **norm)
@@ -497,19 +500,19 @@ def untrained(spec: TrainSpec) -> ExplainableModel:
     else:
         raise TypeError("the offsets are learned on a Fresh model or a Copied one, not on an Owned one")
     if not deformable_layers(before):
-        raise ValueError(f"{spec.config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
+        raise InputError(f"{spec.config.query} has no deformable layers; add deform=... (e.g. {DEFAULT_QUERY})")
     return model
 
 
-def train_offsets(spec: TrainSpec, held_out: int = 64) -> TrainedPair:
+def train_offsets(spec: TrainSpec) -> TrainedPair:
     """Fit ``spec``'s model (see :func:`offsets_source` and :func:`offsets_settings`) to the shapes
     data set with :func:`explorer.analysis.training.train_on_shapes`; return it with the untrained
     model it started from (:func:`untrained`). Nothing shared is touched: "after" trains a private
-    copy of "before" (or of the start). Accuracy is measured on ``held_out`` images of another seed
-    (0: not measured)."""
+    copy of "before" (or of the start). Accuracy is measured on ``settings.held_out`` images of
+    another seed (0: not measured)."""
     before = untrained(spec)
     source = spec.model if isinstance(spec.model, Copied) else Copied(before.built)
-    run = train_on_shapes(dataclasses.replace(spec, model=source), held_out)
+    run = train_on_shapes(dataclasses.replace(spec, model=source))
     return TrainedPair(before, run.model, run.steps, list(run.losses))
 
 
@@ -519,107 +522,5 @@ def untrained_copy(built: BuiltModel) -> BuiltModel:
     for module in copied.module.modules():
         if isinstance(module, DeformableConv2d):
             nn.init.zeros_(module.offset_conv.weight)
-            nn.init.zeros_(module.offset_conv.bias)
+            nn.init.zeros_(module.offset_conv.bias)  # type: ignore[arg-type]  # the offset conv has a bias
     return copied
-
-
-# -- does the sampling adapt to the object? ---------------------------------------------------------
-#: Held-out shapes in the spread study (seed far from any training seed).
-SPREAD_IMAGES = 200
-SPREAD_SEED = 7_000_001
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation of two samples (average ranks for ties); nan when either is constant."""
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"two samples of one length (2 or more) needed; got {x.shape} and {y.shape}")
-
-    def ranks(v: np.ndarray) -> np.ndarray:
-        order = np.argsort(v, kind="stable")
-        r = np.empty(v.size)
-        r[order] = np.arange(v.size, dtype=np.float64)
-        for value in np.unique(v):  # ties share their mean rank
-            tied = v == value
-            r[tied] = r[tied].mean()
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-@dataclass(frozen=True)
-class SpreadStudy:
-    """A deformable layer's sampling spread against the object's size over held-out shapes.
-
-    ``sizes``: the shape's size, the square root of its mask area, in image pixels. ``spreads``: the
-    root-mean-square distance of the layer's ``k*k`` sampling points from their centroid, in image
-    pixels, averaged over the output locations that sit on the shape (the one nearest the shape's
-    centroid when none does). A regular 3x3 grid has spread ``sqrt(4/3) * stride``; a layer whose
-    sampling adapts to geometry spreads its points wider on bigger objects (``rho`` > 0).
-    """
-
-    layer: str
-    seed: int
-    sizes: np.ndarray = field(repr=False)
-    spreads: np.ndarray = field(repr=False)
-    regular_spread: float
-    rho: float
-
-    @property
-    def n(self) -> int:
-        return int(self.sizes.size)
-
-
-def spread_against_size(
-    built: BuiltModel,
-    layer: str | None = None,
-    n: int = SPREAD_IMAGES,
-    seed: int = SPREAD_SEED,
-    mean: Sequence[float] = (INPUT_MEAN,),
-    std: Sequence[float] = (INPUT_STD,),
-) -> SpreadStudy:
-    """Measure :class:`SpreadStudy` for ``layer`` (default: the last deformable layer) on images
-    ``0..n-1`` of the shapes data set with ``seed`` at the model's resolution."""
-    from explorer.data.shapes import generate
-
-    config = built.config
-    batch = generate(n, resolution=config.input_resolution, in_channels=3, seed=seed)
-    sizes, spreads = [], []
-    regular = math.nan
-    for k in range(n):
-        pixels = (batch.images[k].permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
-        view = offset_fields(built, Image.fromarray(pixels), mean, std)
-        name = layer or view.names[-1]
-        if name not in view.fields:
-            raise ValueError(f"no deformable layer '{name}'; deformable layers: {', '.join(view.names)}")
-        f = view.fields[name]
-        mask = batch.masks[k].numpy()
-        points = f.points() * f.input_stride  # (H, W, taps, 2) image px
-        centred = points - points.mean(axis=2, keepdims=True)
-        spread = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))  # (H, W)
-        h, w = f.out_size
-        rows = np.clip(np.round(np.arange(h) * f.output_stride).astype(int), 0, mask.shape[0] - 1)
-        cols = np.clip(np.round(np.arange(w) * f.output_stride).astype(int), 0, mask.shape[1] - 1)
-        on = mask[np.ix_(rows, cols)]
-        if not on.any():
-            ys, xs = np.nonzero(mask)
-            cy, cx = (ys.mean(), xs.mean()) if ys.size else (mask.shape[0] / 2, mask.shape[1] / 2)
-            on = np.zeros((h, w), dtype=bool)
-            on[min(h - 1, round(cy / f.output_stride)), min(w - 1, round(cx / f.output_stride))] = True
-        sizes.append(math.sqrt(float(mask.sum())))
-        spreads.append(float(spread[on].mean()))
-        grid = f.regular_points()[0, 0] * f.input_stride
-        regular = float(np.sqrt(((grid - grid.mean(axis=0)) ** 2).sum(axis=-1).mean()))
-    # Rounded to 1e-4 px: float noise below that must not rank (zero offsets give one tied value).
-    sizes_a, spreads_a = np.asarray(sizes), np.round(np.asarray(spreads), 4)
-    return SpreadStudy(
-        layer=name,
-        seed=seed,
-        sizes=sizes_a,
-        spreads=spreads_a,
-        regular_spread=regular,
-        rho=spearman(sizes_a, spreads_a),
-    )

@@ -28,6 +28,7 @@ from PIL import Image
 
 from explorer.analysis.features import default_layer, depth_layers, run_to, stage_ends
 from explorer.data.images import preprocess
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig
 from explorer.measure.hooks import model_lock
@@ -163,7 +164,7 @@ def noise_inputs(config: ModelConfig, samples: int = SAMPLES, seed: int = 0) -> 
     Drawn on the CPU (as the models' weights are, ``explorer.runtime.models``) so a seed gives the
     same inputs on every device; the analyses move them to the model's device."""
     if not 1 <= samples <= 256:
-        raise ValueError(f"samples must be between 1 and 256, not {samples}")
+        raise InputError(f"samples must be between 1 and 256, not {samples}")
     side = config.input_resolution
     generator = torch.Generator().manual_seed(int(seed))
     return torch.randn(samples, config.in_channels, side, side, generator=generator)
@@ -184,7 +185,7 @@ def input_gradients(
 
     def centre_unit(name: str, output: torch.Tensor) -> torch.Tensor:
         if output.dim() != 4:
-            raise ValueError(f"layer '{name}' has no spatial output (shape {tuple(output.shape)}); pick a conv layer")
+            raise InputError(f"layer '{name}' has no spatial output (shape {tuple(output.shape)}); pick a conv layer")
         h, w = output.shape[-2:]
         cells[name] = (int(h), int(w))
         return output[:, :, h // 2, w // 2].sum()  # a new tensor now: later in-place ops cannot change it

@@ -18,6 +18,7 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from explorer.analysis.curves import RANDOM, Curve, CurvePair
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
@@ -68,7 +69,7 @@ def curves(
     """Deletion and insertion curves for each named map, plus (unless ``random_seed`` is None) a random
     map's, labelled :data:`RANDOM`, last."""
     if steps < 1:
-        raise ValueError(f"the curves need at least 1 step (got {steps})")
+        raise InputError(f"the curves need at least 1 step (got {steps})")
     model = built.module
     device = next(model.parameters()).device
     image = image.to(device)
@@ -85,7 +86,7 @@ def curves(
     with full_float32(), hooked(model, training=False), torch.no_grad():
         canvas = _blurred(image)
         if not 0 <= target < model(image[:1]).shape[1]:
-            raise ValueError(f"target class {target} is out of range")
+            raise InputError(f"target class {target} is out of range")
         results = []
         for label, saliency in named.items():
             order = _order(saliency, device)

@@ -24,6 +24,7 @@ from PIL import Image
 from torch import nn
 
 from explorer.data.images import display_image, preprocess
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig
 from explorer.measure.hooks import hooked
@@ -89,7 +90,7 @@ def default_layer(built: BuiltModel) -> str:
         working = [name for name in stage.modules if _does_work(modules.get(name))]
         if working:
             return working[-1]
-    raise ValueError(f"{built.config.query} has no stage before its head")
+    raise InputError(f"{built.config.query} has no stage before its head")
 
 
 def module_named(model: nn.Module, name: str) -> nn.Module:
@@ -97,7 +98,7 @@ def module_named(model: nn.Module, name: str) -> nn.Module:
     modules = dict(model.named_modules())
     if not name or name not in modules:
         known = ", ".join(list(modules)[1:6])
-        raise ValueError(f"no layer '{name}' in this model; module names as in named_modules(), e.g. {known}")
+        raise InputError(f"no layer '{name}' in this model; module names as in named_modules(), e.g. {known}")
     return modules[name]
 
 
@@ -125,7 +126,7 @@ def run_to(
             if name in kept:
                 return
             if not isinstance(output, torch.Tensor):
-                raise ValueError(f"layer '{name}' returns {type(output).__name__}, not one tensor; pick another")
+                raise InputError(f"layer '{name}' returns {type(output).__name__}, not one tensor; pick another")
             kept[name] = keep(name, output)
             if wanted <= kept.keys():
                 raise _Reached
@@ -137,7 +138,7 @@ def run_to(
         model(x)
     missing = [name for name in names if name not in kept]
     if missing:
-        raise ValueError(f"layer {', '.join(missing)} never ran in the forward pass")
+        raise InputError(f"layer {', '.join(missing)} never ran in the forward pass")
     return kept
 
 
@@ -196,7 +197,7 @@ def feature_maps(built: BuiltModel, image: torch.Tensor, layer: str | None = Non
         kept = run_to(model, image.to(device), [layer], lambda name, out: out.detach().clone())
     output: torch.Tensor = kept[layer]
     if output.dim() != 4:
-        raise ValueError(f"layer '{layer}' has no spatial output (shape {tuple(output.shape)}); pick a conv layer")
+        raise InputError(f"layer '{layer}' has no spatial output (shape {tuple(output.shape)}); pick a conv layer")
     return channel_statistics(layer, output[0].float().cpu().numpy())
 
 

@@ -44,6 +44,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from explorer.config import parse_query
+from explorer.errors import InputError
 from explorer.knobs import ModelConfig
 from explorer.measure.profile import Profile, profile
 from explorer.runtime.device import synchronize
@@ -127,7 +128,7 @@ def time_calls(
     seconds of the timed calls (CUDA events on CUDA unless a ``clock`` is given; otherwise the clock
     with the device synchronised before and after each call)."""
     if repeats < 1 or warmup < 0:
-        raise ValueError("repeats must be at least 1 and warmup at least 0")
+        raise InputError("repeats must be at least 1 and warmup at least 0")
     for _ in range(warmup):
         fn()
     if device.type == "cuda" and clock is None:
@@ -174,7 +175,7 @@ class LiveTensorBytes(TorchDispatchMode):
         self.current = baseline
         self.peak = baseline
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for key in [k for k, (ref, _) in self._live.items() if ref.expired()]:
             self.current -= self._live.pop(key)[1]
@@ -208,7 +209,7 @@ def measure(
     and ValueError for a batch below 1.
     """
     if batch < 1:
-        raise ValueError("batch must be at least 1")
+        raise InputError("batch must be at least 1")
     device = torch.device(device)
     result = result or profile(config)
     check_fits(result, device, batch=batch)

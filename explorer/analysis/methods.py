@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from explorer.errors import InputError
+
 __all__ = [
     "DEFAULT_OPTIONS",
     "IG_PIXELS_PER_BATCH",
@@ -142,9 +144,9 @@ def occlusion_geometry(height: int, width: int, window: int | None, stride: int 
     window = window if window is not None else max(2, side // 8)
     stride = stride if stride is not None else max(1, window // 2)
     if not 1 <= window <= side:
-        raise ValueError(f"occlusion window {window} px must be between 1 and the image's side ({side} px)")
+        raise InputError(f"occlusion window {window} px must be between 1 and the image's side ({side} px)")
     if not 1 <= stride <= side:
-        raise ValueError(f"occlusion stride {stride} px must be between 1 and the image's side ({side} px)")
+        raise InputError(f"occlusion stride {stride} px must be between 1 and the image's side ({side} px)")
     return window, stride
 
 

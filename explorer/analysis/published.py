@@ -18,6 +18,7 @@ from functools import cache
 
 import torchvision
 
+from explorer.errors import InputError
 from explorer.families import PRESETS
 from explorer.knobs import query_to_dict
 
@@ -67,7 +68,7 @@ def torchvision_name(preset: str) -> str | None:
 def torchvision_weights(model: str, preset: str | None = None) -> list[PublishedWeights]:
     """Every ImageNet-1K weights entry of ``model``, from the installed torchvision (no download)."""
     if model not in _classification_models():
-        raise ValueError(f"'{model}' is not a torchvision classification model")
+        raise InputError(f"'{model}' is not a torchvision classification model")
     enum = torchvision.models.get_model_weights(model)
     default = enum.DEFAULT
     family = query_to_dict(PRESETS[preset])["family"] if preset in PRESETS else None
@@ -104,7 +105,7 @@ def published_accuracies(which: str = "default") -> list[PublishedWeights]:
     original papers' recipes, comparable across families) or ``all``.
     """
     if which not in ("default", "v1", "all"):
-        raise ValueError(f"which must be default, v1 or all, not '{which}'")
+        raise InputError(f"which must be default, v1 or all, not '{which}'")
     out = []
     for preset in PRESETS:
         model = torchvision_name(preset)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.errors import InputError
+
 __all__ = ["RUNS_DIR", "RUNS_ENV", "RecordedRun", "RunError", "read_run", "recorded_runs", "runs_dir", "write_run"]
 
 RUNS_DIR = Path(__file__).resolve().parents[2] / "assets" / "runs"
@@ -34,7 +36,7 @@ RUNS_ENV = "EXPLORER_RUNS_DIR"
 KINDS = ("lesson", "search")
 
 
-class RunError(ValueError):
+class RunError(InputError):
     """A recorded run that cannot be used; the message names the folder and what is wrong."""
 
 

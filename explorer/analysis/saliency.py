@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from explorer.data.images import display_image, preprocess
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked
 from explorer.runtime.device import full_float32
@@ -85,7 +86,7 @@ def default_layer(built: BuiltModel) -> str:
 def _module(model: nn.Module, name: str) -> nn.Module:
     modules = dict(model.named_modules())
     if name not in modules:
-        raise ValueError(f"no layer '{name}' in this model; conv stages: use e.g. " + ", ".join(list(modules)[1:6]))
+        raise InputError(f"no layer '{name}' in this model; conv stages: use e.g. " + ", ".join(list(modules)[1:6]))
     return modules[name]
 
 
@@ -103,15 +104,15 @@ def grad_cam(
         with torch.no_grad():
             probabilities = torch.softmax(model(image), dim=1)[0]
         if not torch.isfinite(probabilities).all():
-            raise ValueError("the model's output is NaN or infinite for this image; Grad-CAM is undefined")
+            raise InputError("the model's output is NaN or infinite for this image; Grad-CAM is undefined")
         k = min(5, probabilities.numel())
         values, indices = probabilities.topk(k)
         chosen = int(indices[0]) if target is None else int(target)
         if not 0 <= chosen < probabilities.numel():
-            raise ValueError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
+            raise InputError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
         attribution = LayerGradCam(model, module).attribute(image, target=chosen, relu_attributions=relu)
     if attribution.dim() != 4:
-        raise ValueError(f"layer '{layer}' has no spatial output (shape {tuple(attribution.shape)}); pick a conv stage")
+        raise InputError(f"layer '{layer}' has no spatial output (shape {tuple(attribution.shape)}); pick a conv stage")
     upsampled = LayerAttribution.interpolate(attribution, tuple(image.shape[-2:]), interpolate_mode="bilinear")
     return GradCam(
         layer=layer,

@@ -42,6 +42,7 @@ from explorer.analysis.sanity_data import (
     rank_average,
     spearman,
 )
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.measure.hooks import hooked, model_lock
 from explorer.runtime.device import full_float32
@@ -106,7 +107,7 @@ def cascading_randomization(
     start = time.perf_counter()
     methods = tuple(Method(m) for m in methods)
     if not methods:
-        raise ValueError("choose at least one method for the sanity check")
+        raise InputError("choose at least one method for the sanity check")
     with model_lock(built.module):
         private = copy.deepcopy(built.module)
     device = next(private.parameters()).device
@@ -128,7 +129,7 @@ def cascading_randomization(
         probabilities, top = top_class(private, image)
         chosen = top if target is None else int(target)
         if not 0 <= chosen < probabilities.numel():
-            raise ValueError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
+            raise InputError(f"target class {chosen} is out of range; the model has {probabilities.numel()} classes")
         trained = maps(chosen)
         for stage, modules in stages:
             for name in modules:

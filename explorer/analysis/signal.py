@@ -29,13 +29,14 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.data.shapes import INPUT_MEAN, INPUT_STD, ShapesDataset
+from explorer.data.shapes import ShapesDataset, standardise
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked, model_lock
@@ -51,8 +52,6 @@ __all__ = [
     "signal",
     "weighted_layers",
 ]
-
-METRICS = ("activation_std", "grad_norm", "weight_grad_norm", "activation_mean")
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def probe_batch(
 ) -> tuple[Tensor, Tensor]:
     """Standardised shapes images ``(batch, in_channels, resolution, resolution)`` and their labels."""
     data = ShapesDataset(resolution=resolution, in_channels=in_channels, seed=seed).batch(range(batch))
-    x = (data.images - INPUT_MEAN) / INPUT_STD
+    x = standardise(data.images)
     return x.to(device), (data.labels % classes).to(device)
 
 
@@ -285,15 +284,15 @@ def signal(
     every device, within float32 rounding.
     """
     if batch < 1:
-        raise ValueError(f"batch={batch}; allowed: 1 or more")
+        raise InputError(f"batch={batch}; allowed: 1 or more")
     if training and batch < 2:
-        raise ValueError("batch=1 with batch norm in training mode has no batch statistics; use batch 2 or more")
+        raise InputError("batch=1 with batch norm in training mode has no batch statistics; use batch 2 or more")
     built = built or build_seeded(config, seed, device)
     model = built.module
     first = next(model.parameters(), None)
     target = first.device if first is not None else torch.device(device or "cpu")
     if target.type == "meta":
-        raise ValueError("signal flow needs real weights, not a meta-device model")
+        raise InputError("signal flow needs real weights, not a meta-device model")
     side = resolution or config.input_resolution
     x, y = probe_batch(batch, side, config.in_channels, config.classes, seed, target)
     x.requires_grad_(True)  # the backward pass then reaches every layer without touching weights' .grad
@@ -301,7 +300,7 @@ def signal(
     with full_float32(), model_lock(model), preserved_buffers(model), tracing(model, layers, training) as trace:
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
-        params = {n: layers[n].weight for n in trace.order} if weight_grads else {}
+        params = {n: cast(Tensor, layers[n].weight) for n in trace.order} if weight_grads else {}
         grads = torch.autograd.grad(loss, [x, *params.values()], allow_unused=True)
         for name, grad in zip(params, grads[1:], strict=True):
             if grad is not None:
@@ -353,10 +352,11 @@ def variant_config(config: ModelConfig, name: str) -> ModelConfig | None:
     elif name in ("depth*2", "depth/2"):
         if "depth" not in spec or spec["depth"].kind != "int" or spec["depth"].choices:
             return None
-        depth = config.depth * 2 if name == "depth*2" else config.depth // 2
+        current = int(getattr(config, "depth"))  # noqa: B009  (checked above: the family has a depth knob)
+        depth = current * 2 if name == "depth*2" else current // 2
         changes = {"depth": depth}
     else:
-        raise ValueError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")
+        raise InputError(f"unknown variant '{name}'; allowed: {', '.join(VARIANTS)}")
     try:
         changed = replace(config, **changes)
     except ConfigError:

@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from explorer.errors import InputError
 from explorer.measure.memory_data import TrainingMemory
 from explorer.measure.profile_data import Profile
 
@@ -62,7 +63,7 @@ def stored_training_memory(query: str, batch: int, path: Path = STORE) -> Traini
     data = read_store(path)
     entry = None if data is None or batch != 1 else data["training_memory"].get(query)
     if entry is not None and "error" in entry:
-        raise ValueError(entry["error"])
+        raise InputError(entry["error"])
     return None if entry is None else TrainingMemory.from_dict(entry)
 
 

@@ -3,21 +3,23 @@
 A :class:`TrainSpec` says everything a run depends on: where the model comes from (exactly one
 :data:`ModelSource`: a :class:`Fresh` model built from the seed, a :class:`Copied` private copy of a
 shared model, made under its lock, or an :class:`Owned` model trained in place), the
-:class:`TrainSettings` (data, optimiser, schedule, seed, precision, what is recorded, the step
-budget), the time budget, the device and callbacks. :func:`train` runs it: iterate the
-:class:`Training` for a :class:`StepRecord` after every optimiser step, so a page can stream the loss
-and the curves and stop at any time; :func:`train_on_shapes` runs it to the end and measures the
-held-out accuracy (Saliency, Deformable, the ``train`` and ``gradcam`` commands, the grid search).
+:class:`~explorer.analysis.recipe.TrainSettings` (the recipe: data, optimiser, schedule, seed,
+precision, what is recorded, the step budget, held-out images), the time budget, the device and
+callbacks. :func:`train` runs it: iterate the :class:`Training` for a :class:`StepRecord` after
+every optimiser step, so a page can stream the loss and the curves and stop at any time;
+:func:`train_on_shapes` runs it to the end and measures the held-out accuracy (Saliency, Deformable,
+the ``train`` and ``gradcam`` commands, the grid search).
 
 Every ``record_every`` steps (and at the first and the last step) the step itself is measured: the
 training batch's forward and backward run under the signal-flow hooks of
 :mod:`explorer.analysis.signal`, so the record carries activation std, output-gradient norm and
 weight-gradient norm per conv/linear layer at that point of training, at no extra pass.
 
-Conventions: inputs standardised as in :mod:`explorer.analysis.signal`; labels are shape classes
-(modulo the model's ``classes``); loss = mean cross-entropy; accuracy = top-1 on the step's batch
-(before the step's update). Step ``k`` (1-based) draws images ``[(k-1)*batch, k*batch)`` of the
-data set with ``seed``, so a run is reproducible.
+Conventions: inputs standardised (:func:`explorer.data.shapes.standardise`); labels are shape
+classes (modulo the model's ``classes``); loss = mean cross-entropy; accuracy = top-1 on the step's
+batch (before the step's update); held-out accuracy has one evaluator, :func:`held_out_accuracy`.
+Step ``k`` (1-based) draws images ``[(k-1)*batch, k*batch)`` of the data set with ``seed``, so a run
+is reproducible.
 """
 
 from __future__ import annotations
@@ -28,15 +30,29 @@ import enum
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
+from explorer.analysis.recipe import (
+    HELD_OUT,
+    OPTIMIZERS,
+    SCHEDULES,
+    SHAPES,
+    TEACHING,
+    TEACHING_MACS,
+    TEACHING_NETS,
+    WARM_START_LR,
+    TeachingChoice,
+    TrainSettings,
+    shapes_settings,
+    teaching_model,
+)
 from explorer.analysis.signal import (
     SignalResult,
     stage_starts,
@@ -49,9 +65,11 @@ from explorer.data.shapes import (
     DEFAULT_VERSION,
     INPUT_MEAN,
     INPUT_STD,
+    ShapesBatch,
     ShapesDataset,
-    generate,
+    standardise,
 )
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked, model_lock
@@ -61,13 +79,15 @@ from explorer.runtime.weights import ExplainableModel
 if TYPE_CHECKING:
     from explorer.runtime.shipped import ShippedModel
 
-__all__ = [
+__all__ = [  # the recipe's names too (explorer.analysis.recipe), where a trainer is imported anyway
+    "HELD_OUT",
     "OPTIMIZERS",
     "SCHEDULES",
     "SHAPES",
     "TEACHING",
     "TEACHING_MACS",
     "TEACHING_NETS",
+    "WARM_START_LR",
     "Copied",
     "Fresh",
     "ModelSource",
@@ -81,8 +101,8 @@ __all__ = [
     "TrainSpec",
     "Training",
     "TrainingRun",
+    "held_out_accuracy",
     "private_copy",
-    "shapes_accuracy",
     "shapes_config",
     "shapes_scores",
     "shapes_settings",
@@ -91,153 +111,6 @@ __all__ = [
     "train",
     "train_on_shapes",
 ]
-
-OPTIMIZERS = ("sgd", "adam")
-#: Learning-rate schedules: constant, or cosine decay to zero over ``steps`` (short runs converge
-#: further with the decay: the last steps average out the noise of a large constant step).
-SCHEDULES = ("constant", "cosine")
-#: Held-out images for the accuracy of a shapes training.
-HELD_OUT = 128
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainSettings:
-    """A training recipe, the part of a :class:`TrainSpec` that is not the model, the time budget, the
-    device or the callbacks: the optimiser and its schedule, the data, the seed (weights of a
-    :class:`Fresh` model, data order), the precision, what is recorded and the step budget."""
-
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    #: The step budget (None: no step limit; a :class:`TrainSpec` then needs a time budget).
-    steps: int | None = 50
-    batch: int = 16
-    seed: int = 0
-    #: Measure the signal flow every this many steps, and at the first and the last step (None: at
-    #: those two only).
-    record_every: int | None = 5
-    momentum: float = 0.9
-    #: Input side for training (None: the config's resolution).
-    resolution: int | None = None
-    #: Run forward passes under bfloat16 autocast (faster on recent GPUs; results then differ
-    #: between devices). Off: every step computes in full float32, TF32 off, on every device.
-    autocast: bool = False
-    #: One of :data:`SCHEDULES`.
-    schedule: str = "constant"
-    #: The data: shapes drawn at a random rotation (off: upright, an easier task that small nets
-    #: learn in seconds), and the shape's radius range as a fraction of half the side (None: the
-    #: shapes version's own range).
-    rotate: bool = True
-    scale: tuple[float, float] | None = None
-    #: A fixed training set of this many images, rendered once before the first step and drawn in a
-    #: seeded random order each epoch (0: a fresh image for every slot of every batch, rendered as
-    #: the run goes; rendering then costs about as much as the step on a CPU).
-    images: int = 0
-    #: Held-out images (of seed ``seed + 1``, same rotation and scale) the last step's record is
-    #: scored on (0: not measured).
-    held_out: int = 0
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer '{self.optimizer}'; allowed: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule '{self.schedule}'; allowed: {', '.join(SCHEDULES)}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr={self.lr}; allowed: a positive number")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps={self.steps}; allowed: 1 or more, or None (no step limit)")
-        if self.schedule != "constant" and self.steps is None:
-            raise ValueError(f"schedule '{self.schedule}' needs a number of steps")
-        if self.batch < 2:
-            raise ValueError(f"batch={self.batch}; allowed: 2 or more (batch norm needs batch statistics)")
-        if self.record_every is not None and self.record_every < 1:
-            raise ValueError(f"record_every={self.record_every}; allowed: 1 or more, or None")
-        if self.images < 0 or self.held_out < 0:
-            raise ValueError(f"images={self.images}, held_out={self.held_out}; allowed: 0 or more")
-        if self.images and self.images < self.batch:
-            raise ValueError(f"images={self.images}; allowed: 0, or at least the batch ({self.batch})")
-        if self.scale is not None:
-            object.__setattr__(self, "scale", (float(self.scale[0]), float(self.scale[1])))
-
-    def dataset(self, side: int, in_channels: int, seed: int | None = None) -> ShapesDataset:
-        """The shapes these settings train on (``seed``: another seed's images, e.g. held out)."""
-        return ShapesDataset(
-            resolution=side,
-            in_channels=in_channels,
-            seed=self.seed if seed is None else seed,
-            rotate=self.rotate,
-            scale=self.scale,
-        )
-
-
-#: "Train and watch" from fresh weights, the recipe measured for a class on a CPU
-#: (``bench/bench_teaching.py``): upright shapes at 16 px, radius 0.5-0.9 of half the side, 4,096
-#: images rendered once, Adam 2e-3, batch 64, 200 steps; accuracy on 512 held-out images at the end.
-#: ResNet-8 (CIFAR stem, width 16) reaches 95.7 % held-out in 5.2 s on one thread of a 2-core CPU.
-TEACHING = TrainSettings(
-    optimizer="adam",
-    lr=2e-3,
-    steps=200,
-    batch=64,
-    record_every=10,
-    resolution=16,
-    rotate=False,
-    scale=(0.5, 0.9),
-    images=4096,
-    held_out=512,
-)
-#: A model above this many MACs (batch 1, at the recipe's side) is too slow for a live run on a CPU:
-#: "Train and watch" then trains the small net of its family (:data:`TEACHING_NETS`) instead.
-TEACHING_MACS = 4_000_000
-#: Per family, the small net trained in its place (families not listed: ResNet-8's).
-TEACHING_NETS: dict[str, str] = {
-    "resnet": "family=resnet&stem=cifar&depth=8&width=16&classes=8",
-    "plain": "family=plain&depth=8&width=16&classes=8",
-}
-
-
-@dataclass(frozen=True)
-class TeachingChoice:
-    """What "Train and watch" trains from fresh weights for a config (see :func:`teaching_model`)."""
-
-    #: The config asked for, the recipe's side for it and its MACs there (batch 1).
-    asked: ModelConfig
-    side: int
-    macs: int
-    #: What is trained: the asked config (8 outputs) or a small net, at the side it trains at.
-    config: ModelConfig
-
-    @property
-    def swapped(self) -> bool:
-        """The asked config was too slow to learn live: a small net is trained in its place."""
-        return self.macs > TEACHING_MACS
-
-    @property
-    def family_net(self) -> bool:
-        """The small net is of the asked config's own family (else ResNet-8)."""
-        return self.asked.family in TEACHING_NETS
-
-    @property
-    def small_query(self) -> str:
-        return TEACHING_NETS.get(self.asked.family, TEACHING_NETS["resnet"])
-
-
-def teaching_model(config: ModelConfig, macs_of: Callable[[ModelConfig], int]) -> TeachingChoice:
-    """What "Train and watch" trains for ``config`` from fresh weights, at the teaching recipe's side
-    (at least the family's smallest): the config itself (8 outputs) when it is small enough there, else
-    its family's small net (:data:`TEACHING_NETS`). ``macs_of(config)`` counts MACs at batch 1 (a page
-    passes its cached profile)."""
-    from explorer.config import parse_query
-
-    recipe_side = TEACHING.resolution or 16
-    side = max(recipe_side, config.min_resolution)
-    own = dataclasses.replace(config, classes=len(CLASSES))
-    macs = macs_of(dataclasses.replace(own, resolution=side))
-    chosen, trained_side = own, side
-    if macs > TEACHING_MACS:  # the small net trains at the recipe's side, not at the big model's smallest
-        chosen = parse_query(TEACHING_NETS.get(config.family, TEACHING_NETS["resnet"]))
-        trained_side = max(recipe_side, chosen.min_resolution)
-    trained = dataclasses.replace(chosen, resolution=max(trained_side, chosen.min_resolution))
-    return TeachingChoice(config, side, macs, trained)
 
 
 @dataclass(frozen=True)
@@ -336,7 +209,7 @@ class Copied:
 
 #: Where a run's model comes from: exactly one of these.
 ModelSource = Fresh | Owned | Copied
-Callback = Callable[[StepRecord], None]
+Callback = Callable[[StepRecord], object]  # what it returns is ignored
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,9 +235,9 @@ class TrainSpec:
         if not isinstance(self.model, (Fresh, Owned, Copied)):
             raise TypeError(f"model: a Fresh, Owned or Copied source, not {type(self.model).__name__}")
         if self.seconds is not None and not self.seconds > 0:
-            raise ValueError(f"time budget {self.seconds} s; allowed: more than 0, or None (no time limit)")
+            raise InputError(f"time budget {self.seconds} s; allowed: more than 0, or None (no time limit)")
         if self.settings.steps is None and self.seconds is None:
-            raise ValueError("a budget is needed: settings.steps, seconds, or both")
+            raise InputError("a budget is needed: settings.steps, seconds, or both")
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     @property
@@ -427,7 +300,7 @@ class Training:
             for record in self._records:
                 records.append(record)
                 if record.diverged:
-                    raise ValueError(
+                    raise InputError(
                         f"training diverged at step {record.step} (loss {record.loss}); try another config"
                     )
         finally:
@@ -446,7 +319,7 @@ def train(spec: TrainSpec) -> Training:
     return Training(spec)
 
 
-def _steps(spec: TrainSpec, built: BuiltModel) -> Iterator[StepRecord]:
+def _steps(spec: TrainSpec, built: BuiltModel) -> Generator[StepRecord, None, None]:
     settings, config = spec.settings, spec.config
     model = built.module
     target = next(model.parameters()).device
@@ -473,7 +346,7 @@ def _steps(spec: TrainSpec, built: BuiltModel) -> Iterator[StepRecord]:
         measure = step == 1 or last or (settings.record_every is not None and step % settings.record_every == 0)
         optimizer.zero_grad(set_to_none=True)
         # Entered per step, not around the generator: a suspended run must not hold the switches.
-        with _precision(settings, target):
+        with _precision(settings.autocast, target):
             logits, loss, result = _step(model, built, layers, x, y, measure, settings, query, side)
         loss_value = float(loss.detach())
         accuracy = float((logits.detach().argmax(1) == y).float().mean())
@@ -483,7 +356,7 @@ def _steps(spec: TrainSpec, built: BuiltModel) -> Iterator[StepRecord]:
                 scheduler.step()
         held_out = None
         if settings.held_out and last and math.isfinite(loss_value):
-            held_out = _held_out_accuracy(built, settings, side, config.classes)
+            held_out = _held_out(built, settings, side)
         elapsed = time.perf_counter() - start
         record = StepRecord(step, settings.steps, loss_value, accuracy, elapsed, result, held_out)
         for callback in spec.callbacks:
@@ -506,10 +379,10 @@ def _batches(
     dataset = settings.dataset(side, in_channels)
     if not settings.images:
         for shapes in dataset.batches(settings.batch):
-            yield ((shapes.images - INPUT_MEAN) / INPUT_STD).to(device), shapes.labels.to(device)
+            yield standardise(shapes.images).to(device), shapes.labels.to(device)
         return
     rendered = dataset.batch(range(settings.images))
-    images = ((rendered.images - INPUT_MEAN) / INPUT_STD).to(device)
+    images = standardise(rendered.images).to(device)
     labels = rendered.labels.to(device)
     order = torch.Generator().manual_seed(settings.seed)
     per_epoch = settings.images // settings.batch
@@ -520,24 +393,40 @@ def _batches(
             yield images[index], labels[index]
 
 
-def _held_out_accuracy(built: BuiltModel, settings: TrainSettings, side: int, classes: int, chunk: int = 256) -> float:
-    """Top-1 accuracy of ``built`` on ``settings.held_out`` images of seed ``settings.seed + 1``
-    (eval mode, no gradients, at the training's precision)."""
-    config = built.config
-    device = next(built.module.parameters()).device
-    dataset = settings.dataset(side, config.in_channels, seed=settings.seed + 1)
+#: Held-out images scored in one batch at most: the recorded searches (up to 4,096 images) were scored
+#: in one, and an image's logits can differ in the last bits between batch sizes on a CPU.
+EVAL_CHUNK = 4096
+
+
+def held_out_accuracy(
+    built: BuiltModel, data: ShapesDataset, n: int, autocast: bool = False, chunk: int = EVAL_CHUNK
+) -> float:
+    """Top-1 accuracy of ``built`` on images ``0..n-1`` of ``data``, in chunks of ``chunk``: the one
+    held-out evaluator (a training's last step, :func:`train_on_shapes`, :func:`shapes_scores`)."""
     correct = 0
-    for first in range(0, settings.held_out, chunk):
-        shapes = dataset.batch(range(first, min(settings.held_out, first + chunk)))
-        x = ((shapes.images - INPUT_MEAN) / INPUT_STD).to(device)
-        with _precision(settings, device), hooked(built.module, training=False), torch.no_grad():
-            logits = built.module(x)
-        correct += int((logits.argmax(1) == (shapes.labels % classes).to(device)).sum())
-    return correct / settings.held_out
+    for first in range(0, n, chunk):
+        correct += _correct(built, data.batch(range(first, min(n, first + chunk))), autocast)
+    return correct / n
 
 
-def _precision(settings: TrainSettings, device: torch.device) -> AbstractContextManager[object]:
-    if settings.autocast:
+def _correct(built: BuiltModel, shapes: ShapesBatch, autocast: bool) -> int:
+    """How many of ``shapes`` ``built`` labels right (eval mode, no gradients; under bfloat16 autocast
+    when ``autocast``, else in full float32)."""
+    device = next(built.module.parameters()).device
+    with _precision(autocast, device), hooked(built.module, training=False), torch.no_grad():
+        logits = built.module(standardise(shapes.images).to(device))
+    return int((logits.argmax(1) == (shapes.labels % built.config.classes).to(device)).sum())
+
+
+def _held_out(built: BuiltModel, settings: TrainSettings, side: int) -> float:
+    """:func:`held_out_accuracy` on ``settings.held_out`` images of seed ``settings.seed + 1`` (the
+    training's rotation and scale, at its side and precision)."""
+    data = settings.dataset(side, built.config.in_channels, seed=settings.seed + 1)
+    return held_out_accuracy(built, data, settings.held_out, settings.autocast)
+
+
+def _precision(autocast: bool, device: torch.device) -> AbstractContextManager[object]:
+    if autocast:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return full_float32()
 
@@ -562,7 +451,7 @@ def _step(
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             for name in trace.order:
-                grad = layers[name].weight.grad
+                grad = cast(Tensor, layers[name].weight).grad
                 if grad is not None:
                     trace.weight_grads[name] = torch.linalg.vector_norm(grad.detach().float())
             points = trace.points(built, layers)
@@ -610,11 +499,6 @@ def shapes_config(config: ModelConfig, resolution: int | None = None) -> ModelCo
     return dataclasses.replace(config, classes=len(CLASSES), resolution=side)
 
 
-#: Adam's learning rate when training starts from a shipped model (a fifth of a fresh run's 1e-3):
-#: a short run then refines what the model learned instead of shaking it loose.
-WARM_START_LR = 2e-4
-
-
 def warm_start_for(config: ModelConfig, resolution: int | None = None) -> ShippedModel | None:
     """The shipped model whose architecture is exactly ``config``'s shapes version (same layers and
     tensor shapes), to train from (load it with ``load_shipped``); None when none matches."""
@@ -624,19 +508,6 @@ def warm_start_for(config: ModelConfig, resolution: int | None = None) -> Shippe
     if shipped is None or not same_architecture(shapes_config(config, resolution), shipped.config):
         return None
     return shipped
-
-
-#: The shapes trainer's recipe (Saliency, the ``gradcam`` and ``train`` commands, the grid search):
-#: Adam 1e-3, batch 32, fresh images every step, the signal flow measured at the first and last step
-#: only. Set ``steps`` (or give the spec ``seconds``) and the seed; ``warm=True`` in
-#: :func:`shapes_settings` refines a trained model at :data:`WARM_START_LR` instead.
-SHAPES = TrainSettings(optimizer="adam", lr=1e-3, steps=None, batch=32, record_every=None)
-
-
-def shapes_settings(warm: bool = False, **changes: object) -> TrainSettings:
-    """:data:`SHAPES` with ``changes``; ``warm``: from a trained model, at :data:`WARM_START_LR`."""
-    base = dataclasses.replace(SHAPES, lr=WARM_START_LR) if warm else SHAPES
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def shapes_source(
@@ -653,23 +524,22 @@ def shapes_source(
     return Copied(start.built, dataclasses.replace(small, resolution=side), origin=start.weights)
 
 
-def train_on_shapes(spec: TrainSpec, held_out: int = HELD_OUT) -> ShapesRun:
-    """Run ``spec`` to the end of its budget (see :func:`train`) and measure top-1 accuracy on
-    ``held_out`` images of seed ``settings.seed + 1`` (0: not measured), drawn as the training
-    images are (rotation, scale). The model comes back described for the pages; a run whose loss
-    stops being finite raises ValueError."""
+def train_on_shapes(spec: TrainSpec) -> ShapesRun:
+    """Run ``spec`` to the end of its budget (see :func:`train`) with top-1 accuracy on
+    ``settings.held_out`` images of seed ``settings.seed + 1`` (0: not measured), drawn as the
+    training images are (rotation, scale): the last step's record has it, or, after a time budget,
+    the same evaluator measures it at the end. The model comes back described for the pages; a run
+    whose loss stops being finite raises InputError."""
     run = train(spec)
     records = run.finish()
     last = records[-1]
     built, settings = run.model, spec.settings
     built.module.eval()
-    accuracy = (
-        shapes_accuracy(built, seed=settings.seed + 1, n=held_out, rotate=settings.rotate, scale=settings.scale)
-        if held_out
-        else None
-    )
+    accuracy = last.held_out_accuracy
+    if accuracy is None and settings.held_out:  # a time budget: no step knew it was the last
+        accuracy = _held_out(built, settings, settings.resolution or built.config.input_resolution)
     where = torch.device(spec.device).type if spec.device is not None else "cpu"
-    measured = f" ({accuracy:.0%} accuracy on {held_out} held-out images)" if accuracy is not None else ""
+    measured = f" ({accuracy:.0%} accuracy on {settings.held_out} held-out images)" if accuracy is not None else ""
     origin = spec.model.origin if isinstance(spec.model, Copied) else None
     side = built.config.input_resolution
     model = ExplainableModel(
@@ -683,24 +553,6 @@ def train_on_shapes(spec: TrainSpec, held_out: int = HELD_OUT) -> ShapesRun:
         std=(INPUT_STD,),
     )
     return ShapesRun(model, last.step, side, tuple(r.loss for r in records), last.elapsed_s)
-
-
-def shapes_accuracy(
-    built: BuiltModel,
-    seed: int = 1,
-    n: int = HELD_OUT,
-    rotate: bool = True,
-    scale: tuple[float, float] | None = None,
-) -> float:
-    """Top-1 accuracy on ``n`` shapes images of ``seed`` (full float32, on the model's device)."""
-    config = built.config
-    batch = generate(
-        n, resolution=config.input_resolution, in_channels=config.in_channels, seed=seed, rotate=rotate, scale=scale
-    )
-    device = next(built.module.parameters()).device
-    with full_float32(), hooked(built.module, training=False), torch.no_grad():
-        logits = built.module(((batch.images - INPUT_MEAN) / INPUT_STD).to(device))
-    return float((logits.argmax(1) == batch.labels.to(device)).float().mean())
 
 
 @dataclass(frozen=True)
@@ -720,14 +572,12 @@ def shapes_scores(built: BuiltModel, seed: int, n: int, layer: str | None = None
     from explorer.analysis.saliency import pointing_hits  # captum: only when a map is wanted
 
     config = built.config
-    device = next(built.module.parameters()).device
     data = ShapesDataset(resolution=config.input_resolution, in_channels=config.in_channels, seed=seed)
     correct = hits = 0
     for start in range(0, n, chunk):
         batch = data.batch(range(start, min(n, start + chunk)))
-        x = (batch.images - INPUT_MEAN) / INPUT_STD
-        with full_float32(), hooked(built.module, training=False), torch.no_grad():
-            logits = built.module(x.to(device))
-        correct += int((logits.argmax(1).cpu() == batch.labels).sum())
-        hits += int(pointing_hits(built, x, batch.labels, batch.boxes, layer=layer, chunk=chunk).sum())
+        correct += _correct(built, batch, autocast=False)
+        hits += int(
+            pointing_hits(built, standardise(batch.images), batch.labels, batch.boxes, layer=layer, chunk=chunk).sum()
+        )
     return ShapesScores(seed=seed, n=n, accuracy=correct / n, pointing=hits / n)

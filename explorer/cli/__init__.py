@@ -1,7 +1,10 @@
 """``python -m explorer``: the library's analyses on the command line, JSON out.
 
-Any bad input exits with code 2 and one line on stderr that starts with ``error:``; an unexpected
-failure exits 1 with one ``error: internal error (...)`` line, never a traceback.
+Bad input (a :class:`~explorer.cli.base.UsageError`, or the library's
+:class:`~explorer.errors.InputError`: a config, a setting, a file) exits with code 2 and one line on
+stderr that starts with ``error:``; any other exception is a bug: it exits 1 with one
+``error: internal error (...)`` line naming it, and ``--traceback`` (or ``EXPLORER_DEBUG=1``) prints
+the whole trace first.
 
 One module per command (``explorer/cli/<name>.py``, each with ``add_arguments(parser)`` and
 ``run(args, device)``), listed in :data:`COMMANDS`. Only the module of the command that runs is
@@ -12,10 +15,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from explorer.cli.base import Parser, UsageError, one_line
+from explorer.cli.base import Parser, UsageError, debugging, one_line, said
+from explorer.errors import InputError
 
 __all__ = ["COMMANDS", "main"]
 
@@ -53,37 +58,56 @@ def _selected(argv: Sequence[str]) -> str | None:
     return ALIASES.get(word, word) if word is not None else None
 
 
-def _parser(selected: str | None) -> Parser:
+def _parser(selected: str | None) -> tuple[Parser, Parser | None]:
+    """The whole parser, and the selected command's (None: no command named)."""
     parser = Parser(prog="python -m explorer", description="CNN Architecture Explorer from the command line.")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
+    parser.add_argument(
+        "--traceback", action="store_true", help="on an error, print the whole trace (as EXPLORER_DEBUG=1 does)"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    chosen = None
     for name, help in COMMANDS.items():
         aliases = [alias for alias, command in ALIASES.items() if command == name]
         sub = subparsers.add_parser(name, help=help, aliases=aliases)
         if selected in (None, name):
             command_module(name).add_arguments(sub)
-    return parser
+        if name == selected:
+            chosen = sub
+    return parser, chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debugging(argv)
+    command: Parser | None = None
     try:
         selected = _selected(argv)
-        args = _parser(selected).parse_args(argv)
+        parser, command = _parser(selected)
+        args = parser.parse_args(argv)
         from explorer.runtime.device import best_device
         from explorer.runtime.threads import apply_thread_policy
 
         apply_thread_policy()
         device = best_device(args.device)
         return command_module(ALIASES.get(args.command, args.command)).run(args, device) or 0
-    except (UsageError, ValueError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
+    except (UsageError, InputError) as exc:
+        _trace(debug)
+        print(f"error: {said(exc, command)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head`: nothing more to say
         return 0
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the contract is one line, never a traceback
-        print(f"error: internal error ({type(exc).__name__}): {one_line(exc)}", file=sys.stderr)
+    except Exception as exc:  # a bug: one line naming it, the trace only when asked for
+        _trace(debug)
+        hint = "" if debug else " (run again with --traceback for the whole trace)"
+        print(f"error: internal error ({type(exc).__name__}): {one_line(exc)}{hint}", file=sys.stderr)
         return 1
+
+
+def _trace(debug: bool) -> None:
+    """The exception being handled, whole, on stderr (``--traceback`` or ``EXPLORER_DEBUG``)."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,21 +58,21 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     except OSError as error:
         raise UsageError(f"cannot read image '{args.image}': {error.strerror or error}") from None
     image = decode_image(data)
-    settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16)
+    settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16, held_out=0)
     spec = TrainSpec(model=offsets_source(config), settings=settings, device=device)
     if args.train_steps:
-        pair = train_offsets(spec, held_out=0)
+        pair = train_offsets(spec)
         steps, model = pair.steps, pair.after
     else:
         steps, model = 0, untrained(spec)
     view = offset_fields(model.built, image, model.mean, model.std)
     name = args.layer or view.names[-1]
     if name not in view.fields:
-        raise ValueError(
+        raise UsageError(
             f"--layer '{name}' is not a deformable layer of {config.query}; allowed: {', '.join(view.names)}"
         )
     field = view.fields[name]
-    arrays = {
+    arrays: dict[str, Any] = {
         "offsets": field.offsets.astype(np.float32),
         "sampling_points": field.points().astype(np.float32),
         "image_points": (field.points() * field.input_stride).astype(np.float32),

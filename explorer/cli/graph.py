@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from explorer.cli.base import print_json
+from explorer.cli.base import UsageError, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +41,9 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         try:
             level = int(args.fold)
         except ValueError:
-            raise ValueError(f"--fold must be auto, none or a level number, not '{args.fold}'") from None
+            raise UsageError(f"--fold must be auto, none or a level number, not '{args.fold}'") from None
         if level < 1:
-            raise ValueError("--fold level must be at least 1")
+            raise UsageError("--fold level must be at least 1")
         expanded = expanded_for(graph, level, args.unfold_repeats)
     view = fold(graph, expanded)
     if args.format == "dot":

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from explorer.cli.base import print_json
+from explorer.cli.base import UsageError, print_json
 from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE, Rule
 from explorer.formatting import human_count
 
@@ -40,7 +40,7 @@ def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Rule, float]:
     own = config.own_rule()
     if own is not None:
         if given:
-            raise ValueError(
+            raise UsageError(
                 f"--{next(iter(given))}: an EfficientNet query carries its own rule; write it in the query "
                 "(e.g. 'family=efficientnet&phi=3&beta=1.2')"
             )
@@ -48,10 +48,10 @@ def _rule_and_phi(args: argparse.Namespace, config: Any) -> tuple[Rule, float]:
     low, high = COEFFICIENT_RANGE
     for name in ("alpha", "beta", "gamma"):
         if name in given and not low <= given[name] <= high:
-            raise ValueError(f"--{name}={given[name]} is out of range; allowed: a number from {low:g} to {high:g}")
+            raise UsageError(f"--{name}={given[name]} is out of range; allowed: a number from {low:g} to {high:g}")
     phi = given.get("phi", 1.0)
     if not PHI_RANGE[0] <= phi <= PHI_RANGE[1]:
-        raise ValueError(f"--phi={phi} is out of range; allowed: a number from {PHI_RANGE[0]:g} to {PHI_RANGE[1]:g}")
+        raise UsageError(f"--phi={phi} is out of range; allowed: a number from {PHI_RANGE[0]:g} to {PHI_RANGE[1]:g}")
     return Rule(given.get("alpha", PAPER_ALPHA), given.get("beta", PAPER_BETA), given.get("gamma", PAPER_GAMMA)), phi
 
 
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     from explorer.measure.profile import profile
 
     if not 0.0 <= args.max_phi <= 8.0:
-        raise ValueError(f"--max-phi={args.max_phi} is out of range; allowed: a number from 0 to 8")
+        raise UsageError(f"--max-phi={args.max_phi} is out of range; allowed: a number from 0 to 8")
     if args.batch < 1:
-        raise ValueError("--batch must be at least 1")
+        raise UsageError("--batch must be at least 1")
     config = parse_query(args.query)
     rule, phi = _rule_and_phi(args, config)
     design = rule_config(config, rule, phi)

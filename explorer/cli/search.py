@@ -18,6 +18,7 @@ cluster).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace) -> Any:
-    from explorer.analysis.search import SearchSpec, parse_axis
+    from explorer.analysis.search import SEARCH, SearchSpec, parse_axis
     from explorer.config import parse_query
 
     config = parse_query(args.query)  # a bad query is a usage error before anything starts
@@ -81,14 +82,17 @@ def _spec(args: argparse.Namespace) -> Any:
         betas=parse_axis(args.beta, "beta"),
         gammas=parse_axis(args.gamma, "gamma"),
         tolerance=args.tolerance,
-        steps=args.steps,
         seeds=args.seeds,
-        batch=args.batch,
-        lr=args.lr,
-        rotate=not args.upright,
-        scale=_scale(args.scale),
-        held_out=args.held_out,
-        schedule=args.schedule,
+        settings=dataclasses.replace(
+            SEARCH,
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            rotate=not args.upright,
+            scale=_scale(args.scale),
+            held_out=args.held_out,
+            schedule=args.schedule,
+        ),
     )
 
 
@@ -148,7 +152,7 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
         "seeds": list(range(spec.seeds)),
         "settled": {query: len(r.accuracies) for query, r in settled_networks(result.results, spec.seeds).items()},
         "settings": spec.to_dict()
-        | {"rotate": spec.rotate, "scale": spec.scale, "held_out": spec.held_out, "schedule": spec.schedule},
+        | {name: getattr(spec.settings, name) for name in ("rotate", "scale", "held_out", "schedule")},
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "executor": result.executor,
@@ -214,9 +218,9 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
             }
         )
     else:
-        settled = f", settled {result.settled}" if args.settle is not None else ""
+        settled_note = f", settled {result.settled}" if args.settle is not None else ""
         print(
-            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}){settled}, "
+            f"trained {result.trained}, skipped {result.skipped} (already in {args.out}){settled_note}, "
             f"{result.wall_seconds:.1f} s"
         )
         print(verdict_sentence(judged))

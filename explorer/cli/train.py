@@ -202,14 +202,17 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     start_model = load_shipped(start_card, device) if start_card is not None else None
 
     start = time.perf_counter()
-    settings = shapes_settings(steps=args.steps, seed=args.seed, batch=args.batch, lr=args.lr, schedule=args.schedule)
+    # held_out=0: the card's accuracy is measured below, with the pointing game, on another seed
+    settings = shapes_settings(
+        steps=args.steps, seed=args.seed, batch=args.batch, lr=args.lr, schedule=args.schedule, held_out=0
+    )
     spec = TrainSpec(
         model=shapes_source(config, args.resolution, start_model),
         settings=settings,
         device=device,
         callbacks=(ProgressBar(args.steps),),
     )
-    run_ = train_on_shapes(spec, held_out=0)
+    run_ = train_on_shapes(spec)
     train_s = time.perf_counter() - start
     built = run_.model.built
     scores = shapes_scores(built, seed=args.seed + HELD_OUT_SEED_OFFSET, n=args.held_out)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from explorer.errors import InputError
+
 #: Largest image accepted, in pixels (a 64-megapixel photo passes; bombs do not).
 MAX_PIXELS = 80_000_000
 #: Largest file accepted, in bytes.
@@ -24,7 +26,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """The file is not an image we can use; the message says why in plain words."""
 
 
@@ -47,8 +49,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
             if getattr(image, "is_animated", False):
                 image.seek(0)
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            return to_rgb(image)
+            return to_rgb(ImageOps.exif_transpose(image) or image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from explorer.data.images import decode_image
+from explorer.errors import InputError
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 SAMPLES: dict[str, str] = {
@@ -24,7 +25,7 @@ CREDITS: dict[str, str] = {
 
 def load_sample(name: str) -> Image.Image:
     if name not in SAMPLES:
-        raise ValueError(f"unknown sample '{name}'; allowed: {', '.join(SAMPLES)}")
+        raise InputError(f"unknown sample '{name}'; allowed: {', '.join(SAMPLES)}")
     return decode_image((SAMPLE_DIR / SAMPLES[name]).read_bytes())
 
 

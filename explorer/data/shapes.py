@@ -30,8 +30,8 @@ Versions (``version=``; :data:`DEFAULT_VERSION` is what every call without one g
        another (an arrow, tried first, was read as a triangle: its head is one). The tests measure
        it: the best overlap (IoU) of two classes, area-matched, over all rotations, is 0.84
        (circle/square) where version 1's circle/hexagon reach 0.93. Same backgrounds, colours and
-       random position, scale and rotation as version 1. 64 px by default (the issue's rule: 64 px
-       or more unless 32 px is shown to read as well, which was not measured): Grad-CAM of a
+       random position, scale and rotation as version 1. 64 px by default (64 px or more unless 32 px
+       is shown to read as well, which was not measured): Grad-CAM of a
        CIFAR-style net has a quarter of the input side, 16x16 cells at 64 px against 8x8 at 32 px.
        Image ``i`` draws from ``default_rng([seed, i, 2])``.
 :data:`SHAPES_VERSION` is the newest version; :func:`spec` gives a version's classes, resolution
@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from explorer.errors import InputError
 
 __all__ = [
     "CLASSES",
@@ -67,11 +69,19 @@ __all__ = [
     "generate",
     "picture",
     "spec",
+    "standardise",
 ]
 
 #: How every model trained or probed on these images sees them: ``(images - INPUT_MEAN) / INPUT_STD``
 #: (signal flow, training, Grad-CAM and offsets of the shipped models, and their cards' ``mean``/``std``).
 INPUT_MEAN, INPUT_STD = 0.5, 0.25
+
+
+def standardise(images: Tensor) -> Tensor:
+    """``images`` (pixels in [0, 1]) as every model trained or probed on shapes sees them:
+    ``(images - INPUT_MEAN) / INPUT_STD``, the one place that says so."""
+    return (images - INPUT_MEAN) / INPUT_STD
+
 
 #: Version 1's shape classes, in label order.
 CLASSES_V1: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "diamond")
@@ -306,7 +316,7 @@ CLASSES: tuple[str, ...] = _SPECS[DEFAULT_VERSION].classes
 def spec(version: int = DEFAULT_VERSION) -> ShapesSpec:
     """The defaults of generator ``version`` (ValueError for an unknown one)."""
     if version not in _SPECS:
-        raise ValueError(f"shapes version {version!r}; allowed: {', '.join(map(str, VERSIONS))}")
+        raise InputError(f"shapes version {version!r}; allowed: {', '.join(map(str, VERSIONS))}")
     return _SPECS[version]
 
 
@@ -347,15 +357,15 @@ class ShapesDataset:
                 object.__setattr__(self, name, getattr(defaults, name))
         assert self.resolution is not None and self.scale is not None and self.classes is not None
         if self.resolution < 4:
-            raise ValueError(f"resolution={self.resolution} is too small for shapes; allowed: 4 or more")
+            raise InputError(f"resolution={self.resolution} is too small for shapes; allowed: 4 or more")
         if self.in_channels < 1:
-            raise ValueError(f"in_channels={self.in_channels}; allowed: 1 or more")
+            raise InputError(f"in_channels={self.in_channels}; allowed: 1 or more")
         low, high = self.scale
         if not 0 < low <= high <= 1:
-            raise ValueError(f"scale={self.scale}; allowed: 0 < low <= high <= 1")
+            raise InputError(f"scale={self.scale}; allowed: 0 < low <= high <= 1")
         unknown = [c for c in self.classes if c not in defaults.classes]
         if unknown or not self.classes:
-            raise ValueError(
+            raise InputError(
                 f"unknown shape classes {unknown} for shapes version {self.version}; "
                 f"allowed: {', '.join(defaults.classes)}"
             )
@@ -395,7 +405,7 @@ class ShapesDataset:
     def batches(self, batch_size: int, start: int = 0) -> Iterator[ShapesBatch]:
         """Consecutive batches ``[start, start + batch_size)``, ``[start + batch_size, ...)``, ... forever."""
         if batch_size < 1:
-            raise ValueError(f"batch size {batch_size}; allowed: 1 or more")
+            raise InputError(f"batch size {batch_size}; allowed: 1 or more")
         first = start
         while True:
             yield self.batch(range(first, first + batch_size))

@@ -59,7 +59,7 @@ OWN_MODELS: dict[str, tuple[str, str]] = {
     "plain": ("explorer.families.nets.plain", "PlainNet"),
 }
 
-_DEFORMABLE = ("explorer.families.deformable", "DeformableConv2d")
+_DEFORMABLE = ("explorer.families.nets.deformable", "DeformableConv2d")
 _DEFORMABLE_STUB = '''class DeformableConv2d(nn.Module):
     """Not used by this design (it has no deformable convolutions): named only by code paths that
     this design does not take. Export a design with ``deform`` on to get the real layer."""'''
@@ -117,7 +117,7 @@ def _first_conv_line(model: nn.Module, in_channels: int) -> list[str]:
     if in_channels == 3:
         return []
     name, conv = next((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
-    args = {
+    args: dict[str, Any] = {
         "kernel_size": conv.kernel_size,
         "stride": conv.stride,
         "padding": conv.padding,
@@ -372,10 +372,11 @@ def _composed(config: ModelConfig, deformable: bool, composed_calls: Callable[..
         if isinstance(value, type) or callable(value):
             import torch.nn
 
-            if getattr(torch.nn, value.__name__, None) is value:
-                return f"nn.{value.__name__}"
-            names.add(value.__name__)
-            return value.__name__
+            name: str = value.__name__
+            if getattr(torch.nn, name, None) is value:
+                return f"nn.{name}"
+            names.add(name)
+            return name
         return _literal(value)
 
     def keywords(call: Call) -> list[tuple[str, Any]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.errors import InputError
 from explorer.knobs import ModelConfig, format_query
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ ONNX_TOLERANCE = 1e-4
 PT2_TOLERANCE = 1e-5
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """The design cannot be written in this format; the message says why (and names the op)."""
 
 
@@ -155,7 +156,7 @@ def _onnx(config: ModelConfig, weights: dict[str, torch.Tensor] | None, check: b
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 program = torch.onnx.export(model, (x,), dynamo=True, input_names=["image"], output_names=["logits"])
-                program.save(str(path))
+                program.save(str(path))  # type: ignore[union-attr]  # dynamo=True returns a program
         except Exception as error:
             op = _operator(str(error))
             where = f" at operator {op}" if op else ""

@@ -29,24 +29,35 @@ if TYPE_CHECKING:
 
 __all__ = ["FAMILIES", "PRESETS", "BuiltModel", "Stage", "build"]
 
+
+def by_family(*config_types: type[ModelConfig]) -> dict[str, type[ModelConfig]]:
+    """``config_types`` by their family name, in order; a name taken twice raises ValueError."""
+    families: dict[str, type[ModelConfig]] = {}
+    for config_type in config_types:
+        if config_type.family in families:
+            raise ValueError(
+                f"family '{config_type.family}' is taken twice: {families[config_type.family].__name__} "
+                f"and {config_type.__name__}"
+            )
+        families[config_type.family] = config_type
+    return families
+
+
 #: family name -> config class, in the order families are offered (the Build page's selector).
-FAMILIES: dict[str, type[ModelConfig]] = {
-    config_type.family: config_type
-    for config_type in (
-        ResNetConfig,
-        DenseNetConfig,
-        MobileNetV1Config,
-        MobileNetV2Config,
-        MobileNetV3Config,
-        EfficientNetConfig,
-        VGGConfig,
-        AlexNetConfig,
-        GoogLeNetConfig,
-        InceptionV3Config,
-        PlainConfig,
-        BlocksConfig,
-    )
-}
+FAMILIES: dict[str, type[ModelConfig]] = by_family(
+    ResNetConfig,
+    DenseNetConfig,
+    MobileNetV1Config,
+    MobileNetV2Config,
+    MobileNetV3Config,
+    EfficientNetConfig,
+    VGGConfig,
+    AlexNetConfig,
+    GoogLeNetConfig,
+    InceptionV3Config,
+    PlainConfig,
+    BlocksConfig,
+)
 #: preset name -> the query string that defines it, every family's (declared by the family modules
 #: imported above, in the order they were imported).
 PRESETS: dict[str, str] = registered_presets()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from explorer.knobs import ModelConfig
 
@@ -52,12 +52,24 @@ class BuiltModel:
         return None
 
 
-Builder = Callable[[ModelConfig], BuiltModel]
-BUILDERS: dict[type[ModelConfig], Builder] = {}
+C = TypeVar("C", bound=ModelConfig)
+#: A family's builder takes its own config class (``build_resnet(cfg: ResNetConfig)``).
+Builder = Callable[[C], BuiltModel]
+#: config class -> its builder; :func:`explorer.families.build` calls the one of ``type(config)``.
+BUILDERS: dict[type[ModelConfig], Callable[[Any], BuiltModel]] = {}
 
 
-def register_builder(config_type: type[ModelConfig]) -> Callable[[Builder], Builder]:
-    def wrap(builder: Builder) -> Builder:
+def register_builder(config_type: type[C]) -> Callable[[Builder[C]], Builder[C]]:
+    """Register the decorated function as the builder of ``config_type``'s models; a config type has
+    one builder (a second raises ValueError instead of silently replacing the first)."""
+
+    def wrap(builder: Builder[C]) -> Builder[C]:
+        if config_type in BUILDERS:
+            earlier = BUILDERS[config_type]
+            raise ValueError(
+                f"a second builder for {config_type.__name__}: {builder.__module__}.{builder.__qualname__} "
+                f"(the first: {earlier.__module__}.{earlier.__qualname__})"
+            )
         BUILDERS[config_type] = builder
         return builder
 

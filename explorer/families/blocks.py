@@ -22,7 +22,8 @@ from explorer.compound import KnobScaling, Multipliers
 from explorer.families.blockspec import Block, canonical, describe_syntax, parse_blocks, scale_blocks
 from explorer.knobs import ConfigError, ModelConfig, knob, register_preset
 
-#: The material's two hybrid models (issue 12), written once, in the composer's language.
+#: The course material's two hybrid models (a ResNet-style and an Inception-style stack, as the lecture
+#: draws them), written once, in the composer's language.
 HYBRID_RESNET = {"stem": "conv64.k7.s2,max.k3.s2", "blocks": "res64,res128.s2,res256.s2"}
 HYBRID_EFFICIENT = {"stem": "conv32.s2.silu", "blocks": "mb16.e1,mb24.s2,mb40.k5.s2"}
 
@@ -135,7 +136,7 @@ class BlocksConfig(ModelConfig):
     dropout: float = knob(0.2, "float", "dropout before the linear classifier", minimum=0.0, maximum=0.9)
 
     @property
-    def min_resolution(self) -> int:  # type: ignore[override]
+    def min_resolution(self) -> int:  # type: ignore[override]  # per config, not per class
         """The smallest input side every block accepts (the stride of the net, or what pools need)."""
         return _min_resolution(self.stem, self.blocks, self.in_channels)
 

@@ -216,8 +216,8 @@ def _parse_block(key: str, index: int, token: str) -> Block:
     for option, (default, _, _) in allowed.items():
         if values[option] != default:
             text += f".{option}{values[option]}"
-    for group, words in kind.flags.items():
-        if flags[group] != words[0]:
+    for group, choices in kind.flags.items():
+        if flags[group] != choices[0]:
             text += f".{flags[group]}"
     return Block(name, channels, tuple(values.items()), tuple(flags.items()), text)
 

@@ -83,7 +83,7 @@ class DenseNetConfig(ModelConfig):
         return ((self.depth - 4) // 6,) * 3
 
     @property
-    def min_resolution(self) -> int:  # type: ignore[override]
+    def min_resolution(self) -> int:  # type: ignore[override]  # per config, not per class
         return 2 ** (len(self.block_layout) + (1 if self.stem == "imagenet" else -1))
 
     def derived_resolution(self) -> int:

@@ -42,7 +42,7 @@ class InceptionV3Config(ModelConfig):
         return super().derived_values() | {"transform_input": self.uses_transform_input}
 
     @property
-    def min_resolution(self) -> int:  # type: ignore[override]
+    def min_resolution(self) -> int:  # type: ignore[override]  # per config, not per class
         """75 px: five unpadded stride-2 steps (torchvision's min_size); with the auxiliary classifier
         299 px, since its 5x5 conv needs Mixed_6e's 17 px map (it runs whenever the net trains)."""
         return AUX_MIN_RESOLUTION if self.aux else 75

@@ -41,7 +41,7 @@ class PlainConfig(ModelConfig):
     def scale_knobs(self, m: Multipliers) -> KnobScaling:
         depth = int(clamp(round(self.depth * m.depth), 4, 1000))
         width = int(clamp(round(self.width * m.width), 1, 256))
-        notes = ()
+        notes: tuple[str, ...] = ()
         if m.depth != 1.0 or m.width != 1.0:
             notes = (f"depth {self.depth} -> {depth} conv layers, width {self.width} -> {width} (whole numbers)",)
         return KnobScaling({"depth": depth, "width": width}, depth / self.depth, width / self.width, notes)

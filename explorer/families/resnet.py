@@ -100,7 +100,7 @@ class ResNetConfig(ModelConfig):
         return self.width if self.width is not None else (64 if self.stem == "imagenet" else 16)
 
     @property
-    def min_resolution(self) -> int:  # type: ignore[override]
+    def min_resolution(self) -> int:  # type: ignore[override]  # per config, not per class
         return 32 if self.stem == "imagenet" else 8
 
     def derived_resolution(self) -> int:
@@ -146,7 +146,7 @@ class ResNetConfig(ModelConfig):
             if stem == "imagenet":
                 return tuple(d for d, (b, _) in IMAGENET_LAYOUTS.items() if block in (None, b))
             basic, bottleneck = set(range(8, 1203, 6)), set(range(11, 1203, 9))
-            chosen = {"basic": basic, "bottleneck": bottleneck}.get(block, basic | bottleneck)
+            chosen = {"basic": basic, "bottleneck": bottleneck}.get(block or "", basic | bottleneck)
             return tuple(sorted(chosen))
         if name == "deform":
             return tuple(range(1, 4 if stem == "cifar" else 5))

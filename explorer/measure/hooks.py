@@ -75,8 +75,8 @@ def hooked(
                 handles.append(modules[name].register_forward_hook(hook, always_call=always_call))
             for name, hook in (full_backward or {}).items():
                 handles.append(modules[name].register_full_backward_hook(hook))
-            for name, hook in (output_grad or {}).items():
-                handles.append(modules[name].register_forward_hook(_output_grad_hook(hook, handles)))
+            for name, grad_hook in (output_grad or {}).items():
+                handles.append(modules[name].register_forward_hook(_output_grad_hook(grad_hook, handles)))
             if training is not None:
                 model.train(training)
             yield model

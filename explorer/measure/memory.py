@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.hooks import hooked
@@ -274,7 +275,8 @@ def _activation_stand_in(activation: nn.Module, real: Callable[[Tensor], Tensor]
     _ACTIVATION_PROBES.setdefault((kind, settings), copy.deepcopy(activation))
 
     def forward(x: Tensor) -> Tensor:
-        layout = _activation_layout(kind, settings, x.ndim) if x.is_meta and 2 <= x.ndim <= 4 else None
+        meta = x.is_meta and 2 <= x.ndim <= 4
+        layout = _activation_layout(kind, settings, x.ndim) if meta else None  # type: ignore[arg-type]  # classes hash
         if layout is None or not torch.is_grad_enabled() or not x.requires_grad:
             return real(x)
         return _SavesLikeActivation.apply(x, inplace, layout)
@@ -294,7 +296,7 @@ def _fast_meta_norms(model: nn.Module) -> Iterator[None]:
         for layer in layers:
             if "forward" not in layer.__dict__:
                 if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-                    layer.forward = _stand_in(layer, layer.forward)
+                    layer.forward = _stand_in(layer, layer.forward)  # type: ignore[method-assign, assignment]  # see docstring
                 else:
                     layer.forward = _activation_stand_in(layer, layer.forward)
                 patched.append(layer)
@@ -340,14 +342,14 @@ def training_memory(config: ModelConfig, batch: int = 1) -> TrainingMemory:
     """The bytes autograd saves for backward in one training step of ``config`` at ``batch``
     (float32, meta device; see the module docstring for what counts)."""
     if batch < 1:
-        raise ValueError(f"batch={batch}; allowed: 1 or more")
+        raise InputError(f"batch={batch}; allowed: 1 or more")
     side = config.input_resolution
     x = torch.zeros(batch, config.in_channels, side, side, device="meta")
     try:
         with lent(config) as built, _saving(built.module, _meta_key) as record, _fast_meta_norms(built.module):
             _forward_loss(built.module, x, config.classes)
     except ValueError as error:  # batch norm over a single value per channel cannot train
-        raise ValueError(f"{format_query(config)} cannot train at batch {batch}: {error}") from None
+        raise InputError(f"{format_query(config)} cannot train at batch {batch}: {error}") from None
     rows = _rows(record, built, built.module)
     return TrainingMemory(format_query(config), batch, sum(r.saved_bytes for r in rows), rows)
 

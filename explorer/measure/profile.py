@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.families import BuiltModel
-from explorer.families.deformable import DeformableConv2d
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.knobs import ModelConfig, format_query
 from explorer.measure.counting import counting
 from explorer.measure.hooks import hooked

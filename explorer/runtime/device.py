@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from explorer.errors import InputError
+
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
 
@@ -43,9 +45,9 @@ def best_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device(devices[0])
     if requested not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device '{requested}'; allowed: {', '.join(DEVICE_CHOICES)}")
+        raise InputError(f"unknown device '{requested}'; allowed: {', '.join(DEVICE_CHOICES)}")
     if requested not in devices:
-        raise ValueError(f"device '{requested}' is not available here; available: {', '.join(devices)}")
+        raise InputError(f"device '{requested}' is not available here; available: {', '.join(devices)}")
     return torch.device(requested)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.config import parse_query
+from explorer.errors import InputError
 from explorer.knobs import ModelConfig
 from explorer.measure.memory import training_memory_or_smallest_batch
 from explorer.measure.profile_data import Profile
@@ -27,7 +28,7 @@ BUDGET_FRACTION = 0.5
 TRAINING_WEIGHT_COPIES = 4
 
 
-class TooLargeError(ValueError):
+class TooLargeError(InputError):
     """The requested work would not fit in the budget; the message names the estimate."""
 
 

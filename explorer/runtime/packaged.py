@@ -140,7 +140,7 @@ def load_packaged(model: PackagedModel | None = None, device: torch.device | str
         )
     built = instantiate(model.config, device)
     state = torch.load(path, map_location="cpu", weights_only=True)
-    keys = lite_port_keys(built.module)
+    keys = lite_port_keys(built.module)  # type: ignore[arg-type]  # a Lite config builds an EfficientNetLite
     unknown = sorted(set(state) - set(keys))
     if unknown:
         raise WeightsError(f"{path.name} has keys the mapping does not know: {', '.join(unknown[:4])}")

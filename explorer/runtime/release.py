@@ -16,7 +16,7 @@ from functools import cache
 
 
 @cache
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]  # private in typeshed
     name = ctypes.util.find_library("c")
     if name is None:
         return None

@@ -13,6 +13,8 @@ import os
 
 import torch
 
+from explorer.errors import InputError
+
 _applied: int | None = None
 
 
@@ -21,7 +23,7 @@ def policy_threads(cores: int | None = None, override: str | None = None) -> int
     if override:
         threads = int(override)
         if threads < 1:
-            raise ValueError(f"EXPLORER_THREADS={override}; allowed: 1 or more")
+            raise InputError(f"EXPLORER_THREADS={override}; allowed: 1 or more")
         return threads
     cores = cores if cores is not None else (os.cpu_count() or 1)
     return 1 if cores <= 2 else None

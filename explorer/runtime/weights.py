@@ -29,15 +29,16 @@ import torchvision
 
 from explorer.config import matching_preset
 from explorer.data.images import IMAGENET_MEAN, IMAGENET_STD
+from explorer.errors import InputError
 from explorer.families import BuiltModel
 from explorer.knobs import ModelConfig
 from explorer.runtime.models import instantiate
 
 MAX_CHECKPOINT_BYTES = 600_000_000
-Progress = Callable[[float], None]
+Progress = Callable[[float], object]  # what it returns is ignored (a page's progress bar)
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """Weights could not be had or do not fit the model; the message says what to do."""
 
 

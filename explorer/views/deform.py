@@ -8,7 +8,7 @@ the model samples. Points are ``(y, x)`` arrays; plotly wants ``x`` then ``y``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -274,7 +274,7 @@ def map_heatmap(
     return _image_layout(fig, np.asarray(image).shape[:2], title, height)
 
 
-def magnitude_bars(layers: Sequence[str], series: dict[str, Sequence[float]], title: str = "") -> go.Figure:
+def magnitude_bars(layers: Sequence[str], series: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
     """Mean offset length per layer (image pixels), one bar group per series (e.g. before, after)."""
     fig = go.Figure()
     for (name, values), colour in zip(series.items(), (REGULAR, DEFORMED, LOCATION), strict=False):
@@ -290,7 +290,11 @@ def magnitude_bars(layers: Sequence[str], series: dict[str, Sequence[float]], ti
 
 
 def spread_figure(
-    sizes: Sequence[float], spreads: Sequence[float], regular: float, title: str = "", height: int = 360
+    sizes: Sequence[float] | np.ndarray,
+    spreads: Sequence[float] | np.ndarray,
+    regular: float,
+    title: str = "",
+    height: int = 360,
 ) -> go.Figure:
     """Scatter of a layer's sampling spread (image px) against the object's size (image px), with the
     regular grid's spread as a dashed line (what zero offsets give)."""

@@ -263,8 +263,8 @@ def depth_figure(curves: Sequence[tuple[str, Sequence[FieldLike]]], title: str =
             )
         )
     if curves:
-        first = [f.layer for f in curves[0][1]]
-        fig.update_xaxes(tickvals=list(range(1, len(first) + 1)), ticktext=first)
+        places = [f.layer for f in curves[0][1]]
+        fig.update_xaxes(tickvals=list(range(1, len(places) + 1)), ticktext=places)
     fig.update_xaxes(title="place along the depth (stem, then stages or blocks)")
     fig.update_yaxes(title="input pixels")
     return standard_layout(fig, title, 420)

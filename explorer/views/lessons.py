@@ -130,7 +130,7 @@ def links(lesson: Lesson) -> list[tuple[str, str, dict[str, str], str]]:
     config it runs; lessons without configs link to the page alone."""
     from explorer.knobs import query_to_dict
 
-    out = []
+    out: list[tuple[str, str, dict[str, str], str]] = []
     for key in lesson.links:
         page, label = LINK_PAGES[key]
         if not lesson.configs:

@@ -101,8 +101,9 @@ def ranking_sentence(ranked: Ranking) -> str:
 
 def method_caption(spec: SearchSpec, directory: Path, results: Sequence[PointResult] = ()) -> str:
     """How every point of ``spec`` was trained and judged, and where its results are (markdown)."""
-    shapes = f"{'rotated' if spec.rotate else 'upright'} shapes" + (
-        f" of radius {spec.scale[0]:g}-{spec.scale[1]:g} of half the side" if spec.scale else ""
+    recipe = spec.settings
+    shapes = f"{'rotated' if recipe.rotate else 'upright'} shapes" + (
+        f" of radius {recipe.scale[0]:g}-{recipe.scale[1]:g} of half the side" if recipe.scale else ""
     )
     settled = sorted(r.point.label for r in settled_networks(results, spec.seeds).values())
     most = max((len(r.accuracies) for r in results), default=spec.seeds)
@@ -113,9 +114,9 @@ def method_caption(spec: SearchSpec, directory: Path, results: Sequence[PointRes
     )
     return (
         f"Each point: the base scaled at phi=1 by this page's rule, trained on {shapes} for {spec.steps} Adam steps "
-        f"(lr {spec.lr:g}{', cosine decay' if spec.schedule == 'cosine' else ''}, batch {spec.batch}) "
+        f"(lr {recipe.lr:g}{', cosine decay' if recipe.schedule == 'cosine' else ''}, batch {recipe.batch}) "
         f"with seeds 0-{spec.seeds - 1} (the same data and initial draws for every point){more}; held-out "
-        f"accuracy on {spec.held_out} images of another seed. Spread = standard deviation over seeds (where one "
+        f"accuracy on {recipe.held_out} images of another seed. Spread = standard deviation over seeds (where one "
         "more training may land); margin = half the 95% confidence interval of the difference of two means, "
         "seed by seed where both have the same seeds (what the seeds tell apart; it narrows about as 1/√seeds). "
         "Baselines scale one dimension to about 2 × the base's "

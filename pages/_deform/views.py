@@ -8,14 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer.analysis.deform import (
-    SPREAD_IMAGES,
-    DeformView,
-    OffsetField,
-    SpreadStudy,
-    spread_against_size,
-    stacked_points,
-)
+from explorer.analysis.deform import DeformView, OffsetField, stacked_points
+from explorer.analysis.deform_spread import SPREAD_IMAGES, SpreadStudy, spread_against_size
 from explorer.runtime.weights import ExplainableModel
 from explorer.views.deform import (
     magnitude_bars,
@@ -88,7 +82,7 @@ def sampling_picture(view: DeformView, at: Location, title: str, clickable: bool
         offsets=f.tap_offsets(at.i, at.j),
         mask=f.mask_at(at.i, at.j),
         candidates=grid * f.output_stride if clickable else None,
-        candidate_ids=[tuple(map(int, c)) for c in grid] if clickable else None,
+        candidate_ids=[(int(c[0]), int(c[1])) for c in grid] if clickable else None,
         title=title,
     )
     if clickable:

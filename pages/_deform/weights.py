@@ -31,8 +31,8 @@ from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import DEFORM_MODELS, SALIENCY_MODEL, ModelPair
 
 Pair = tuple[ExplainableModel, ExplainableModel]
-#: Said beside "Train on shapes" when no shipped model has the config's architecture (measured in
-#: issue 16 on the 2-core CPU: the default 30 steps from scratch reached 16 %, offsets still noise).
+#: Said beside "Train on shapes" when no shipped model has the config's architecture (measured on the
+#: 2-core CPU: the default 30 steps from scratch reached 16 %, the offsets still noise).
 FROM_SCRATCH_NOTE = (
     "No shipped model has this architecture, so training starts from scratch: on a laptop CPU the "
     "default 30 steps leave the net near chance and its offsets close to noise (a few hundred steps, "

@@ -19,7 +19,7 @@ from explorer.views.lessons import (
 )
 from pages._lessons.state import W
 
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], object]  # what it returns is ignored
 
 
 @st.cache_resource(show_spinner=False)

@@ -4,6 +4,7 @@ its link (``search=<key>``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import streamlit as st
 from explorer.analysis.runs import RecordedRun, recorded_runs
 from explorer.analysis.scaling import rule_base
 from explorer.analysis.search import (
+    SEARCH,
     BackgroundSearch,
     PointResult,
     SearchSpec,
@@ -88,7 +90,7 @@ def progress(spec: SearchSpec, directory: Path, done: int, total: int, results: 
     job = SEARCH_JOB.get()
     if running_here(directory):
         text = f"{done} of {total} points trained ({spec.seeds} seeds each)"
-        if done == total and job.settle:
+        if done == total and job is not None and job.settle:
             text = f"every point trained; now the networks the verdict rests on get up to {job.settle} seeds each"
         st.progress(done / total, text=text)
         st.button("Cancel the search", key=W.search_cancel.key, on_click=cancel_search)
@@ -225,16 +227,22 @@ def search_controls(base_query: str) -> tuple[SearchSpec | None, int]:
         column.text_input(f"{name} grid", "1.0:1.4:0.1", key=widget.key, help=help_text)
         for column, (widget, name, help_text) in zip(columns, axes, strict=True)
     ]
-    columns = st.columns(4)
-    tolerance = columns[0].number_input("Tolerance on α·β²·γ² − 2", 0.01, 1.0, 0.1, 0.01, key=W.search_tol.key)
-    steps = columns[1].select_slider("Steps per run", [10, 20, 40, 60, 100, 200, 400], 60, key=W.search_steps.key)
-    seeds = columns[2].select_slider("Seeds", [1, 2, 3, 4, 5], 2, key=W.search_seeds.key)
+    budget = st.columns(4)
+    tolerance = budget[0].number_input("Tolerance on α·β²·γ² − 2", 0.01, 1.0, 0.1, 0.01, key=W.search_tol.key)
+    steps = budget[1].select_slider("Steps per run", [10, 20, 40, 60, 100, 200, 400], 60, key=W.search_steps.key)
+    seeds = budget[2].select_slider("Seeds", [1, 2, 3, 4, 5], 2, key=W.search_seeds.key)
     cores = os.cpu_count() or 1
-    workers = int(columns[3].number_input("Workers", 1, cores, cores, key=W.search_workers.key))
+    workers = int(budget[3].number_input("Workers", 1, cores, cores, key=W.search_workers.key))
     try:
         alphas, betas, gammas = (parse_axis(text, name) for text, (_, name, _) in zip(texts, axes, strict=True))
         spec = SearchSpec(
-            query=base_query, alphas=alphas, betas=betas, gammas=gammas, tolerance=tolerance, steps=steps, seeds=seeds
+            query=base_query,
+            alphas=alphas,
+            betas=betas,
+            gammas=gammas,
+            tolerance=tolerance,
+            seeds=seeds,
+            settings=dataclasses.replace(SEARCH, steps=steps),
         )
         cached_plan(spec)  # the grid's own errors (nothing within the tolerance, too many points)
     except (ValueError, ConfigError) as error:

@@ -127,6 +127,7 @@ def _render(control: Control, family: str, container: Any) -> Any:
     is_int = isinstance(control.value, int) and float(control.step or 1).is_integer()
     cast = int if is_int else float
     label = f"{control.label} (auto)" if control.auto else control.label
+    assert control.minimum is not None and control.maximum is not None and control.step is not None  # a slider's
     value = container.slider(
         label,
         min_value=cast(control.minimum),
@@ -194,7 +195,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
     for control in sorted(controls, key=lambda c: c.key in IO_KEYS):  # architecture first, then I/O
         if control.key in IO_KEYS and io is None:
             io = sidebar.expander("Input and output", expanded=False)
-        container = io if control.key in IO_KEYS else sidebar
+        container = io if control.key in IO_KEYS and io is not None else sidebar
         values[control.key] = _render(control, config.family, container)
         explicit_override = getattr(type(config)(), control.key) is None and getattr(config, control.key) is not None
         if explicit_override and control.widget in ("slider", "text"):

@@ -107,9 +107,9 @@ def uploaded_checkpoint(prefix: str, config: ModelConfig) -> ExplainableModel | 
         st.session_state[f"{prefix}.checkpoint_round"] = round_ + 1
         st.session_state[f"{prefix}.checkpoint_release"] = True
         st.rerun()  # the next run draws a fresh uploader in place of the one that held the file
-    error = st.session_state.get(f"{prefix}.checkpoint_error")
-    if error:
-        st.error(error)
+    shown = st.session_state.get(f"{prefix}.checkpoint_error")
+    if shown:
+        st.error(shown)
     kept = slot.get()
     if kept is None:
         return None

@@ -37,7 +37,7 @@ class Slot(Generic[T]):
         if isinstance(self._kind, str):
             module, _, name = self._kind.partition(":")
             self._kind = getattr(importlib.import_module(module), name)
-        return self._kind  # type: ignore[return-value]
+        return self._kind  # type: ignore[return-value]  # resolved from its name just above
 
     def get(self) -> T | None:
         value = st.session_state.get(self.key)

@@ -116,16 +116,17 @@ def probe_controls(config: ModelConfig) -> Probe:
         help="A freshly built network in eval mode normalises with its initial running statistics (mean 0, var 1)",
     )
     metrics = right.pills(
-        "Show", list(METRIC_LABELS), selection_mode="multi", format_func=METRIC_LABELS.get, key=S.metrics.key
+        "Show", list(METRIC_LABELS), selection_mode="multi", format_func=METRIC_LABELS.__getitem__, key=S.metrics.key
     )
     variants = st.pills(
         "Overlay the current config with",
         list(VARIANTS),
         selection_mode="multi",
-        format_func=VARIANT_LABELS.get,
+        format_func=VARIANT_LABELS.__getitem__,
         key=S.variants.key,
         help="Each selected change of the current config adds a curve (changes the family lacks are skipped)",
     )
+    assert statistics is not None  # a radio with a default always has a choice
     return Probe(int(resolution), int(batch), int(seed), statistics, list(metrics or []), list(variants or []))
 
 

@@ -4,21 +4,12 @@ curves drawn live, then scrubbed through step by step."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import streamlit as st
 
-from explorer.analysis.training import (
-    OPTIMIZERS,
-    TEACHING,
-    Copied,
-    RunState,
-    StepRecord,
-    TrainingRun,
-    TrainSettings,
-    TrainSpec,
-    teaching_model,
-    train,
-)
+from explorer.analysis.recipe import OPTIMIZERS, TEACHING, TrainSettings, teaching_model
+from explorer.analysis.training import Copied, RunState, StepRecord, TrainingRun, TrainSpec, train
 from explorer.knobs import ModelConfig
 from explorer.runtime.device import best_device
 from explorer.runtime.guard import TooLargeError, check_fits
@@ -114,7 +105,7 @@ def run_live(trained: ModelConfig, warm: ExplainableModel | None, settings: Trai
         run.finished = True
 
 
-def first_and(run: TrainingRun, at: StepRecord) -> list[tuple[str, object]]:
+def first_and(run: TrainingRun, at: StepRecord) -> list[tuple[str, Any]]:
     """The first recorded step's signal flow, and ``at``'s when it is another step."""
     first = run.snapshots[0]
     shown = [(f"step {first.step}", first.signal)]
@@ -140,6 +131,7 @@ def show_run(run: TrainingRun, config: ModelConfig) -> None:
         else steps[0]
     )
     at = next(r for r in snapshots if r.step == chosen)
+    assert at.signal is not None  # a snapshot carries its signal flow
     for problem in at.signal.problems:
         st.warning(f"step {at.step}: {problem.message}")
     shown = first_and(run, at)

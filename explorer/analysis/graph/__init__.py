@@ -1,6 +1,6 @@
-"""The layer graph traced from the real module: ``trace`` (torch.fx on the meta device -> nodes,
-edges, stages, blocks and branch groups), ``data`` (the plain-data graph types), ``fold`` (folding
-stages and repeated blocks into a readable view).
+"""The layer graph traced from the real module: ``trace`` (torch.fx on the meta device -> nodes and
+edges), ``hierarchy`` (stages, modules, branch groups and repeats over them), ``data`` (the
+plain-data graph types), ``fold`` (folding stages and repeated blocks into a readable view).
 
 ``layer_graph`` is imported from ``trace`` on first use: ``data`` and ``fold`` import no torch, and
 the app's first page draws with them before torch is imported.

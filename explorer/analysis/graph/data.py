@@ -19,10 +19,7 @@ from typing import Any
 
 from explorer.measure.profile_data import BYTES_PER_VALUE
 
-__all__ = ["BYTES_PER_VALUE", "MERGE_OPS", "GraphGroup", "GraphNode", "LayerGraph"]
-
-#: Ops that merge branches, with the word shown for them.
-MERGE_OPS = {"add": "addition", "cat": "concatenation", "mul": "multiplication"}
+__all__ = ["BYTES_PER_VALUE", "GraphGroup", "GraphNode", "LayerGraph"]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ note with the numbers) and the page shows the measured numbers beside the note.
 """
 
 from explorer.analysis.lessons.answers import answer, claim_holds, is_right, measured_value
-from explorer.analysis.lessons.experiments import EXPERIMENTS, run_lesson, separable_ratio
+from explorer.analysis.lessons.costs import separable_ratio
+from explorer.analysis.lessons.experiments import EXPERIMENTS, run_lesson
 from explorer.analysis.lessons.files import lessons_dir, load_lesson, load_lessons
 from explorer.analysis.lessons.model import (
     LESSONS_DIR,

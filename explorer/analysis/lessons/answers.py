@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from explorer.analysis.lessons.model import Lesson, Outcome
+from explorer.errors import InputError
 
 
 # -- answers -----------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ def _compare(lesson: Lesson, outcome: Outcome, condition: str) -> bool:
             a = _value(outcome, f"{left}.{lesson.rule.metric}")
             b = _value(outcome, f"{right}.{lesson.rule.metric}")
             return {"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b}[op]
-    raise ValueError(f"claim condition '{condition}'; allowed: '<option> <= <option>' (or >=, <, >)")
+    raise InputError(f"claim condition '{condition}'; allowed: '<option> <= <option>' (or >=, <, >)")
 
 
 def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
@@ -73,7 +74,7 @@ def claim_holds(lesson: Lesson, outcome: Outcome) -> bool:
             return False
         if claim.margin and lesson.rule.pick:
             scores = {o: _value(outcome, f"{o}.{lesson.rule.metric}") for o in lesson.question.options}
-            ranked = sorted(scores, key=scores.get, reverse=lesson.rule.pick == "max")
+            ranked = sorted(scores, key=scores.__getitem__, reverse=lesson.rule.pick == "max")
             first, second = ranked[0], ranked[1]
             spread = _value(outcome, f"{first}.{claim.margin}") + _value(outcome, f"{second}.{claim.margin}")
             return abs(scores[first] - scores[second]) > spread

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.analysis.lessons.model import Lesson, Outcome, Panel, Series
 from explorer.config import parse_query
+from explorer.errors import InputError
 
 if TYPE_CHECKING:  # the lessons load without torch: the model is built inside the run
     from explorer.runtime.weights import ExplainableModel
@@ -37,11 +38,11 @@ def _model(query: str, weights: str, device: str) -> ExplainableModel:
     if weights == "fresh":
         return fresh_model(config, device)
     if weights != "shipped":
-        raise ValueError(f"weights '{weights}'; allowed: fresh, shipped")
+        raise InputError(f"weights '{weights}'; allowed: fresh, shipped")
     for shipped in shipped_models():
         if shipped.family == config.family and same_architecture(shipped.config, config):
             return load_shipped(shipped, device)
-    raise ValueError(f"no shipped model has the architecture of '{query}'")
+    raise InputError(f"no shipped model has the architecture of '{query}'")
 
 
 def _spaced(count: int) -> list[int]:
@@ -62,7 +63,7 @@ def receptive_field(lesson: Lesson, device: str = "cpu") -> Outcome:
 
     inputs_kind, weights = _param(lesson, "inputs"), _param(lesson, "weights")
     if inputs_kind not in ("noise", "shapes"):
-        raise ValueError(f"inputs '{inputs_kind}'; allowed: noise, shapes")
+        raise InputError(f"inputs '{inputs_kind}'; allowed: noise, shapes")
     values: dict[str, float] = {}
     table: list[dict[str, Any]] = []
     curves: list[Series] = []

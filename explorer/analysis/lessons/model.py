@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.config import parse_query
+from explorer.errors import InputError
 
 LESSONS_DIR = Path(__file__).resolve().parents[3] / "assets" / "lessons"
 #: Environment variable naming another folder of lessons (a teacher's own, or a test's).
@@ -17,7 +18,7 @@ LESSONS_ENV = "EXPLORER_LESSONS_DIR"
 PAGES = ("build", "graph", "signal", "scaling", "inside")
 
 
-class LessonError(ValueError):
+class LessonError(InputError):
     """A lesson file that cannot be used; the message names the file and the field."""
 
 
@@ -129,7 +130,7 @@ class Lesson:
     def with_config(self, query: str) -> Lesson:
         """The lesson run on ``query`` instead of its one config (a link's config keys)."""
         if len(self.configs) != 1:
-            raise ValueError(
+            raise InputError(
                 f"lesson '{self.name}' compares {len(self.configs)} configs; only one-config lessons take one"
             )
         parse_query(query)

@@ -9,6 +9,7 @@ from typing import Any
 
 from explorer.analysis.lessons.model import Lesson, Outcome, Panel, Series
 from explorer.config import parse_query
+from explorer.errors import InputError
 
 #: The experiment's parameters and their defaults.
 PARAMS: dict[str, Any] = {"methods": ["gradcam", "gradients", "guided_backprop"], "images": 8, "seed": 0}
@@ -32,7 +33,7 @@ def saliency_sanity(lesson: Lesson, device: str) -> Outcome:
     config = parse_query(lesson.configs[0].query)
     shipped = next((s for s in shipped_models() if s.config == config), None)
     if shipped is None:
-        raise ValueError(f"the sanity check needs a trained model: '{config.query}' is not a shipped model's query")
+        raise InputError(f"the sanity check needs a trained model: '{config.query}' is not a shipped model's query")
     model = load_shipped(shipped, device)
     methods = [Method(m) for m in params["methods"]]
     side = model.config.input_resolution

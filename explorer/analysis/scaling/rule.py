@@ -21,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from explorer.compound import Multipliers, Rule, clamp
 from explorer.knobs import ModelConfig
@@ -74,7 +75,7 @@ def scale_config(base: ModelConfig, m: Multipliers) -> Scaled:
     """
     notes: list[str] = []
     side, achieved_r = _side(base, m, notes)
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if m.resolution != 1.0 or base.resolution is not None:
         changes["resolution"] = side
     knobs = base.scale_knobs(m)

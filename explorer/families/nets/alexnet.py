@@ -33,7 +33,7 @@ class ExplorerAlexNet(AlexNet):
 
 
 @register_builder(AlexNetConfig)
-def build_alexnet(cfg: AlexNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_alexnet(cfg: AlexNetConfig) -> BuiltModel:
     model = ExplorerAlexNet(cfg)
     # One stage per resolution: conv1 (stride 4) + pool, conv2 + pool, conv3-5 + pool.
     stages = (

@@ -22,10 +22,10 @@ def replace_first_conv_in_channels(model: nn.Module, in_channels: int) -> None:
                     nn.Conv2d(
                         in_channels,
                         child.out_channels,
-                        child.kernel_size,
-                        child.stride,
-                        child.padding,
-                        child.dilation,
+                        child.kernel_size,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+                        child.stride,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+                        child.padding,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
+                        child.dilation,  # type: ignore[arg-type]  # a Conv2d's own 2-tuple
                         child.groups,
                         child.bias is not None,
                     ),

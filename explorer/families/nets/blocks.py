@@ -19,8 +19,8 @@ from torchvision.ops import SqueezeExcitation
 from torchvision.ops.misc import Conv2dNormActivation
 
 from explorer.families.blocks import BlocksConfig, Trace
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder
+from explorer.families.nets.deformable import DeformableConv2d
 
 _ACTIVATIONS: dict[str, Any] = {"relu": nn.ReLU, "silu": nn.SiLU, "linear": None}
 
@@ -187,7 +187,7 @@ def composed_calls(cfg: BlocksConfig) -> tuple[list[Call], list[list[Call]]]:
 
 
 @register_builder(BlocksConfig)
-def build_blocks(cfg: BlocksConfig) -> BuiltModel:  # type: ignore[override]
+def build_blocks(cfg: BlocksConfig) -> BuiltModel:
     stem, stages = composed_calls(cfg)
     model = ComposedNet(
         [c.build() for c in stem],
@@ -196,9 +196,9 @@ def build_blocks(cfg: BlocksConfig) -> BuiltModel:  # type: ignore[override]
         cfg.classes,
         cfg.dropout,
     )
-    stages = [Stage("stem", ("stem",))]
+    layout = [Stage("stem", ("stem",))]
     for index in range(1, model.num_stages + 1):
         stage = getattr(model, f"stage{index}")
-        stages.append(Stage(f"stage{index}", (f"stage{index}",), tuple(f"stage{index}.{j}" for j in range(len(stage)))))
-    stages.append(Stage("head", ("avgpool", "dropout", "fc")))
-    return BuiltModel(cfg, model, tuple(stages))
+        layout.append(Stage(f"stage{index}", (f"stage{index}",), tuple(f"stage{index}.{j}" for j in range(len(stage)))))
+    layout.append(Stage("head", ("avgpool", "dropout", "fc")))
+    return BuiltModel(cfg, model, tuple(layout))

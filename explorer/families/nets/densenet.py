@@ -61,7 +61,7 @@ class ExplorerDenseNet(nn.Module):
 
 
 @register_builder(DenseNetConfig)
-def build_densenet(cfg: DenseNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_densenet(cfg: DenseNetConfig) -> BuiltModel:
     model = ExplorerDenseNet(cfg)
     stem_names = ("conv0", "norm0", "relu0", "pool0") if cfg.stem == "imagenet" else ("conv0",)
     stages = [Stage("stem", tuple(f"features.{n}" for n in stem_names))]

@@ -10,6 +10,7 @@ analyses see one structure and the published Lite0 checkpoint maps onto it key b
 from __future__ import annotations
 
 from functools import partial
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -159,9 +160,10 @@ def lite_port_keys(model: EfficientNetLite) -> dict[str, str]:
     last = len(model.features) - 1
     n = 0
     for s in range(1, last):
-        for j, block in enumerate(model.features[s]):
-            convs = ["_expand_conv", "_depthwise_conv", "_project_conv"][3 - len(block.block) :]
-            norms = ["_bn0", "_bn1", "_bn2"][3 - len(block.block) :]
+        for j, block in enumerate(cast(nn.Sequential, model.features[s])):
+            layers = len(cast(nn.Sequential, block.block))  # expand (when there is one), depthwise, project
+            convs = ["_expand_conv", "_depthwise_conv", "_project_conv"][3 - layers :]
+            norms = ["_bn0", "_bn1", "_bn2"][3 - layers :]
             for k, (conv, bn) in enumerate(zip(convs, norms, strict=True)):
                 ours = f"features.{s}.{j}.block.{k}"
                 keys[f"_blocks.{n}.{conv}.weight"] = f"{ours}.0.weight"
@@ -174,17 +176,18 @@ def lite_port_keys(model: EfficientNetLite) -> dict[str, str]:
 
 
 def _stages(model: nn.Module) -> tuple[Stage, ...]:
-    last = len(model.features) - 1
+    features = cast(nn.Sequential, model.features)
+    last = len(features) - 1
     stages = [Stage("stem", ("features.0",))]
     for i in range(1, last):
-        blocks = tuple(f"features.{i}.{j}" for j in range(len(model.features[i])))
+        blocks = tuple(f"features.{i}.{j}" for j in range(len(cast(nn.Sequential, features[i]))))
         stages.append(Stage(f"stage{i}", (f"features.{i}",), blocks))
     stages.append(Stage("head", (f"features.{last}", "avgpool", "classifier")))
     return tuple(stages)
 
 
 @register_builder(EfficientNetConfig)
-def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_efficientnet(cfg: EfficientNetConfig) -> BuiltModel:
     if cfg.lite:
         lite = EfficientNetLite(cfg.lite_stages(), num_classes=cfg.classes, in_channels=cfg.in_channels)
         return BuiltModel(cfg, lite, _stages(lite))

@@ -45,14 +45,14 @@ class ExplorerGoogLeNet(GoogLeNet):
             self.fc = nn.Linear(scale(1024, cfg.width), cfg.classes)
         self.aux_outputs: tuple[Tensor, ...] = ()
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         logits, aux2, aux1 = self._forward(self._transform_input(x))
         self.aux_outputs = tuple(a for a in (aux1, aux2) if a is not None)
         return logits
 
 
 @register_builder(GoogLeNetConfig)
-def build_googlenet(cfg: GoogLeNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_googlenet(cfg: GoogLeNetConfig) -> BuiltModel:
     model = ExplorerGoogLeNet(cfg)
     # The auxiliary classifiers belong to stage 4 (they read it), listed first: analyses that take a
     # stage's last module as what the stage computed (Grad-CAM targets) must not pick a module that

@@ -30,7 +30,7 @@ from explorer.families.nets.widths import scale, scaled_conv_block
 def _linear(in_features: int, out_features: int, stddev: float) -> nn.Linear:
     """A Linear initialised as Inception3 initialises its own (truncated normal, ``stddev``)."""
     layer = nn.Linear(in_features, out_features)
-    layer.stddev = stddev  # type: ignore[assignment]
+    layer.stddev = stddev  # type: ignore[assignment]  # torchvision's Inception3 reads it
     torch.nn.init.trunc_normal_(layer.weight, mean=0.0, std=stddev, a=-2, b=2)
     return layer
 
@@ -60,14 +60,14 @@ class ExplorerInception3(Inception3):
             self.fc = _linear(scale(2048, cfg.width), cfg.classes, 0.1)
         self.aux_outputs: tuple[Tensor, ...] = ()
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         logits, aux = self._forward(self._transform_input(x))
         self.aux_outputs = () if aux is None else (aux,)
         return logits
 
 
 @register_builder(InceptionV3Config)
-def build_inception_v3(cfg: InceptionV3Config) -> BuiltModel:  # type: ignore[override]
+def build_inception_v3(cfg: InceptionV3Config) -> BuiltModel:
     model = ExplorerInception3(cfg)
     stages = [Stage("stem", STAGES["stem"])]
     for name in ("stage5", "stage6", "stage7"):

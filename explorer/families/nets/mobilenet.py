@@ -6,6 +6,7 @@ Its config, knobs and presets are :mod:`explorer.families.mobilenet`, which impo
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -76,7 +77,7 @@ def _first_stride(block: nn.Module) -> int:
 def _mobile_stages(model: nn.Module) -> tuple[Stage, ...]:
     """V2/V3 layout: features[0] is the stem, features[-1] the final 1x1 conv of the head.
     (V2 pools with a function, so only V3 has an ``avgpool`` module to list.)"""
-    features = model.features
+    features = cast(nn.Sequential, model.features)
     last = len(features) - 1
     strides = [_first_stride(features[i]) for i in range(1, last)]
     head = (f"features.{last}", *(name for name in ("avgpool", "classifier") if hasattr(model, name)))
@@ -88,7 +89,7 @@ def _mobile_stages(model: nn.Module) -> tuple[Stage, ...]:
 
 
 @register_builder(MobileNetV1Config)
-def build_mobilenet_v1(cfg: MobileNetV1Config) -> BuiltModel:  # type: ignore[override]
+def build_mobilenet_v1(cfg: MobileNetV1Config) -> BuiltModel:
     model = MobileNetV1(cfg.alpha, cfg.classes)
     replace_first_conv_in_channels(model, cfg.in_channels)
     strides = [stride for _, stride in V1_LAYERS]
@@ -111,14 +112,14 @@ def _stages_by_stride_all(features: nn.Sequential, strides: list[int]) -> list[S
 
 
 @register_builder(MobileNetV2Config)
-def build_mobilenet_v2(cfg: MobileNetV2Config) -> BuiltModel:  # type: ignore[override]
+def build_mobilenet_v2(cfg: MobileNetV2Config) -> BuiltModel:
     model = MobileNetV2(num_classes=cfg.classes, width_mult=cfg.alpha)
     replace_first_conv_in_channels(model, cfg.in_channels)
     return BuiltModel(cfg, model, _mobile_stages(model))
 
 
 @register_builder(MobileNetV3Config)
-def build_mobilenet_v3(cfg: MobileNetV3Config) -> BuiltModel:  # type: ignore[override]
+def build_mobilenet_v3(cfg: MobileNetV3Config) -> BuiltModel:
     setting, last_channel = _mobilenet_v3_conf(f"mobilenet_v3_{cfg.size}", width_mult=cfg.alpha)
     model = MobileNetV3(setting, last_channel, num_classes=cfg.classes)
     replace_first_conv_in_channels(model, cfg.in_channels)

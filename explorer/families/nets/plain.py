@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.nets.resnet import PadShortcut
 from explorer.families.plain import PlainConfig
 
@@ -49,6 +49,10 @@ class ConvBlock(nn.Module):
 
 
 class PlainNet(nn.Module):
+    stage1: nn.Module  # added by name below (stage1..stage3)
+    stage2: nn.Module
+    stage3: nn.Module
+
     def __init__(self, cfg: PlainConfig) -> None:
         super().__init__()
         self.stem = nn.Sequential(
@@ -93,7 +97,7 @@ def _initialise(model: nn.Module, scheme: str) -> None:
 
 
 @register_builder(PlainConfig)
-def build_plain(cfg: PlainConfig) -> BuiltModel:  # type: ignore[override]
+def build_plain(cfg: PlainConfig) -> BuiltModel:
     model = PlainNet(cfg)
     stages = [Stage("stem", ("stem",))]
     for stage in (1, 2, 3):

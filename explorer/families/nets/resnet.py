@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
-from explorer.families.deformable import DeformableConv2d
 from explorer.families.nets.base import BuiltModel, Stage, register_builder, replace_first_conv_in_channels
+from explorer.families.nets.deformable import DeformableConv2d
 from explorer.families.resnet import ResNetConfig
 
 
@@ -203,7 +203,7 @@ def _make_deformable(layer: nn.Module, modulated: bool = False) -> None:
 
 
 @register_builder(ResNetConfig)
-def build_resnet(cfg: ResNetConfig) -> BuiltModel:  # type: ignore[override]
+def build_resnet(cfg: ResNetConfig) -> BuiltModel:
     model = ExplorerResNet(cfg)
     stages = [Stage("stem", ("conv1", "bn1", "relu", "maxpool"))]
     for index in range(1, cfg.num_stages + 1):

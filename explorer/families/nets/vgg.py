@@ -13,7 +13,7 @@ from explorer.families.vgg import DEPTH_TO_TABLE, VGGConfig
 
 
 @register_builder(VGGConfig)
-def build_vgg(cfg: VGGConfig) -> BuiltModel:  # type: ignore[override]
+def build_vgg(cfg: VGGConfig) -> BuiltModel:
     model = VGG(make_layers(cfgs[DEPTH_TO_TABLE[cfg.depth]], batch_norm=cfg.bn), num_classes=cfg.classes)
     replace_first_conv_in_channels(model, cfg.in_channels)
     stages: list[Stage] = []

@@ -1,0 +1,94 @@
+"""The command line's error contract: bad input exits 2 with one ``error:`` line (the library's
+InputError naming the command's own flag); a bug exits 1 with one line naming the exception; with
+``--traceback`` or ``EXPLORER_DEBUG=1`` the whole trace comes first."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+import explorer.cli.profile
+from explorer.cli import main
+from explorer.errors import InputError
+
+TINY = "family=plain&depth=4&width=4&resolution=16"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def failing(exc: BaseException):
+    def run(args: argparse.Namespace, device: object) -> int:
+        raise exc
+
+    return run
+
+
+def test_a_bad_config_exits_2_with_one_line(capsys) -> None:
+    code, out, err = run(capsys, "profile", "family=resnet&depth=abc")
+    assert (code, out) == (2, "")
+    assert err == "error: invalid value 'abc' for 'depth'; allowed: a number from 8 to 1202 (whole numbers only)\n"
+
+
+def test_a_setting_is_named_by_the_commands_own_flag(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "search", TINY, "--beta", "3", "--out", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --beta '3' is not a grid; allowed: START:STOP:STEP") and err.count("\n") == 1
+    # the library said it without flags: "beta '3' is not a grid"
+    code, _, err = run(capsys, "train", TINY, "--steps", "2", "--lr", "-1", "--out", str(tmp_path))
+    assert code == 2 and err == "error: --lr -1.0; allowed: a positive number\n"
+
+
+def test_an_input_error_about_a_setting_without_a_flag_keeps_the_library_words(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(explorer.cli.profile, "run", failing(InputError("0; allowed: 1 or more", field="slots")))
+    code, _, err = run(capsys, "profile", TINY)
+    assert code == 2 and err == "error: slots 0; allowed: 1 or more\n"
+
+
+def test_an_unreadable_file_exits_2(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "gradcam", "preset=resnet20", "--image", str(tmp_path / "no.png"), "--out", "x.npy")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: cannot read image") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("exc", [ZeroDivisionError("division by zero"), ValueError("a bug, not the user's input")])
+def test_anything_else_is_a_bug_exit_1_one_line_naming_it(capsys, monkeypatch, exc) -> None:
+    monkeypatch.delenv("EXPLORER_DEBUG", raising=False)
+    monkeypatch.setattr(explorer.cli.profile, "run", failing(exc))
+    code, out, err = run(capsys, "profile", TINY)
+    assert (code, out) == (1, "")
+    name = type(exc).__name__
+    assert err == f"error: internal error ({name}): {exc} (run again with --traceback for the whole trace)\n"
+    assert "Traceback" not in err
+
+
+def test_traceback_flag_prints_the_whole_trace(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("EXPLORER_DEBUG", raising=False)
+    monkeypatch.setattr(explorer.cli.profile, "run", failing(ZeroDivisionError("division by zero")))
+    code, _, err = run(capsys, "--traceback", "profile", TINY)
+    lines = err.splitlines()
+    assert code == 1
+    assert lines[0] == "Traceback (most recent call last):"
+    assert any("in run" in line and "raise exc" not in line for line in lines)
+    assert "ZeroDivisionError: division by zero" in lines
+    assert lines[-1] == "error: internal error (ZeroDivisionError): division by zero"
+
+
+@pytest.mark.parametrize(("value", "traced"), [("1", True), ("0", False), ("", False)])
+def test_explorer_debug_prints_the_trace_too(capsys, monkeypatch, value, traced) -> None:
+    monkeypatch.setenv("EXPLORER_DEBUG", value)
+    monkeypatch.setattr(explorer.cli.profile, "run", failing(KeyError("layer")))
+    code, _, err = run(capsys, "profile", TINY)
+    assert code == 1 and err.startswith("Traceback (most recent call last):") is traced
+    assert err.splitlines()[-1].startswith("error: internal error (KeyError): 'layer'")
+
+
+def test_traceback_also_traces_bad_input(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("EXPLORER_DEBUG", raising=False)
+    code, _, err = run(capsys, "--traceback", "profile", "family=resnet&depth=abc")
+    assert code == 2 and err.startswith("Traceback") and "ConfigError" in err
+    assert err.splitlines()[-1].startswith("error: invalid value 'abc' for 'depth'")
