@@ -90,15 +90,32 @@ def _explicit(config: ModelConfig) -> dict[str, Any]:
     return {c.key: getattr(config, c.key) for c in controls_for(config)}
 
 
-def _url_config() -> ModelConfig | None:
+def _url_config(sync: UrlSync) -> ModelConfig | None:
     params = _config_params()
     if not params:
         return None
     try:
         return parse_query(params)
     except ConfigError as error:
-        st.error(f"The link's configuration is not valid: {error}. Showing the last valid one instead.")
+        sync.link_error = f"The link's configuration is not valid: {error}. Showing the last valid one instead."
+        sync.link_fallback = None
         return None
+
+
+def _show_link_error(sync: UrlSync, shown: ModelConfig) -> None:
+    """Say why a link was refused for as long as its fallback is shown unchanged.
+
+    The URL holds the fallback's query once the refusing run has written it, so a later run (a fresh
+    process's start-up rerun comes a second after its first page) finds nothing wrong with it: the
+    reason is kept in the session instead, and dropped by the first change of design."""
+    if sync.link_error is None:
+        return
+    if sync.link_fallback is None:
+        sync.link_fallback = shown.query
+    if sync.link_fallback != shown.query:
+        sync.link_error = sync.link_fallback = None
+        return
+    st.error(sync.link_error)
 
 
 def _render(control: Control, family: str, container: Any) -> Any:
@@ -149,7 +166,7 @@ def _config_to_show(sync: UrlSync) -> ModelConfig:
     """
     chosen, sync.chosen = sync.chosen, False
     page, sync.page = sync.page, current_page()
-    url = _url_config()
+    url = _url_config(sync)
     if chosen and sync.config is not None:
         return sync.config  # the callback wrote it to the URL too; this run's URL is the one before
     stale = (
@@ -213,6 +230,7 @@ def architecture_controls(page_keys: Sequence[str] = ()) -> ModelConfig:
         sidebar.error(f"{error}")
         new = config
     sync.remember(new)  # before the URL is written: see UrlSync.remember
+    _show_link_error(sync, new)
     if new.query != config.query or query_to_dict(new.query) != _config_params():
         _set_url(new)
     return new

@@ -134,6 +134,10 @@ class UrlSync:
     page: str = ""
     #: Set when this session chose a config on purpose (a preset, a family, a button): it wins.
     chosen: bool = False
+    #: Why the last link's configuration was refused, and the query shown in its place (None until
+    #: that run has chosen one): the reason stays on screen while that fallback is shown unchanged.
+    link_error: str | None = None
+    link_fallback: str | None = None
 
     def remember(self, config: ModelConfig, keep: int = 16) -> None:
         """The widgets show ``config`` now.
