@@ -215,16 +215,18 @@ MAX_TEST_WORKERS = 4
 
 def _parallel_options(args: list[str]) -> list[str]:
     """pytest-xdist over the machine's cores (two on CI), unless the caller chose (``-n``, ``-p no:xdist``)
-    or debugs (``--pdb``, ``-s``), where one process is what they want. ``--dist loadgroup``: tests go to
-    whichever worker is free one by one, except that a module marked ``xdist_group`` (one whose
-    module-scoped fixture trains or builds something costly) stays on one worker, which builds it once."""
+    or debugs (``--pdb``, ``-s``), where one process is what they want. ``--dist loadscope``: a test
+    module goes whole to one worker, so its module-scoped fixtures (a model trained for the module, a
+    batch of command lines) are built once. (``loadgroup`` would group only the marked modules, but
+    pytest-xdist 3.8 cannot mark them under pytest 9: it renames items through a private attribute
+    that pytest 9 no longer reads.)"""
     workers = min(os.cpu_count() or 1, MAX_TEST_WORKERS)
     single = ("-n", "--pdb", "-s", "--capture=no", "--collect-only", "--co")
     chosen = any(arg in single or arg.startswith(("-n", "--numprocesses")) for arg in args)
     debugging = any(arg == "-p" and following.startswith("no:xdist") for arg, following in itertools.pairwise(args))
     if workers < 2 or chosen or debugging:
         return []
-    return ["-n", str(workers), "--dist", "loadgroup"]
+    return ["-n", str(workers), "--dist", "loadscope"]
 
 
 def command_app(args: list[str]) -> int:

@@ -8,9 +8,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("app_graph")
-
 TIMEOUT = 60
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -14,9 +14,6 @@ import torch
 from explorer.cli import main
 from explorer.families import FAMILIES, PRESETS
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("cli")
-
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 

@@ -40,9 +40,6 @@ from explorer.runtime.packaged import load_packaged, packaged_models
 from explorer.runtime.shipped import load_shipped, shipped_models
 from explorer.runtime.weights import ExplainableModel
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("concurrent_sessions")
-
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 THREADS = 8
 #: Every model the pages share between sessions: the shipped shapes models and the packaged ImageNet Lite0.

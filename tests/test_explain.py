@@ -22,9 +22,6 @@ from explorer.data.shapes import CLASSES
 from explorer.runtime.models import build_seeded
 from explorer.runtime.weights import with_checkpoint
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("explain")
-
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEEDS = range(1000, 1040)
 

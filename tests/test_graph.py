@@ -24,9 +24,6 @@ from explorer.config import parse_query
 from explorer.measure.profile import profile
 from explorer.views.graph import GRAPH_METRICS, graph_figure, overview_figure
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("graph")
-
 _CACHE: dict[str, LayerGraph] = {}
 
 

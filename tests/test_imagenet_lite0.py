@@ -26,7 +26,7 @@ from explorer.runtime.packaged import (
 )
 from explorer.runtime.weights import ExplainableModel, WeightsError
 
-pytestmark = [pytest.mark.usefixtures("single_thread"), pytest.mark.xdist_group("imagenet_lite0")]  # the model once
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 CAT, COFFEE, ROCKET = "Chelsea the cat", "Coffee cup", "Rocket launch"
 #: Regions of the 224 x 224 centre crop the model sees, (x0, y0, x1, y1), x1/y1 exclusive, read off

@@ -17,9 +17,6 @@ from explorer.config import parse_query
 from explorer.families import PRESETS
 from explorer.knobs import ConfigError
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("preset_sweep")
-
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]

@@ -18,9 +18,6 @@ from explorer.measure.profile import profile
 from explorer.runtime.models import build_seeded
 from explorer.views.signal import signal_figure
 
-#: One worker under pytest-xdist (``run.py test``): the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("signal")
-
 EXPERIMENT = "family=plain&depth=30&bn=off&init=default"
 
 
