@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from explorer.runtime.warm import import_page_libraries
 from pages._shared.device import device_pending, device_sidebar, page_done, torch_imported
 
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
@@ -17,6 +18,7 @@ PAGES = [
     st.Page("pages/history.py", title="History", icon=":material/history:"),
 ]
 
+import_page_libraries()  # whole before any page uses them: plotly peeks at numpy and pandas (see its docstring)
 page = st.navigation(PAGES)
 if torch_imported():
     device_sidebar()

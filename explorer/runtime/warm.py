@@ -1,0 +1,197 @@
+"""A server process's imports made whole before its sessions share them, and its warm-up.
+
+A Streamlit server runs each session's script in a thread of its own from its first second (DESIGN
+note 14). Python hands a thread a module that another thread is still importing whenever the first
+looks it up in ``sys.modules`` instead of importing it: plotly does so for numpy and pandas
+(``get_module(name, should_load=False)``), narwhals for pandas. Twelve students opening a fresh
+server at once saw ``partially initialized module 'numpy' has no attribute 'ndarray'`` from inside
+plotly (issue 35). :func:`import_page_libraries` imports those libraries whole, under one
+process-wide lock, before any page runs: a second thread waits on the lock and finds them complete.
+
+:func:`start_warm_up` does the rest in a background thread: torch, torchvision, captum, every
+module of this library (pages import them lazily), one design profiled on the meta device (the
+path a design that is not stored takes) and one small model built and run. Without it, the first
+design a class opens that is not stored pays about 4 s of imports while everyone waits. The earliest
+request wins: a worker asks for it a few seconds after it starts (``deploy/worker.py``), the app
+after its first page has reached the browser. A page that needs torch before then imports it itself;
+Python's per-module import locks make it wait for the warm-up's import of the same module, whole.
+
+This module imports nothing heavy itself: the app's first page imports it before torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+__all__ = [
+    "PAGE_LIBRARIES",
+    "WARM_LIBRARIES",
+    "WarmReport",
+    "import_page_libraries",
+    "imports_ready",
+    "module_whole",
+    "start_warm_up",
+    "wait_ready",
+    "warm_report",
+]
+
+#: Libraries that other libraries look up in ``sys.modules`` rather than import (plotly, narwhals):
+#: imported whole before any page runs. The first page imports them all anyway (about 0.8 s).
+PAGE_LIBRARIES = ("numpy", "pandas", "pyarrow", "narwhals", "plotly.graph_objects")
+#: The heavy libraries pages import lazily (about 5 s of one core together), before this library's own modules.
+WARM_LIBRARIES = ("torch", "torchvision", "captum.attr")
+#: Modules no page imports: the command line's.
+_SKIPPED_PREFIXES = ("explorer.cli", "explorer.__main__")
+#: The design the warm-up profiles and builds: not a stored preset, small enough to run in a blink.
+WARM_QUERY = "preset=resnet110&depth=8&width=8&classes=8&resolution=32"
+
+
+@dataclass(frozen=True)
+class WarmReport:
+    """What the warm-up did: seconds spent importing and building, and the error if it failed."""
+
+    imports_s: float
+    build_s: float
+    modules: int
+    error: str | None = None
+
+    def line(self) -> str:
+        """One log line for the server's output."""
+        if self.error is not None:
+            return f"[explorer] warm-up failed after {self.imports_s + self.build_s:.1f} s: {self.error}"
+        return (
+            f"[explorer] warm: torch, torchvision, captum and {self.modules} library modules imported in "
+            f"{self.imports_s:.1f} s; one design profiled, built and run in {self.build_s:.1f} s"
+        )
+
+
+_page_lock = threading.Lock()
+_pages_imported = False
+_schedule_lock = threading.Lock()
+_scheduled_at: float | None = None  # time.monotonic() at which the warm-up is due
+_started = False
+_imported = threading.Event()
+_done = threading.Event()
+_report: WarmReport | None = None
+
+
+def module_whole(name: str) -> bool:
+    """Whether ``name`` is imported and finished (not a module another thread is still initialising)."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    return module is not None and not getattr(spec, "_initializing", False)
+
+
+def import_page_libraries() -> None:
+    """Import :data:`PAGE_LIBRARIES` whole; every thread returns only once they are (lock-guarded)."""
+    global _pages_imported
+    if _pages_imported:
+        return
+    with _page_lock:
+        if not _pages_imported:
+            for name in PAGE_LIBRARIES:
+                importlib.import_module(name)
+            _pages_imported = True
+
+
+def library_modules() -> list[str]:
+    """Every module of this library a page may import (the command line's excluded), by name."""
+    import explorer
+
+    found = pkgutil.walk_packages(explorer.__path__, "explorer.")
+    return sorted(m.name for m in found if not m.name.startswith(_SKIPPED_PREFIXES))
+
+
+def _import_everything() -> int:
+    import_page_libraries()
+    for name in WARM_LIBRARIES:
+        importlib.import_module(name)
+    modules = library_modules()
+    for name in modules:
+        importlib.import_module(name)
+    from explorer.runtime.device import start_up
+    from explorer.runtime.threads import apply_thread_policy
+
+    start_up()  # the devices probed, as the picker will (CUDA's first query takes a while)
+    apply_thread_policy()  # before the first model runs: one intra-op thread on small machines
+    return len(modules)
+
+
+def _build_one() -> None:
+    import torch
+
+    from explorer.config import parse_query
+    from explorer.measure.profile import profile
+    from explorer.runtime.models import build_seeded
+
+    config = parse_query(WARM_QUERY)
+    profile(config)  # the meta-device count a design that is not stored gets (FlopCounterMode and all)
+    module = build_seeded(config).module.eval()
+    side = config.input_resolution
+    with torch.no_grad():
+        module(torch.zeros(1, config.in_channels, side, side))
+
+
+def _warm_up() -> None:
+    global _report
+    started = time.perf_counter()
+    imported_at = started
+    modules = 0
+    try:
+        modules = _import_everything()
+        imported_at = time.perf_counter()
+        _imported.set()
+        _build_one()
+        from explorer.runtime.heap import freeze_imports
+
+        freeze_imports()  # the imports' objects out of full garbage collections (explorer.runtime.heap)
+        _report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules)
+    except Exception as error:  # a warm-up that fails leaves pages to import what they need themselves
+        _report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules, repr(error))
+    finally:
+        _imported.set()
+        _done.set()
+    print(_report.line(), file=sys.stderr, flush=True)
+
+
+def _begin() -> None:
+    global _started
+    with _schedule_lock:
+        if _started:
+            return
+        _started = True
+    _warm_up()
+
+
+def start_warm_up(after_s: float = 0.0) -> None:
+    """Warm this process up ``after_s`` seconds from now in a background thread, unless an earlier
+    request already stands or it has begun; returns at once."""
+    global _scheduled_at
+    due = time.monotonic() + after_s
+    with _schedule_lock:
+        if _started or (_scheduled_at is not None and _scheduled_at <= due):
+            return
+        _scheduled_at = due
+    timer = threading.Timer(after_s, _begin)
+    timer.name, timer.daemon = "explorer-warm-up", True
+    timer.start()
+
+
+def imports_ready() -> bool:
+    """Whether the warm-up's imports are done (torch, the families, the library): pages need no more."""
+    return _imported.is_set()
+
+
+def wait_ready(timeout: float | None = None) -> bool:
+    """Block until the warm-up is over (imports and the model), at most ``timeout`` s; whether it is."""
+    return _done.wait(timeout)
+
+
+def warm_report() -> WarmReport | None:
+    """What the warm-up did, once it is over (None before)."""
+    return _report
