@@ -405,6 +405,7 @@ def command_serve(args: list[str]) -> int:
     try:
         for child in children:
             child.start(time.monotonic())
+            say(f"{child.name} started, process {child.process_id}")
         say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
         say("a worker that stops is started again; Ctrl-C stops the class")
         while True:
