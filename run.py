@@ -389,6 +389,7 @@ def command_serve(args: list[str]) -> int:
     python = ensure_venv()
     ensure_requirements(python, [RUNTIME_REQUIREMENTS])
     run_dir = Path(tempfile.mkdtemp(prefix="explorer-serve-"))
+    run_dir.chmod(0o755)  # run as root, nginx's workers are "nobody": they must reach their temporary folders
     worker_ports = [port + 1 + i for i in range(workers)]
     config = write_nginx_config(run_dir, address, port, worker_ports, max_upload_mb)
     worker = [python, ROOT / "deploy" / "worker.py", "--server.headless", "true"]

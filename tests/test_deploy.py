@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,18 @@ def test_a_browser_stays_on_one_worker_through_reruns_and_reconnects(served: Ser
 def test_new_browsers_spread_over_both_workers(served: Served):
     workers = {_get(served.base + "/_stcore/health")[0] for _ in range(16)}  # no cookie: a new browser each time
     assert len(workers) == 2
+
+
+def test_an_upload_larger_than_nginx_buffers_reaches_the_worker(served: Served):
+    """A photo's megabytes pass nginx to the worker (run as root, nginx's workers could not write the
+    request to their temporary folder and answered 500 to every upload over 16 KB)."""
+    request = urllib.request.Request(
+        served.base + "/_stcore/upload_file/no-such-session/no-such-file", data=b"\0" * 2_000_000, method="PUT"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code in (400, 403)  # the worker's own refusal (no XSRF token, no session), not nginx's 500
+    assert refused.value.headers["X-Explorer-Worker"].startswith("127.0.0.1:")
 
 
 def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(served: Served):

@@ -13,8 +13,17 @@ module of this library (pages import them lazily), one design profiled on the me
 path a design that is not stored takes) and one small model built and run. Without it, the first
 design a class opens that is not stored pays about 4 s of imports while everyone waits. The earliest
 request wins: a worker asks for it a few seconds after it starts (``deploy/worker.py``), the app
-after its first page has reached the browser. A page that needs torch before then imports it itself;
-Python's per-module import locks make it wait for the warm-up's import of the same module, whole.
+after its first page has reached the browser.
+
+Python's per-module import locks do not make concurrent first imports safe: when two threads import
+modules that import each other in different orders, its deadlock detection hands one of them a
+module that is still being initialised (measured under a class: ``cannot import name 'profile' from
+'explorer.measure.profile'``, ``... 'StochasticDepth' from partially initialized module
+'torchvision.ops'``). So, once a warm-up is asked for and until its imports are done, page runs and
+the warm-up take turns (:func:`page_turn`, around each page run in ``app.py``): one at a time, the
+warm-up ahead of runs that arrive after it. On one core's worth of GIL this costs a class little; after
+the warm-up there are no turns at all. A process that never asks for one (a test, a single user
+whose first link was a design not stored) runs its pages as before.
 
 This module imports nothing heavy itself: the app's first page imports it before torch.
 """
@@ -26,6 +35,8 @@ import pkgutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = [
@@ -35,6 +46,7 @@ __all__ = [
     "import_page_libraries",
     "imports_ready",
     "module_whole",
+    "page_turn",
     "start_warm_up",
     "wait_ready",
     "warm_report",
@@ -78,6 +90,11 @@ _started = False
 _imported = threading.Event()
 _done = threading.Event()
 _report: WarmReport | None = None
+# The turns (see the module's docstring): page runs in flight, and whether the warm-up waits for its
+# turn or is importing; both guarded by the condition.
+_turns = threading.Condition()
+_runs = 0
+_warm_turn = False
 
 
 def module_whole(name: str) -> bool:
@@ -137,16 +154,55 @@ def _build_one() -> None:
         module(torch.zeros(1, config.in_channels, side, side))
 
 
+def _warm_asked() -> bool:
+    return _scheduled_at is not None and not _imported.is_set()
+
+
+@contextmanager
+def page_turn() -> Iterator[None]:
+    """Around a page run: while a warm-up is asked for and its imports are not done, the run waits for
+    its turn and runs alone (see the module's docstring); otherwise it runs at once, beside others."""
+    global _runs
+    if _imported.is_set():
+        yield
+        return
+    with _turns:
+        _turns.wait_for(lambda: not _warm_turn and (_runs == 0 or not _warm_asked()))
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _turns:
+            _runs -= 1
+            _turns.notify_all()
+
+
+@contextmanager
+def _alone() -> Iterator[None]:
+    """The warm-up's turn: page runs in flight finish first, later ones wait until it is over."""
+    global _warm_turn
+    with _turns:
+        _warm_turn = True
+        _turns.wait_for(lambda: _runs == 0)
+    try:
+        yield
+    finally:
+        with _turns:
+            _warm_turn = False
+            _imported.set()  # also after a failure: pages then import what they need themselves
+            _turns.notify_all()
+
+
 def _warm_up() -> None:
     global _report
     started = time.perf_counter()
     imported_at = started
     modules = 0
     try:
-        modules = _import_everything()
-        imported_at = time.perf_counter()
-        _imported.set()
-        _build_one()
+        with _alone():
+            modules = _import_everything()
+            imported_at = time.perf_counter()
+            _build_one()  # in the turn too: it imports what profiling and a forward pass import lazily
         from explorer.runtime.heap import freeze_imports
 
         freeze_imports()  # the imports' objects out of full garbage collections (explorer.runtime.heap)
@@ -154,7 +210,6 @@ def _warm_up() -> None:
     except Exception as error:  # a warm-up that fails leaves pages to import what they need themselves
         _report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules, repr(error))
     finally:
-        _imported.set()
         _done.set()
     print(_report.line(), file=sys.stderr, flush=True)
 

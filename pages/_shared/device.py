@@ -59,10 +59,10 @@ def device_pending() -> None:
 
 
 def page_done() -> None:
-    """Called by the router after a page ran to its end: the process warms up once this page has
-    had time to be drawn in the browser (see :func:`device_pending`)."""
-    start_warm_up(after_s=DRAW_GRACE_S)
+    """Called by the router after a page ran to its end: a fresh process (torch not imported yet)
+    warms up once this page has had time to be drawn in the browser (see :func:`device_pending`)."""
     if not torch_imported():
+        start_warm_up(after_s=DRAW_GRACE_S)
         st.session_state[_PAGE_DONE_AT] = time.monotonic()
 
 
