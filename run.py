@@ -365,6 +365,17 @@ class Supervised:
             self.process.wait()
 
 
+def _answers(worker_port: int) -> bool:
+    """Whether a worker answers its health check (it listens only once it has warmed up)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/_stcore/health", timeout=1) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
 def _exit_words(code: int) -> str:
     """A child's exit status in words: "exit code 1", "killed by SIGKILL"."""
     if code < 0:
@@ -408,11 +419,16 @@ def command_serve(args: list[str]) -> int:
             child.start(time.monotonic())
             say(f"{child.name} started, process {child.process_id}")
         say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
-        say("a worker that stops is started again; Ctrl-C stops the class")
+        say("each worker warms up (imports torch, builds a model) before it takes students; Ctrl-C stops the class")
+        waiting = set(worker_ports)  # until each has answered once
         while True:
             time.sleep(0.5)
             for child in children:
                 child.check(time.monotonic())
+            if waiting:
+                waiting = {p for p in waiting if not _answers(p)}
+                if not waiting:
+                    say(f"ready: students open http://{'localhost' if address == '0.0.0.0' else address}:{port}")
     finally:
         for child in children:
             child.stop()

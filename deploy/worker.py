@@ -1,11 +1,13 @@
-"""One worker of a class server: ``streamlit run app.py`` that warms itself up a few seconds after it starts.
+"""One worker of a class server: warms up, then runs ``streamlit run app.py``.
 
     python deploy/worker.py [streamlit options, e.g. --server.port 8502]
 
-``python3 run.py serve`` starts N of these behind nginx. A worker's warm-up (torch, the model families,
-the library, one model: :mod:`explorer.runtime.warm`) otherwise waits for its first page to have been
-drawn; a class that arrives at a server nobody has opened yet would pay for it in its first links. The
-app's first page still asks for it too, whichever comes first.
+``python3 run.py serve`` starts N of these behind nginx. A worker imports torch, the model families and
+the library and builds one model (:func:`explorer.runtime.warm.warm_up_now`, about 6 s of one core)
+*before* it listens: until then nginx sends its students to the workers that are up (after a restart)
+or answers a page that reloads itself (the class's first seconds), so no student's page waits for
+those imports or runs beside them (see :mod:`explorer.runtime.warm` for why that matters), and the
+first design a class opens that is not stored opens at once.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Seconds after the worker starts: Streamlit's own start (about 2 s of one core) comes first.
-WARM_AFTER_START_S = 4.0
 
 
 def main(options: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from streamlit.web import cli
 
-    from explorer.runtime.warm import start_warm_up
+    from explorer.runtime.warm import warm_up_now
 
-    start_warm_up(after_s=WARM_AFTER_START_S)
+    warm_up_now()  # prints what it did on stderr: run.py serve's log
     try:
         cli.main(["run", str(ROOT / "app.py"), *options], prog_name="streamlit")
     except SystemExit as stop:  # click ends by raising SystemExit; keep its code

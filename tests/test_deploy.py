@@ -122,6 +122,10 @@ class Served:
                 self.lines.append(line.rstrip())
                 self.changed.notify_all()
 
+    def count(self, pattern: str) -> int:
+        with self.changed:
+            return sum(bool(re.search(pattern, line)) for line in self.lines)
+
     def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
         """The first line of the output matching ``pattern``, waiting up to ``timeout`` s for it."""
         deadline = time.monotonic() + timeout
@@ -223,3 +227,7 @@ def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(se
     while not _healthy(first) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert _healthy(first) and served.server.poll() is None
+    # It warmed up before it listened: three warm-ups in the log (two at the start, one now), none failed.
+    served.wait_for(r"ready: students open", timeout=10)
+    assert served.count(r"^\[explorer\] warm: torch, torchvision, captum and \d+ library modules") == 3
+    assert served.count(r"warm-up failed") == 0

@@ -12,8 +12,9 @@ process-wide lock, before any page runs: a second thread waits on the lock and f
 module of this library (pages import them lazily), one design profiled on the meta device (the
 path a design that is not stored takes) and one small model built and run. Without it, the first
 design a class opens that is not stored pays about 4 s of imports while everyone waits. The earliest
-request wins: a worker asks for it a few seconds after it starts (``deploy/worker.py``), the app
-after its first page has reached the browser.
+request wins: the app asks for it once its first page has reached the browser. A class worker
+(``deploy/worker.py``) warms up with :func:`warm_up_now` before it listens at all, so nginx never
+sends a student to a cold worker, at the start of a class or after a restart.
 
 Python's per-module import locks do not make concurrent first imports safe: when two threads import
 modules that import each other in different orders, its deadlock detection hands one of them a
@@ -50,6 +51,7 @@ __all__ = [
     "start_warm_up",
     "wait_ready",
     "warm_report",
+    "warm_up_now",
 ]
 
 #: Libraries that other libraries look up in ``sys.modules`` rather than import (plotly, narwhals):
@@ -235,6 +237,17 @@ def start_warm_up(after_s: float = 0.0) -> None:
     timer = threading.Timer(after_s, _begin)
     timer.name, timer.daemon = "explorer-warm-up", True
     timer.start()
+
+
+def warm_up_now() -> WarmReport | None:
+    """Warm this process up in the calling thread, before it serves anyone (a class worker:
+    ``deploy/worker.py``), or wait for a warm-up already under way; what it did."""
+    global _scheduled_at
+    with _schedule_lock:
+        _scheduled_at = time.monotonic() if _scheduled_at is None else _scheduled_at
+    _begin()
+    _done.wait()
+    return _report
 
 
 def imports_ready() -> bool:
