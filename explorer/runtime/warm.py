@@ -8,9 +8,9 @@ server at once saw ``partially initialized module 'numpy' has no attribute 'ndar
 plotly (issue 35). :func:`import_page_libraries` imports those libraries whole, under one
 process-wide lock, before any page runs: a second thread waits on the lock and finds them complete.
 
-:func:`start_warm_up` does the rest in a background thread: torch, torchvision, captum, every
-module of this library (pages import them lazily), one design profiled on the meta device (the
-path a design that is not stored takes) and one small model built and run. Without it, the first
+:func:`start_warm_up` does the rest in a background thread: torch, torchvision, captum, the
+library's modules from this layer down (:func:`library_modules`), one design profiled on the meta
+device (the path a design that is not stored takes) and one small model built and run. Without it, the first
 design a class opens that is not stored pays about 4 s of imports while everyone waits. The earliest
 request wins: the app asks for it once its first page has reached the browser. A class worker
 (``deploy/worker.py``) warms up with :func:`warm_up_now` before it listens at all, so nginx never
@@ -59,8 +59,9 @@ __all__ = [
 PAGE_LIBRARIES = ("numpy", "pandas", "pyarrow", "narwhals", "plotly.graph_objects")
 #: The heavy libraries pages import lazily (about 5 s of one core together), before this library's own modules.
 WARM_LIBRARIES = ("torch", "torchvision", "captum.attr")
-#: Modules no page imports: the command line's.
-_SKIPPED_PREFIXES = ("explorer.cli", "explorer.__main__")
+#: The library's layers above this one (tests/test_imports.py): imported by the pages on first use, not
+#: here, since imports point toward the ground; their heavy libraries (captum, plotly) are whole by then.
+_ABOVE = ("explorer.analysis", "explorer.views", "explorer.cli", "explorer.export", "explorer.__main__")
 #: The design the warm-up profiles and builds: not a stored preset, small enough to run in a blink.
 WARM_QUERY = "preset=resnet110&depth=8&width=8&classes=8&resolution=32"
 
@@ -119,11 +120,12 @@ def import_page_libraries() -> None:
 
 
 def library_modules() -> list[str]:
-    """Every module of this library a page may import (the command line's excluded), by name."""
+    """The modules of this library from this layer down (runtime, measure, the language, the families,
+    the ground), by name: everything a design is built, counted and run with."""
     import explorer
 
     found = pkgutil.walk_packages(explorer.__path__, "explorer.")
-    return sorted(m.name for m in found if not m.name.startswith(_SKIPPED_PREFIXES))
+    return sorted(m.name for m in found if not m.name.startswith(_ABOVE))
 
 
 def _import_everything() -> int:
