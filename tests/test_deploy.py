@@ -212,6 +212,8 @@ def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(se
     pid = int(served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) started, process (\d+)", timeout=10).group(1))
     worker, cookie = _get(served.base + "/", "explorer_worker=w1")
     assert worker == f"127.0.0.1:{first}" and cookie == "explorer_worker=w1"
+    arenas = os.environ.get("MALLOC_ARENA_MAX", "2")  # serve's default for its workers (run.py: WORKER_MALLOC_ARENAS)
+    assert f"MALLOC_ARENA_MAX={arenas}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer does
     served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) stopped \(killed by SIGKILL\)", timeout=30)
     # Its student's next request, and the reconnect of its page: answered by the other worker, whose
