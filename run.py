@@ -410,7 +410,7 @@ def command_serve(args: list[str]) -> int:
     run_dir.chmod(0o755)  # run as root, nginx's workers are "nobody": they must reach their temporary folders
     worker_ports = [port + 1 + i for i in range(workers)]
     config = write_nginx_config(run_dir, address, port, worker_ports, max_upload_mb)
-    worker = [python, ROOT / "deploy" / "worker.py", "--server.headless", "true"]
+    worker: list[str | os.PathLike[str]] = [python, ROOT / "deploy" / "worker.py", "--server.headless", "true"]
     options = ["--server.address", "127.0.0.1", "--server.showEmailPrompt", "false"]
     options += ["--server.maxUploadSize", str(max_upload_mb)]
     env = {"MALLOC_ARENA_MAX": WORKER_MALLOC_ARENAS, **os.environ}

@@ -64,10 +64,13 @@ async def _class_at_once(url: str) -> list[tuple[str, list[str]]]:
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.typing import Subprotocol
 
     sockets = await asyncio.gather(
         *(
-            websockets.connect(f"{url}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=60)
+            websockets.connect(
+                f"{url}/_stcore/stream", subprotocols=[Subprotocol("streamlit")], max_size=None, open_timeout=60
+            )
             for _ in range(STUDENTS)
         )
     )

@@ -36,7 +36,7 @@ def _shown(at: AppTest) -> list[str]:
 
 
 def _uploaders(at: AppTest) -> list[str]:
-    return [u.key for u in at.get("file_uploader")]
+    return [str(u.key) for u in at.get("file_uploader")]
 
 
 def test_an_uploaded_photo_is_kept_small_and_its_bytes_let_go():

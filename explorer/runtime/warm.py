@@ -202,6 +202,7 @@ def _warm_up() -> None:
     started = time.perf_counter()
     imported_at = started
     modules = 0
+    report = WarmReport(0.0, 0.0, 0, "interrupted")
     try:
         with _alone():
             modules = _import_everything()
@@ -210,12 +211,13 @@ def _warm_up() -> None:
         from explorer.runtime.heap import freeze_imports
 
         freeze_imports()  # the imports' objects out of full garbage collections (explorer.runtime.heap)
-        _report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules)
+        report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules)
     except Exception as error:  # a warm-up that fails leaves pages to import what they need themselves
-        _report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules, repr(error))
+        report = WarmReport(imported_at - started, time.perf_counter() - imported_at, modules, repr(error))
     finally:
+        _report = report
         _done.set()
-    print(_report.line(), file=sys.stderr, flush=True)
+    print(report.line(), file=sys.stderr, flush=True)
 
 
 def _begin() -> None:

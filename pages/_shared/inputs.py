@@ -96,17 +96,17 @@ def _uploaded_picture(prefix: str) -> Image.Image | None:
         try:
             slot.set(DecodedUpload(upload.file_id, kept_square(decode_image(upload.getvalue())), upload.name))
             st.session_state.pop(f"{prefix}.upload_error", None)
-        except ImageError as error:
+        except ImageError as refused:
             slot.pop()
-            st.session_state[f"{prefix}.upload_error"] = f"This image cannot be used: {error}."
+            st.session_state[f"{prefix}.upload_error"] = f"This image cannot be used: {refused}."
         forget_upload(upload)
         del st.session_state[key], upload  # the widget's hold on the file too
         st.session_state[f"{prefix}.upload_round"] = round_ + 1
         st.session_state[f"{prefix}.upload_release"] = True
         st.rerun()  # the next run draws a fresh uploader in place of the one that held the file
-    error = st.session_state.get(f"{prefix}.upload_error")
-    if error:
-        st.error(error)
+    problem = st.session_state.get(f"{prefix}.upload_error")
+    if problem:
+        st.error(problem)
         return None
     kept = slot.get()
     if kept is None:
