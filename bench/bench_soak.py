@@ -391,8 +391,9 @@ class Serve:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
-            line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-            sizes[worker] = int(line.split()[1]) / 1024
+            found = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+            if found:  # none while a killed worker is a zombie not yet reaped
+                sizes[worker] = int(found[0].split()[1]) / 1024
         return sizes
 
     def kill(self, worker: int) -> None:
@@ -482,7 +483,7 @@ def report_window(figures: Figures, memory: list[tuple[float, dict[int, float]]]
         f"{len(moves):>5} {_percentile(moves, 0.5):>6.2f}s {_percentile(moves, 0.95):>6.2f}s "
         f"{len(_within(figures.maps, low, high)):>4} {len(_within(figures.trainings, low, high)):>5} "
         f"{len(_within(figures.exceptions, low, high)):>4} {len(_within(figures.failures, low, high)):>4} "
-        f"{' + '.join(f'{rss[w]:.0f}' for w in sorted(rss))} MB",
+        f"{' + '.join(f'{rss[w]:.0f}' for w in sorted(rss)) or '-'} MB",
         flush=True,
     )
 
