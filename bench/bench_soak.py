@@ -38,6 +38,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -539,8 +540,10 @@ def summary(
     print(f"restarts: {restarted[-1].removeprefix('[run.py] ') if restarted else 'none'}")
     for at, text in sorted(set(figures.exceptions))[:5]:
         print(f"    exception at {at / 60:.1f} min: {text}")
-    for at, text in figures.failures[:8]:
-        print(f"    failure at {at / 60:.1f} min: {text}")
+    kinds = Counter(text for _, text in figures.failures)
+    for text, count in kinds.most_common(8):
+        first = min(at for at, said in figures.failures if said == text)
+        print(f"    {count} x from {first / 60:.1f} min: {text}")
 
 
 if __name__ == "__main__":
