@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from explorer.runtime.warm import import_page_libraries, page_turn
 from pages._shared.device import device_pending, device_sidebar, page_done, torch_imported
 
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=":material/hub:", layout="wide")
@@ -18,11 +19,13 @@ PAGES = [
     st.Page("pages/history.py", title="History", icon=":material/history:"),
 ]
 
-page = st.navigation(PAGES)
-if torch_imported():
-    device_sidebar()
-else:  # a fresh process's first page draws before torch is imported (see device_pending)
-    with st.sidebar:
-        device_pending()
-page.run()
+import_page_libraries()  # whole before any page uses them: plotly peeks at numpy and pandas (see its docstring)
+with page_turn():  # until a fresh process's warm-up has imported what pages use, its imports and pages take turns
+    page = st.navigation(PAGES)
+    if torch_imported():
+        device_sidebar()
+    else:  # a fresh process's first page draws before torch is imported (see device_pending)
+        with st.sidebar:
+            device_pending()
+    page.run()
 page_done()

@@ -296,26 +296,141 @@ def _serve_options(args: list[str]) -> tuple[int, int, str, int]:
     return options.workers, options.port, options.address, options.max_upload_mb
 
 
+#: A worker that dies is started again after this many seconds, doubled after each death up to the
+#: maximum; once it has run for RESTART_STEADY_S the wait starts again from the first.
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+RESTART_STEADY_S = 60.0
+#: nginx stops sending new requests to a worker that failed once, for this many seconds, then tries it again.
+WORKER_FAIL_TIMEOUT_S = 5
+#: glibc's malloc arenas per worker (MALLOC_ARENA_MAX; an environment setting of the same name wins).
+#: Each session's script thread otherwise gets an arena of its own that keeps what it freed: 8 tabs
+#: each explaining a 16 MB photo left a worker 27 MB per photo larger; with 2 arenas, 5 MB
+#: (bench/bench_uploads.py --photos), and the worker starts 250 MB smaller.
+WORKER_MALLOC_ARENAS = "2"
+
+
+def _nginx_upstreams(worker_ports: list[int]) -> dict[str, str]:
+    """The template's routing fields: every worker for new browsers; for each worker ``wK``, a group
+    where it comes first and the others stand by (``backup``) while it is down; and which cookie value
+    names the worker that answered (the last address in ``$upstream_addr``)."""
+    fails = f"max_fails=1 fail_timeout={WORKER_FAIL_TIMEOUT_S}s"
+    every = "\n".join(f"        server 127.0.0.1:{p} {fails};" for p in worker_ports)
+    pinned, names, answered = [], [], []
+    for k, port in enumerate(worker_ports, start=1):
+        others = worker_ports[k:] + worker_ports[: k - 1]  # each worker's stand-ins in another order
+        lines = [f"        server 127.0.0.1:{port} {fails};"]
+        lines += [f"        server 127.0.0.1:{p} backup;" for p in others]
+        pinned.append(f"    upstream explorer_w{k} {{\n" + "\n".join(lines) + "\n    }")
+        names.append(f"        w{k} explorer_w{k};")
+        answered.append(f"        ~127\\.0\\.0\\.1:{port}$ w{k};")
+    return {
+        "@UPSTREAMS@": every,
+        "@PINNED_UPSTREAMS@": "\n".join(pinned),
+        "@PINNED_NAMES@": "\n".join(names),
+        "@ANSWERED_NAMES@": "\n".join(answered),
+    }
+
+
 def write_nginx_config(
     run_dir: Path, address: str, port: int, worker_ports: list[int], max_upload_mb: int = CLASS_MAX_UPLOAD_MB
 ) -> Path:
     """deploy/nginx.conf.template filled in for these ports; returns the config's path."""
-    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
-    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in worker_ports)
-    text = (
-        template.replace("@RUN_DIR@", str(run_dir))
-        .replace("@UPSTREAMS@", upstreams)
-        .replace("@ADDRESS@", address)
-        .replace("@PORT@", str(port))
-        .replace("@MAX_UPLOAD_MB@", str(max_upload_mb))
-    )
+    text = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    fields = {
+        **_nginx_upstreams(worker_ports),
+        "@RUN_DIR@": str(run_dir),
+        "@ADDRESS@": address,
+        "@PORT@": str(port),
+        "@MAX_UPLOAD_MB@": str(max_upload_mb),
+    }
+    for field, value in fields.items():
+        text = text.replace(field, value)
     path = run_dir / "nginx.conf"
     path.write_text(text)
     return path
 
 
+class Supervised:
+    """A child process of ``serve`` kept alive: started again, after a back-off, whenever it stops."""
+
+    def __init__(
+        self, name: str, command: list[str | os.PathLike[str]], cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.name, self.command, self.cwd, self.env = name, [str(part) for part in command], cwd, env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.backoff = RESTART_FIRST_S
+        self.due: float | None = None  # when a stopped child is to be started again
+        self.restarts = 0
+
+    def start(self, now: float) -> None:
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env)
+        self.started, self.due = now, None
+
+    def check(self, now: float) -> None:
+        """Start the child again if its back-off is over; notice that it stopped and say so."""
+        if self.due is not None:
+            if now >= self.due:
+                self.restarts += 1
+                self.start(now)
+                say(f"{self.name} started again (restart {self.restarts}, process {self.process_id})")
+            return
+        assert self.process is not None, "start() comes first"
+        code = self.process.poll()
+        if now - self.started >= RESTART_STEADY_S:
+            self.backoff = RESTART_FIRST_S  # it ran long enough: the next death is not part of a crash loop
+        if code is None:
+            return
+        say(
+            f"{self.name} stopped ({_exit_words(code)}) after {now - self.started:.0f} s; starting it again in "
+            f"{self.backoff:.0f} s (nginx sends its students to the other workers meanwhile)"
+        )
+        self.due = now + self.backoff
+        self.backoff = min(self.backoff * 2, RESTART_MAX_S)
+
+    @property
+    def process_id(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait_stopped(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _answers(worker_port: int) -> bool:
+    """Whether a worker answers its health check (it listens only once it has warmed up)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/_stcore/health", timeout=1) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def _exit_words(code: int) -> str:
+    """A child's exit status in words: "exit code 1", "killed by SIGKILL"."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def command_serve(args: list[str]) -> int:
-    """N workers (``streamlit run app.py`` on ports P+1..P+N, loopback only) behind nginx on P."""
+    """N workers (``deploy/worker.py``: ``streamlit run app.py`` on ports P+1..P+N, loopback only) behind
+    nginx on P. A worker or nginx that stops is started again; only Ctrl-C or SIGTERM stops the class."""
     import tempfile
     import time
 
@@ -327,32 +442,41 @@ def command_serve(args: list[str]) -> int:
     python = ensure_venv()
     ensure_requirements(python, [RUNTIME_REQUIREMENTS])
     run_dir = Path(tempfile.mkdtemp(prefix="explorer-serve-"))
+    run_dir.chmod(0o755)  # run as root, nginx's workers are "nobody": they must reach their temporary folders
     worker_ports = [port + 1 + i for i in range(workers)]
     config = write_nginx_config(run_dir, address, port, worker_ports, max_upload_mb)
-    streamlit = [python, "-m", "streamlit", "run", ROOT / "app.py", "--server.headless", "true"]
+    worker: list[str | os.PathLike[str]] = [python, ROOT / "deploy" / "worker.py", "--server.headless", "true"]
     options = ["--server.address", "127.0.0.1", "--server.showEmailPrompt", "false"]
     options += ["--server.maxUploadSize", str(max_upload_mb)]
-    children = [subprocess.Popen([*streamlit, *options, "--server.port", str(p)], cwd=ROOT) for p in worker_ports]
-    children.append(subprocess.Popen([nginx, "-c", config, "-g", "daemon off;"], cwd=run_dir))
+    env = {"MALLOC_ARENA_MAX": WORKER_MALLOC_ARENAS, **os.environ}
+    children = [
+        Supervised(f"worker {k} (127.0.0.1:{p})", [*worker, *options, "--server.port", str(p)], ROOT, env)
+        for k, p in enumerate(worker_ports, start=1)
+    ]
+    children.append(Supervised("nginx", [nginx, "-c", config, "-g", "daemon off;"], run_dir))
     # SIGTERM (a service manager, a test's terminate()) must stop the workers too: turn it into an
     # exception so the `finally` below runs instead of the interpreter exiting and orphaning them.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
     try:
-        while all(child.poll() is None for child in children):
+        for child in children:
+            child.start(time.monotonic())
+            say(f"{child.name} started, process {child.process_id}")
+        say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
+        say("each worker warms up (imports torch, builds a model) before it takes students; Ctrl-C stops the class")
+        waiting = set(worker_ports)  # until each has answered once
+        while True:
             time.sleep(0.5)
-        failed = next(child for child in children if child.poll() is not None)
-        say(f"a process stopped (exit code {failed.returncode}); stopping the others")
-        return failed.returncode or 1
+            for child in children:
+                child.check(time.monotonic())
+            if waiting:
+                waiting = {p for p in waiting if not _answers(p)}
+                if not waiting:
+                    say(f"ready: students open http://{'localhost' if address == '0.0.0.0' else address}:{port}")
     finally:
         for child in children:
-            if child.poll() is None:
-                child.terminate()
+            child.stop()
         for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            child.wait_stopped(timeout=10)
 
 
 COMMANDS = {"app": command_app, "test": command_test, "serve": command_serve}

@@ -2,6 +2,7 @@
 
     python bench/bench_classroom.py [--students 1,10,30] [--scenario teacher|explore|both]
                                     [--moves 3] [--pace 3] [--url ws://host:port] [--browsers 5]
+                                    [--worker --arrive-after 60]
 
 Each student is a websocket client speaking Streamlit's protobuf messages (``BackMsg`` /
 ``ForwardMsg`` from ``streamlit.proto``), as the browser's frontend does, but without a browser, so
@@ -19,6 +20,9 @@ timed-out runs), and the server's peak RSS (VmHWM; only when the bench starts th
 One untimed student opens a link first (then a config that is not stored, which imports torch and the
 model families as a browser's first page does through the device picker's start-up fragment), so
 the server's own imports are not in the figures.
+``--worker`` starts the server as ``run.py serve`` starts each of its workers (``deploy/worker.py``: warmed
+up before it listens) and runs no untimed student first: the class arrives ``--arrive-after`` seconds
+after the worker answers, at a server no one has opened yet (issue 35's "class right after start").
 ``--browsers K`` also runs a browser-level check: K headless Chromium tabs (Playwright with Debian's
 /usr/bin/chromium) each open a link and move a slider, timed to the page settling.
 """
@@ -204,17 +208,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(worker: bool = False) -> tuple[subprocess.Popen, str]:
     port = _free_port()
+    program = [str(ROOT / "deploy" / "worker.py")] if worker else ["-m", "streamlit", "run", "app.py"]
     server = subprocess.Popen(
-        [PYTHON, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port)],
+        [PYTHON, *program, "--server.headless", "true", "--server.port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     import urllib.request
 
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while time.time() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
@@ -278,8 +283,12 @@ def main() -> int:
     parser.add_argument("--pace", type=float, default=3.0, help="seconds between a student's moves (+-50%%)")
     parser.add_argument("--url", help="ws://host:port of a running server (default: start one)")
     parser.add_argument("--browsers", type=int, default=0, help="also time K Chromium tabs (0: no browsers)")
+    parser.add_argument(
+        "--worker", action="store_true", help="start a class worker (deploy/worker.py), no untimed student"
+    )
+    parser.add_argument("--arrive-after", type=float, default=60.0, help="with --worker: seconds before the class")
     args = parser.parse_args()
-    server, url = (None, args.url) if args.url else start_server()
+    server, url = (None, args.url) if args.url else start_server(args.worker)
     scenarios = ("teacher", "explore") if args.scenario == "both" else (args.scenario,)
     print(f"# {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; server {url}")
     print(f"{'students':>8} {'scenario':<8} {'open p50':>9} {'open p95':>9} {'move p50':>9} {'move p95':>9} "
@@ -288,8 +297,11 @@ def main() -> int:
         # Warm-up, untimed: the teacher's tab. A browser's first page runs the device picker's start-up
         # fragment (torch and the model families imported); these clients run no fragment timers, so the
         # warm-up opens a config that is not stored, which imports the same.
-        asyncio.run(student(url, *TEACHER, moves=0, pace=0, delay=0, seed=-1))
-        asyncio.run(student(url, WARM_UP, "depth", moves=0, pace=0, delay=0, seed=-2))
+        if args.worker:
+            time.sleep(args.arrive_after)
+        else:
+            asyncio.run(student(url, *TEACHER, moves=0, pace=0, delay=0, seed=-1))
+            asyncio.run(student(url, WARM_UP, "depth", moves=0, pace=0, delay=0, seed=-2))
         for n in (int(x) for x in args.students.split(",")):
             for scenario in scenarios:
                 results = asyncio.run(run_class(url, n, scenario, args.moves, args.pace))

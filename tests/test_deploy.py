@@ -1,18 +1,26 @@
 """Serving a class with several workers: ``python3 run.py serve`` starts two app processes behind
 nginx (deploy/nginx.conf.template); a browser session stays on one worker through reruns and
-reconnects (sticky cookie), and new browsers spread over both. Skipped where nginx is not installed
-(``python3 run.py test`` installs Debian's nginx-light when it runs as root, as CI does)."""
+reconnects (sticky cookie), and new browsers spread over both; a worker killed as the out-of-memory
+killer does is started again, and its students are answered by the other one meanwhile, their pages
+coming back with their designs. Skipped where nginx is not installed (``python3 run.py test`` installs
+Debian's nginx-light when it runs as root, as CI does)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("deploy"),  # one run.py serve for the module, on one pytest-xdist worker
     pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"),
 ]
 
@@ -59,8 +68,11 @@ def _get(url: str, cookie: str | None = None) -> tuple[str, str | None]:
         return worker, next((c for c in cookies if c.startswith("explorer_worker=")), None)
 
 
-async def _session_on(url: str, cookie: str, reruns: int) -> set[str]:
-    """Open a websocket session with ``cookie``, rerun the page ``reruns`` times; the workers seen."""
+async def _session_on(
+    url: str, cookie: str, reruns: int, query: str = "family=plain&depth=6&width=4&resolution=16"
+) -> set[str]:
+    """Open a websocket session with ``cookie``, rerun the page ``reruns`` times with ``query``; the
+    workers seen. Every run must finish without an exception and keep the design in the page's URL."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -69,15 +81,20 @@ async def _session_on(url: str, cookie: str, reruns: int) -> set[str]:
     async with websockets.connect(
         f"{url}/_stcore/stream", subprotocols=["streamlit"], additional_headers={"Cookie": cookie}, max_size=None
     ) as ws:
-        seen.add(ws.response.headers["X-Explorer-Worker"])
+        seen.add(ws.response.headers["X-Explorer-Worker"].split(", ")[-1])
         for _ in range(reruns):
             message = BackMsg()
-            message.rerun_script.query_string = "family=plain&depth=6&width=4&resolution=16"
+            message.rerun_script.query_string = query
             await ws.send(message.SerializeToString())
             while True:
                 reply = ForwardMsg()
                 reply.ParseFromString(await asyncio.wait_for(ws.recv(), 120))
-                if reply.WhichOneof("type") == "script_finished":
+                kind = reply.WhichOneof("type")
+                if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                    assert reply.delta.new_element.WhichOneof("type") != "exception", reply.delta.new_element
+                elif kind == "page_info_changed":
+                    assert "depth=6" in reply.page_info_changed.query_string
+                elif kind == "script_finished":
                     assert reply.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
                     break
     return seen
@@ -89,6 +106,49 @@ def _run(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
+@dataclass
+class Served:
+    """``run.py serve`` running: nginx's URL, the workers' ports, and its output as it comes."""
+
+    base: str
+    worker_ports: tuple[int, int]
+    server: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def read(self) -> None:
+        assert self.server.stdout is not None
+        for line in self.server.stdout:
+            with self.changed:
+                self.lines.append(line.rstrip())
+                self.changed.notify_all()
+
+    def count(self, pattern: str) -> int:
+        with self.changed:
+            return sum(bool(re.search(pattern, line)) for line in self.lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        """The first line of the output matching ``pattern``, waiting up to ``timeout`` s for it."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                found = next((m for m in map(re.compile(pattern).search, self.lines) if m), None)
+                left = deadline - time.monotonic()
+                if found is not None or left <= 0 or self.server.poll() is not None:
+                    break
+                self.changed.wait(left)
+        assert found is not None, f"no line matching {pattern!r} in {timeout} s:\n" + "\n".join(self.lines[-40:])
+        return found
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def served():
     port = _free_port_block(3)
@@ -96,26 +156,20 @@ def served():
     server = subprocess.Popen(
         [*command, "--address", "127.0.0.1"],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    running = Served(f"http://127.0.0.1:{port}", (port + 1, port + 2), server)
+    threading.Thread(target=running.read, daemon=True).start()
     deadline = time.time() + 180
-    ready = set()
-    while time.time() < deadline and len(ready) < 2:
+    while time.time() < deadline and not all(_healthy(p) for p in running.worker_ports):
         if server.poll() is not None:
-            pytest.fail(f"run.py serve stopped: {server.stderr.read()[-2000:]}")
-        for worker_port in (port + 1, port + 2):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/_stcore/health", timeout=1).read()
-                ready.add(worker_port)
-            except OSError:
-                pass
+            pytest.fail("run.py serve stopped:\n" + "\n".join(running.lines[-40:]))
         time.sleep(0.3)
-    assert len(ready) == 2, "the two workers did not start in 180 s"
+    assert all(_healthy(p) for p in running.worker_ports), "the two workers did not start in 180 s"
     try:
-        yield base
+        yield running
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -126,17 +180,57 @@ def served():
             assert not _listening(listening), f"something still listens on {listening} after run.py serve stopped"
 
 
-def test_a_browser_stays_on_one_worker_through_reruns_and_reconnects(served):
-    worker, cookie = _get(served + "/")
+def test_a_browser_stays_on_one_worker_through_reruns_and_reconnects(served: Served):
+    worker, cookie = _get(served.base + "/")
     assert cookie is not None and worker.startswith("127.0.0.1:")
     for _ in range(3):  # the page's own requests carry the cookie: the same worker each time
-        again, _ = _get(served + "/_stcore/health", cookie)
+        again, _ = _get(served.base + "/_stcore/health", cookie)
         assert again == worker
-    ws_url = served.replace("http://", "ws://")
+    ws_url = served.base.replace("http://", "ws://")
     for _ in range(2):  # a session, then a reconnect (a new websocket with the same cookie)
         assert _run(_session_on(ws_url, cookie, reruns=2)) == {worker}
 
 
-def test_new_browsers_spread_over_both_workers(served):
-    workers = {_get(served + "/_stcore/health")[0] for _ in range(16)}  # no cookie: a new browser each time
+def test_new_browsers_spread_over_both_workers(served: Served):
+    workers = {_get(served.base + "/_stcore/health")[0] for _ in range(16)}  # no cookie: a new browser each time
     assert len(workers) == 2
+
+
+def test_an_upload_larger_than_nginx_buffers_reaches_the_worker(served: Served):
+    """A photo's megabytes pass nginx to the worker (run as root, nginx's workers could not write the
+    request to their temporary folder and answered 500 to every upload over 16 KB)."""
+    request = urllib.request.Request(
+        served.base + "/_stcore/upload_file/no-such-session/no-such-file", data=b"\0" * 2_000_000, method="PUT"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code in (400, 403)  # the worker's own refusal (no XSRF token, no session), not nginx's 500
+    assert refused.value.headers["X-Explorer-Worker"].startswith("127.0.0.1:")
+
+
+def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(served: Served):
+    first, second = served.worker_ports
+    pid = int(served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) started, process (\d+)", timeout=10).group(1))
+    worker, cookie = _get(served.base + "/", "explorer_worker=w1")
+    assert worker == f"127.0.0.1:{first}" and cookie == "explorer_worker=w1"
+    arenas = os.environ.get("MALLOC_ARENA_MAX", "2")  # serve's default for its workers (run.py: WORKER_MALLOC_ARENAS)
+    assert f"MALLOC_ARENA_MAX={arenas}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer does
+    served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) stopped \(killed by SIGKILL\)", timeout=30)
+    # Its student's next request, and the reconnect of its page: answered by the other worker, whose
+    # cookie the browser then keeps; the page reruns from its URL, with its design.
+    worker, moved = _get(served.base + "/", cookie)
+    assert worker.split(", ")[-1] == f"127.0.0.1:{second}" and moved == "explorer_worker=w2"
+    ws_url = served.base.replace("http://", "ws://")
+    assert _run(_session_on(ws_url, cookie, reruns=1, query="family=plain&depth=6&width=8")) == {f"127.0.0.1:{second}"}
+    # The worker comes back (a fresh process on the same port), and serve keeps running.
+    again = served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) started again \(restart 1, process (\d+)\)", 60)
+    assert int(again.group(1)) != pid
+    deadline = time.monotonic() + 120
+    while not _healthy(first) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert _healthy(first) and served.server.poll() is None
+    # It warmed up before it listened: three warm-ups in the log (two at the start, one now), none failed.
+    served.wait_for(r"ready: students open", timeout=10)
+    assert served.count(r"^\[explorer\] warm: torch, torchvision, captum and \d+ library modules") == 3
+    assert served.count(r"warm-up failed") == 0

@@ -130,3 +130,19 @@ def test_image_digest_follows_the_pixels():
     assert image_digest(same) != image_digest(image)
     assert image_digest(image.convert("RGBA")) != image_digest(image)  # mode and size are part of it
     assert image_digest(Image.new("RGB", (6, 8), (10, 20, 30))) != image_digest(image)
+
+
+def test_an_upload_is_kept_as_the_square_the_models_see_at_most_kept_side():
+    from explorer.data.images import KEPT_SIDE, kept_square
+
+    rng = np.random.default_rng(3)
+    photo = Image.fromarray(rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8))  # 9 MB of RGB, 4:3
+    kept = kept_square(photo)
+    assert kept.size == (KEPT_SIDE, KEPT_SIDE) and kept.mode == "RGB"  # 3 MB, whatever the photo's size
+    small = Image.fromarray(rng.integers(0, 256, (600, 1200, 3), dtype=np.uint8))
+    assert kept_square(small) is small  # no more pixels than the square: kept as it is
+    panorama = Image.new("RGB", (KEPT_SIDE * 4, KEPT_SIDE // 2))
+    assert kept_square(panorama).size == (KEPT_SIDE // 2, KEPT_SIDE // 2)  # its centred square, no larger
+    # A large photo's model input moves by little more than one grey level of the 0..255 picture.
+    difference = (preprocess(kept, 224) - preprocess(photo, 224)).abs() * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert float(difference.mean()) < 2 / 255

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import streamlit as st
 
 from explorer.measure.profile_data import Profile
+from explorer.runtime.warm import imports_ready, module_whole, start_warm_up
 
 # The device modules import torch (about 3 s of one core): imported where a function needs them, so
 # that the app's first page can draw before torch is imported (see ``app.py``).
@@ -18,8 +18,11 @@ DEVICE_CHOICE = "device_choice"
 
 
 def torch_imported() -> bool:
-    """Whether this process has imported torch yet (it has, after its first page)."""
-    return "torch" in sys.modules
+    """Whether this process has imported torch whole yet (it has, after its first page's warm-up).
+
+    Not merely ``"torch" in sys.modules``: the warm-up imports torch in a thread of its own, and a
+    module is listed there from the start of its import (see :mod:`explorer.runtime.warm`)."""
+    return imports_ready() or module_whole("torch")
 
 
 #: When a fresh process's first page drew the picker's place, and when that page was done.
@@ -37,27 +40,29 @@ def device_pending() -> None:
     """The device picker's place on a fresh process's first page, drawn before torch is imported.
 
     The picker needs torch (about 3 s of one core to import), the Build page's first view does not
-    (the presets' profiles are stored), so the page is drawn first. The browser's timer reruns this
-    fragment; once the page has had :data:`DRAW_GRACE_S` to reach the browser and be drawn, it
-    imports torch (and the model families, torchvision with them) and reruns the app, which draws the
-    real picker (and the Build page's fit note)."""
+    (the presets' profiles are stored), so the page is drawn first. The process's warm-up
+    (:mod:`explorer.runtime.warm`: torch, the model families, the library, one model) starts once a
+    page has had :data:`DRAW_GRACE_S` to reach the browser and be drawn (its charts too: the browser
+    fetches plotly.js from this server), or sooner where a worker asked for it at start; the browser's
+    timer reruns this fragment until the warm-up's imports are done, then it reruns the app, which
+    draws the real picker (and the Build page's fit note)."""
     now = time.monotonic()
     since = st.session_state.setdefault(_PENDING_SINCE, now)
     done = st.session_state.get(_PAGE_DONE_AT)
     waited = now - done >= DRAW_GRACE_S if done is not None else now - since >= STOPPED_PAGE_GRACE_S
-    ready = waited or torch_imported()  # the page itself may have imported torch (a config not stored)
-    if not ready:
+    if waited or module_whole("torch"):  # the page itself may have imported torch (a config not stored)
+        start_warm_up()
+    if not imports_ready():
         st.caption("Device: starting PyTorch…")
         return
-    from explorer.runtime.device import start_up
-
-    start_up()  # imports torch, probes the devices the picker will offer, imports the model families
     st.rerun()
 
 
 def page_done() -> None:
-    """Called by the router after a page ran to its end (see :func:`device_pending`)."""
+    """Called by the router after a page ran to its end: a fresh process (torch not imported yet)
+    warms up once this page has had time to be drawn in the browser (see :func:`device_pending`)."""
     if not torch_imported():
+        start_warm_up(after_s=DRAW_GRACE_S)
         st.session_state[_PAGE_DONE_AT] = time.monotonic()
 
 

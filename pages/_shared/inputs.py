@@ -10,7 +10,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from explorer.data.images import ImageError, decode_image
+from explorer.data.images import ImageError, decode_image, kept_square
 from explorer.data.samples import CREDITS, SAMPLES, load_sample, shape_image
 from explorer.data.shapes import CLASSES
 from explorer.knobs import ModelConfig
@@ -58,24 +58,61 @@ def image_picker(
             name = st.selectbox("Sample", list(SAMPLES), key=f"{prefix}.sample")
             st.caption(f"{name}: {CREDITS[name]}")
             return load_sample(name)
-        upload = (
-            st.camera_input("Take a picture", key=f"{prefix}.camera")
-            if source is ImageSource.CAMERA
-            else st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key=f"{prefix}.upload")
-        )
-        return _decoded(prefix, upload) if upload is not None else None
+        if source is ImageSource.UPLOAD:
+            return _uploaded_picture(prefix)
+        photo = st.camera_input("Take a picture", key=f"{prefix}.camera")
+        return _decoded(prefix, photo) if photo is not None else None
     except ImageError as error:
         st.error(f"This image cannot be used: {error}.")
         return None
 
 
-def _decoded(prefix: str, upload: UploadedFile) -> Image.Image:
-    """The upload's picture, decoded once per file (not again on every slider move)."""
-    slot = Slot(f"{prefix}.decoded_upload", DecodedUpload)
+def _decoded(prefix: str, photo: UploadedFile) -> Image.Image:
+    """The camera's picture, decoded once per photo (not again on every slider move), kept as the
+    square the models see (a camera's photo is small: its bytes stay with the widget that shows it)."""
+    slot = Slot(f"{prefix}.decoded_camera", DecodedUpload)
     kept = slot.get()
-    if kept is None or kept.file_id != upload.file_id:
-        kept = DecodedUpload(upload.file_id, decode_image(upload.getvalue()))
+    if kept is None or kept.file_id != photo.file_id:
+        kept = DecodedUpload(photo.file_id, kept_square(decode_image(photo.getvalue())), photo.name)
         slot.set(kept)
+    return kept.image
+
+
+def _uploaded_picture(prefix: str) -> Image.Image | None:
+    """The picture last uploaded on this page (None before the first), with the reason shown when
+    a file could not be used.
+
+    An upload is decoded once and kept as the square the models and overlays are made from (at most
+    3 MB), then let go of as a checkpoint is: the server drops the file's bytes and the uploader is
+    replaced by a fresh one, which replaces the picture when used. Kept whole, a 16 MB photo cost its
+    session 46 MB for as long as it lasted (issue 35)."""
+    round_ = st.session_state.get(f"{prefix}.upload_round", 0)
+    if st.session_state.pop(f"{prefix}.upload_release", False):
+        release_free_memory()  # the last upload's bytes are unreferenced now: give their pages back
+    key = f"{prefix}.upload" if round_ == 0 else f"{prefix}.upload.{round_}"  # the first keeps its plain name
+    slot = Slot(f"{prefix}.decoded_upload", DecodedUpload)
+    upload = st.file_uploader("Image (PNG, JPEG, WebP, GIF, ...)", key=key)
+    if upload is not None:
+        try:
+            slot.set(DecodedUpload(upload.file_id, kept_square(decode_image(upload.getvalue())), upload.name))
+            st.session_state.pop(f"{prefix}.upload_error", None)
+        except ImageError as refused:
+            slot.pop()
+            st.session_state[f"{prefix}.upload_error"] = f"This image cannot be used: {refused}."
+        forget_upload(upload)
+        del st.session_state[key], upload  # the widget's hold on the file too
+        st.session_state[f"{prefix}.upload_round"] = round_ + 1
+        st.session_state[f"{prefix}.upload_release"] = True
+        st.rerun()  # the next run draws a fresh uploader in place of the one that held the file
+    problem = st.session_state.get(f"{prefix}.upload_error")
+    if problem:
+        st.error(problem)
+        return None
+    kept = slot.get()
+    if kept is None:
+        return None
+    width, height = kept.image.size
+    st.caption(f"Using {kept.name} ({width}×{height} px as kept for the models); upload another to replace it")
     return kept.image
 
 

@@ -154,10 +154,12 @@ class UrlSync:
 
 @dataclass(frozen=True)
 class DecodedUpload:
-    """An uploaded picture, decoded once: the upload's file id and the picture."""
+    """An uploaded picture, decoded once and kept as the square the models see: the upload's file id,
+    the file's name and the picture."""
 
     file_id: str
     image: Any
+    name: str = ""
 
 
 @dataclass(frozen=True)
