@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("deploy"),  # one run.py serve for the module, on one pytest-xdist worker
     pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"),
 ]
 
