@@ -462,6 +462,7 @@ def command_serve(args: list[str]) -> int:
             child.start(time.monotonic())
             say(f"{child.name} started, process {child.process_id}")
         say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
+        say(f"nginx's error log: {run_dir / 'error.log'}")
         say("each worker warms up (imports torch, builds a model) before it takes students; Ctrl-C stops the class")
         waiting = set(worker_ports)  # until each has answered once
         while True:
