@@ -25,6 +25,7 @@ a ``repeat`` group, shown folded as "× N".
 from __future__ import annotations
 
 import operator
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +62,26 @@ _MERGES = {"add", "cat", "mul"}
 
 
 class _Tracer(fx.Tracer):
-    """fx tracer that keeps explorer's own shape-inspecting modules as leaves."""
+    """fx tracer that keeps explorer's own shape-inspecting modules as leaves.
+
+    While it traces, fx patches ``nn.Module.__call__`` and ``__getattr__`` for the whole process, so a
+    module that another thread calls meanwhile (another session's forward, the server's warm-up) comes
+    to this tracer and failed with "module is not installed as a submodule". Calls from other threads
+    pass through as if nothing were traced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread = threading.get_ident()
+
+    def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+        if threading.get_ident() != self._thread:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        if threading.get_ident() != self._thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         if isinstance(m, LEAF_TYPES) or type(m).__name__ == "PadShortcut":
