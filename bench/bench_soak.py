@@ -1,7 +1,7 @@
 """A whole lesson on ``run.py serve``: memory, latency and errors of a class over time, one worker killed halfway.
 
     python bench/bench_soak.py [--minutes 60] [--students 30] [--workers 2] [--uploaders 3] [--trainers 2]
-                               [--photo-mb 16] [--kill-at 0.5] [--windows 6] [--pace 3]
+                               [--photo-mb 16] [--kill-at 0.5] [--windows 12] [--pace 3]
 
 Starts ``python3 run.py serve --workers W`` (nginx needed) and a class of websocket students speaking
 Streamlit's protocol as the browser's frontend does (``bench_classroom.py``), each with the sticky
@@ -17,9 +17,10 @@ cookie (nginx sends them to another worker) and rerun their page from its URL, a
 
 Printed per window of the lesson (``--windows`` of them): p50 / p95 of opening a link and of a slider
 move settling, photo maps and trainings done, exceptions shown on pages and failed runs, and the
-workers' memory (VmRSS from /proc, summed, at the window's end). At the end: the memory's growth after
-the first sixth of the lesson (10 minutes of 60) for the workers that were never killed, how many
-killed students came back and how long that took, and whether ``serve`` is still running.
+workers' memory (VmRSS from /proc, each worker's, at the window's end). At the end: the memory's growth
+after the first sixth of the lesson (10 minutes of 60) over the spans in which each worker holds the
+same students (:func:`memory_growth`), how many killed students came back and how long that took, and
+whether ``serve`` is still running.
 """
 
 from __future__ import annotations
@@ -463,14 +464,14 @@ async def lesson(args: argparse.Namespace, serve: Serve) -> tuple[Figures, list[
     next_window = window
     while not run.over():
         await asyncio.sleep(min(5.0, max(0.1, run.end - time.monotonic())))
+        if run.now() >= next_window - 1 or run.over():  # before a kill due now: the reading sees every worker
+            memory.append((run.now(), serve.rss_mb()))
+            report_window(figures, memory, next_window - window, next_window)
+            next_window += window
         if not killed and run.now() >= args.kill_at * args.minutes * 60:
             serve.kill(1)
             killed = True
             print(f"# {run.now() / 60:.1f} min: worker 1 killed (SIGKILL)", flush=True)
-        if run.now() >= next_window - 1 or run.over():
-            memory.append((run.now(), serve.rss_mb()))
-            report_window(figures, memory, next_window - window, next_window)
-            next_window += window
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), RUN_TIMEOUT_S)
     return figures, memory
 
@@ -498,7 +499,7 @@ def main() -> int:
     parser.add_argument("--trainers", type=int, default=2)
     parser.add_argument("--photo-mb", type=float, default=16.0)
     parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the lesson when worker 1 is killed")
-    parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument("--windows", type=int, default=12)
     parser.add_argument("--pace", type=float, default=3.0)
     args = parser.parse_args()
     serve = Serve(args.workers)
@@ -518,17 +519,44 @@ def main() -> int:
     return 0
 
 
+def _rss_at(memory: list[tuple[float, dict[int, float]]], at_s: float) -> tuple[float, dict[int, float]]:
+    """The first memory reading taken at ``at_s`` or later (the last one when none is)."""
+    return next(((at, rss) for at, rss in memory if at >= at_s - 1), memory[-1])
+
+
+def memory_growth(args: argparse.Namespace, serve: Serve, memory: list[tuple[float, dict[int, float]]]) -> list[str]:
+    """The goal's reading (RSS after the first sixth of the lesson grows by at most 10 %), over the spans
+    in which each worker holds the same students: a kill moves the killed worker's students to the
+    others, so a never-killed worker is read from the first sixth to the kill, and again from one
+    window after the kill (its new students settled) to the end; a restarted worker from one window
+    after the kill to the end. The servers' sum is printed too (the whole class's memory)."""
+    lesson_s, window = args.minutes * 60, args.minutes * 60 / args.windows
+    settled, kill = lesson_s / 6, args.kill_at * lesson_s
+    spans = [("before the kill", settled, kill), ("after the kill", kill + window, lesson_s)]
+    if kill >= lesson_s:
+        spans = [("whole lesson", settled, lesson_s)]
+    lines = []
+    for name, low, high in spans:
+        (t0, before), (t1, after) = _rss_at(memory, low), _rss_at(memory, high)
+        if t1 <= t0:
+            continue
+        for w in sorted(after):
+            if w in before:
+                role = "restarted" if w in serve.killed else "never killed"
+                lines.append(
+                    f"{name}: worker {w} ({role}) RSS {before[w]:.0f} MB at {t0 / 60:.1f} min -> {after[w]:.0f} MB at "
+                    f"{t1 / 60:.1f} min: {100 * (after[w] / before[w] - 1):+.1f} % (goal <= +10 %)"
+                )
+        total0, total1 = sum(before.values()), sum(after.values())
+        lines.append(f"{name}: all workers {total0:.0f} MB -> {total1:.0f} MB: {100 * (total1 / total0 - 1):+.1f} %")
+    return lines
+
+
 def summary(
     args: argparse.Namespace, serve: Serve, figures: Figures, memory: list[tuple[float, dict[int, float]]]
 ) -> None:
-    settled = args.minutes * 60 / 6  # the first sixth of the lesson: 10 minutes of 60
-    kept = [w for w in range(1, args.workers + 1) if w not in serve.killed]
-    base = next(((at, rss) for at, rss in memory if at >= settled - 1), memory[0])
-    last = memory[-1]
-    for w in kept:
-        before, after = base[1].get(w, float("nan")), last[1].get(w, float("nan"))
-        print(f"worker {w} (never killed): RSS {before:.0f} MB at {base[0] / 60:.1f} min -> {after:.0f} MB at "
-              f"{last[0] / 60:.1f} min: {100 * (after / before - 1):+.1f} % (goal <= +10 %)")  # fmt: skip
+    for line in memory_growth(args, serve, memory):
+        print(line)
     print(f"whole lesson: opens p95 {_percentile([t for _, t in figures.opens], 0.95):.2f} s, moves p95 "
           f"{_percentile([t for _, t in figures.moves], 0.95):.2f} s, {len(figures.maps)} photo maps "
           f"(p50 {_percentile([t for _, t in figures.maps], 0.5):.1f} s), {len(figures.trainings)} trainings, "
