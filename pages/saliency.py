@@ -8,7 +8,7 @@ from explorer.analysis.saliency import default_layer, explain_every_stage, expla
 from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
 from explorer.data.images import image_digest
 from explorer.knobs import ConfigError, ModelConfig
-from explorer.runtime.packaged import load_packaged, packaged_lite0
+from explorer.runtime.packaged import packaged_lite0
 from explorer.runtime.shipped import ShippedModel, shipped_for
 from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
 from explorer.views.overlay import COLORMAPS, colorize, overlay, png_bytes
@@ -22,6 +22,7 @@ from pages._shared.queue import slow_work
 from pages._shared.shipped import shipped_model, warm_start
 from pages._shared.state import SALIENCY_MODEL, KeyedModel
 from pages._shared.tables import table
+from pages._shared.trained import imagenet_model, lite0_model
 
 SHIPPED, IMAGENET, LITE0 = WeightsSource.SHIPPED, WeightsSource.IMAGENET, WeightsSource.LITE0
 CHECKPOINT, TRAINED = WeightsSource.CHECKPOINT, WeightsSource.TRAINED
@@ -29,18 +30,6 @@ CHECKPOINT, TRAINED = WeightsSource.CHECKPOINT, WeightsSource.TRAINED
 #: (issue 16 measured 22% for ResNet-20 in 45 s; the shipped ResNet-8 needed 2,000 steps, 15 min under
 #: load, for 96%), so a config that matches a shipped model warm-starts from its weights (``warm_start``).
 TRAIN_SECONDS = 45
-
-
-@st.cache_resource(max_entries=3, show_spinner=False)
-def imagenet_model(query: str, device: str) -> ExplainableModel:
-    from explorer.config import parse_query
-
-    return with_imagenet_weights(parse_query(query), device, download=False)
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def packaged_model(device: str) -> ExplainableModel:
-    return load_packaged(packaged_lite0(), device)
 
 
 def weights_choices(config: ModelConfig, shipped: ShippedModel | None, photo: bool = True) -> list[WeightsSource]:
@@ -79,7 +68,7 @@ def weights_controls(config: ModelConfig, photo: bool) -> ExplainableModel | Non
                     f"A photo is explained by a real ImageNet classifier: EfficientNet-Lite0 from its package "
                     f"(`{config.query}` has no ImageNet weights on this machine)."
                 )
-            return packaged_model(device)
+            return lite0_model(device)
         if source is SHIPPED:
             assert shipped is not None
             if shipped.query != config.query:
@@ -187,9 +176,7 @@ with results:
     downloads = st.columns(2)
     downloads[0].download_button("Heatmap PNG", png_bytes(colorize(heat, colormap)), "gradcam.png", "image/png")
     downloads[1].download_button("Overlay PNG", png_bytes(picture), "gradcam-overlay.png", "image/png")
-    table(
-        {"class": [n for n, _ in result.top], "probability": [p for _, p in result.top]}, hide_index=True
-    )
+    table({"class": [n for n, _ in result.top], "probability": [p for _, p in result.top]}, hide_index=True)
     if st.toggle("Grad-CAM at every stage", key="saliency.strip"):
         strip = explain_every_stage(model, image, target=result.cam.target, relu=relu)
         cells = st.columns(len(strip))

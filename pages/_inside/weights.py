@@ -8,27 +8,18 @@ import streamlit as st
 from explorer.analysis.features import fresh_model
 from explorer.config import parse_query
 from explorer.knobs import ConfigError, ModelConfig
-from explorer.runtime.packaged import load_packaged, packaged_lite0
+from explorer.runtime.packaged import packaged_lite0
 from explorer.runtime.shipped import same_architecture, shipped_for
-from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info, with_imagenet_weights
+from explorer.runtime.weights import ExplainableModel, WeightsError, pretrained_info
 from explorer.views.inside import WEIGHTS_LABELS, LayerWeights
 from pages._inside.state import W
 from pages._shared.device import current_device
 from pages._shared.inputs import uploaded_checkpoint
 from pages._shared.shipped import shipped_model
+from pages._shared.trained import imagenet_model, lite0_model
 
 IMAGENET, LITE0, SHIPPED = LayerWeights.IMAGENET, LayerWeights.LITE0, LayerWeights.SHIPPED
 CHECKPOINT, FRESH = LayerWeights.CHECKPOINT, LayerWeights.FRESH
-
-
-@st.cache_resource(max_entries=3, show_spinner=False)
-def imagenet_model(query: str, device: str) -> ExplainableModel:
-    return with_imagenet_weights(parse_query(query), device, download=False)
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def lite0_model(device: str) -> ExplainableModel:
-    return load_packaged(packaged_lite0(), device)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
