@@ -75,6 +75,11 @@ def deletion_and_insertion_curves(page: AppTest) -> None:
     assert list(rows["map"]) == ["Grad-CAM", "Gradients", "Integrated Gradients", "Random map"]
     for column in ("deletion AUC (lower: faithful)", "insertion AUC (higher)"):
         assert ((rows[column] >= 0) & (rows[column] <= 1)).all()
+    tables = len(page.dataframe)
+    page.multiselect(key="saliency.curve_methods").set_value([]).run()  # no map chosen: a hint, no curves
+    assert not page.exception, page.exception
+    assert "Choose at least one method." in [i.value for i in page.info]
+    assert len(page.dataframe) == tables - 1
 
 
 def test_the_lesson_predict_run_reveal(single_thread):

@@ -36,6 +36,14 @@ def _label(method: Method) -> str:
     return METHODS[method].label
 
 
+def chosen_methods(label: str, default: list[Method], key: str) -> list[Method]:
+    """The methods a section computes (a multiselect); empty, with a hint, when none is chosen."""
+    chosen = st.multiselect(label, list(Method), default, format_func=_label, key=key)
+    if not chosen:
+        st.info("Choose at least one method.")
+    return chosen
+
+
 def model_key(model: ExplainableModel) -> str:
     """What tells cached results apart: whose weights, and which loaded module holds them."""
     return f"{model.config.query}|{model.weights}|{id(model.built.module)}"
@@ -104,12 +112,11 @@ def methods_section(
 ) -> None:
     """Every chosen method's map of ``target``, three to a row, each with what it computes and costs."""
     st.subheader("Methods side by side")
-    chosen = st.multiselect("Methods", list(Method), DEFAULT_METHODS, format_func=_label, key="saliency.methods")
+    chosen = chosen_methods("Methods", DEFAULT_METHODS, "saliency.methods")
+    if not chosen:
+        return
     side = model.config.input_resolution
     options = method_options(layer, relu, chosen, side)
-    if not chosen:
-        st.info("Choose at least one method.")
-        return
     with st.spinner("Computing the maps…"):
         results = side_by_side(model, model_key(model), image, image_digest(image), tuple(chosen), target, options)
     for start in range(0, len(results), 3):
@@ -138,11 +145,8 @@ def sanity_section(
         "stage at a time, and compare each map with the trained one (Spearman rank correlation ρ). A map that "
         "explains the network must fall apart; one that stays is showing the image."
     )
-    chosen = st.multiselect(
-        "Methods to check", list(Method), list(SANITY_METHODS), format_func=_label, key="saliency.sanity_methods"
-    )
+    chosen = chosen_methods("Methods to check", list(SANITY_METHODS), "saliency.sanity_methods")
     if not chosen:
-        st.info("Choose at least one method.")
         return
     side = model.config.input_resolution
     options = MethodOptions(layer=layer, relu=relu)
@@ -168,13 +172,10 @@ def curves_section(model: ExplainableModel, image: Any, target: int, layer: str,
         "rises faster than a random one. Deletion puts grey dots where no training picture had them, and a small "
         "model can lose its answer to a few per cent of them wherever they are: read it beside the random map."
     )
-    chosen = st.multiselect(
-        "Maps to test",
-        list(Method),
-        [Method.GRADCAM, Method.GRADIENTS, Method.INTEGRATED_GRADIENTS],
-        format_func=_label,
-        key="saliency.curve_methods",
-    )
+    default = [Method.GRADCAM, Method.GRADIENTS, Method.INTEGRATED_GRADIENTS]
+    chosen = chosen_methods("Maps to test", default, "saliency.curve_methods")
+    if not chosen:
+        return
     options = MethodOptions(layer=layer, relu=relu)
     with st.spinner("Deleting and inserting pixels…"):
         pairs = faithfulness(model, model_key(model), image, image_digest(image), tuple(chosen), target, options)
