@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from explorer.runtime.ports import free_port  # noqa: E402  (after the path)
+
 PYTHON = sys.executable
 RUN_TIMEOUT_S = 180.0
 #: (link, knob whose slider the student moves): the "explore" scenario cycles through these.
@@ -202,14 +203,8 @@ async def run_class(url: str, n: int, scenario: str, moves: int, pace: float) ->
     return await asyncio.gather(*tasks)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(worker: bool = False) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     program = [str(ROOT / "deploy" / "worker.py")] if worker else ["-m", "streamlit", "run", "app.py"]
     server = subprocess.Popen(
         [PYTHON, *program, "--server.headless", "true", "--server.port", str(port)],

@@ -32,7 +32,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +48,8 @@ from bench_classroom import explore_plan
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from explorer.runtime.ports import free_port_block, healthy  # importable: bench_classroom puts the root on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 240.0
@@ -357,7 +358,7 @@ class Serve:
     """``run.py serve`` started by the bench: its ports, and the workers' process ids from its output."""
 
     def __init__(self, workers: int) -> None:
-        self.port = _free_block(workers + 1)
+        self.port = free_port_block(workers + 1)
         command = [sys.executable, str(ROOT / "run.py"), "serve", "--workers", str(workers), "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, "--address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -381,7 +382,7 @@ class Serve:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             warm = sum(line.startswith("[explorer] warm") for line in self.log)
-            if warm >= len(self.worker_ports) and all(_healthy(p) for p in self.worker_ports):
+            if warm >= len(self.worker_ports) and all(healthy(p) for p in self.worker_ports):
                 return
             time.sleep(0.5)
         raise SystemExit("run.py serve did not start:\n" + "\n".join(self.log[-30:]))
@@ -408,33 +409,6 @@ class Serve:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-
-
-def _free_block(size: int) -> int:
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + size < 65000 and all(_free(base + k) for k in range(size)):
-            return base
-    raise SystemExit("no free block of ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from explorer.runtime.ports import free_port  # noqa: E402  (after the path)
+
 PYTHON = sys.executable
 TORCHINFO = """
 import time, torch, torchvision, torchinfo
@@ -79,12 +81,6 @@ def cli(repeats: int) -> None:
     command_vs_peer(repeats, "graph preset=preact_resnet1001", TORCHVIEW, "torchview.draw_graph (build + graph)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def first_page(repeats: int, launcher: list[str], label: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -92,7 +88,7 @@ def first_page(repeats: int, launcher: list[str], label: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         for _ in range(repeats):
-            port = _free_port()
+            port = free_port()
             start = time.perf_counter()
             command = [*launcher, "run", "app.py", "--server.headless", "true"]
             server = subprocess.Popen(
@@ -122,6 +118,7 @@ def first_page(repeats: int, launcher: list[str], label: str) -> None:
                 server.terminate()
                 server.wait()
         browser.close()
+
     def runs(values: list[float]) -> str:
         return f"{statistics.median(values):.2f} s (runs: {', '.join(f'{t:.2f}' for t in values)})"
 

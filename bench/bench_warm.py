@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,15 +26,11 @@ from pathlib import Path
 
 from bench_classroom import student
 
+from explorer.runtime.ports import free_port  # importable: bench_classroom puts the root on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = ("preset=resnet18", "width")
 NOT_STORED = ("preset=resnet50&width=60", "depth")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _open(url: str, link: tuple[str, str]) -> float:
@@ -46,7 +41,7 @@ def _open(url: str, link: tuple[str, str]) -> float:
 
 
 def measure(mode: str) -> str:
-    port = _free_port()
+    port = free_port()
     program = [str(ROOT / "deploy" / "worker.py")] if mode == "worker" else ["-m", "streamlit", "run", "app.py"]
     started = time.monotonic()
     server = subprocess.Popen(

@@ -25,31 +25,14 @@ from pathlib import Path
 
 import pytest
 
+from explorer.runtime.ports import free_port_block, healthy
+
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"),
 ]
-
-
-def _free_port_block(size: int) -> int:
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + size < 65000 and all(_is_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _listening(port: int) -> bool:
@@ -147,17 +130,9 @@ class Served:
         return found
 
 
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def served():
-    port = _free_port_block(3)
+    port = free_port_block(3)
     command = [sys.executable, str(ROOT / "run.py"), "serve", "--workers", "2", "--port", str(port)]
     server = subprocess.Popen(
         [*command, "--address", "127.0.0.1"],
@@ -169,11 +144,11 @@ def served():
     running = Served(f"http://127.0.0.1:{port}", (port + 1, port + 2), server)
     threading.Thread(target=running.read, daemon=True).start()
     deadline = time.time() + 180
-    while time.time() < deadline and not all(_healthy(p) for p in running.worker_ports):
+    while time.time() < deadline and not all(healthy(p) for p in running.worker_ports):
         if server.poll() is not None:
             pytest.fail("run.py serve stopped:\n" + "\n".join(running.lines[-40:]))
         time.sleep(0.3)
-    assert all(_healthy(p) for p in running.worker_ports), "the two workers did not start in 180 s"
+    assert all(healthy(p) for p in running.worker_ports), "the two workers did not start in 180 s"
     try:
         yield running
     finally:
@@ -240,9 +215,9 @@ def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(se
     again = served.wait_for(rf"worker 1 \(127\.0\.0\.1:{first}\) started again \(restart 1, process (\d+)\)", 60)
     assert int(again.group(1)) != pid
     deadline = time.monotonic() + 120
-    while not _healthy(first) and time.monotonic() < deadline:
+    while not healthy(first) and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert _healthy(first) and served.server.poll() is None
+    assert healthy(first) and served.server.poll() is None
     # It warmed up before it listened: three warm-ups in the log (two at the start, one now), none failed.
     served.wait_for(r"ready: students open", timeout=10)
     warmed = r"^\[explorer\] warm: torch, torchvision, captum and \d+ library modules"

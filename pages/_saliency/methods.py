@@ -3,6 +3,7 @@ cost from a second to several on a photo); results are cached per model, image, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -36,7 +37,7 @@ def _label(method: Method) -> str:
     return METHODS[method].label
 
 
-def chosen_methods(label: str, default: list[Method], key: str) -> list[Method]:
+def chosen_methods(label: str, default: Sequence[Method], key: str) -> list[Method]:
     """The methods a section computes (a multiselect); empty, with a hint, when none is chosen."""
     chosen = st.multiselect(label, list(Method), default, format_func=_label, key=key)
     if not chosen:
