@@ -312,11 +312,16 @@ WORKER_MALLOC_ARENAS = "2"
 
 def _nginx_upstreams(worker_ports: list[int]) -> dict[str, str]:
     """The template's routing fields: every worker for new browsers; for each worker ``wK``, a group
-    where it comes first and the others stand by (``backup``) while it is down; and which cookie value
-    names the worker that answered (the last address in ``$upstream_addr``)."""
+    where it comes first and the others stand by (``backup``) while it is down; which cookie value
+    names the worker that answered (the last address in ``$upstream_addr``); and the uploads' groups,
+    one worker each with no failure counting (``max_fails=0``): a worker that refuses an upload may
+    reset the connection while the body is still on its way, and nginx counts a reset as a failure, so
+    with ``max_fails=1`` one refused upload sidelined a healthy worker and moved its students."""
     fails = f"max_fails=1 fail_timeout={WORKER_FAIL_TIMEOUT_S}s"
     every = "\n".join(f"        server 127.0.0.1:{p} {fails};" for p in worker_ports)
+    every_upload = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in worker_ports)
     pinned, names, answered = [], [], []
+    uploads, upload_names = [f"    upstream explorer_up_all {{\n{every_upload}\n    }}"], []
     for k, port in enumerate(worker_ports, start=1):
         others = worker_ports[k:] + worker_ports[: k - 1]  # each worker's stand-ins in another order
         lines = [f"        server 127.0.0.1:{port} {fails};"]
@@ -324,11 +329,15 @@ def _nginx_upstreams(worker_ports: list[int]) -> dict[str, str]:
         pinned.append(f"    upstream explorer_w{k} {{\n" + "\n".join(lines) + "\n    }")
         names.append(f"        w{k} explorer_w{k};")
         answered.append(f"        ~127\\.0\\.0\\.1:{port}$ w{k};")
+        uploads.append(f"    upstream explorer_up_w{k} {{\n        server 127.0.0.1:{port} max_fails=0;\n    }}")
+        upload_names.append(f"        w{k} explorer_up_w{k};")
     return {
         "@UPSTREAMS@": every,
         "@PINNED_UPSTREAMS@": "\n".join(pinned),
         "@PINNED_NAMES@": "\n".join(names),
         "@ANSWERED_NAMES@": "\n".join(answered),
+        "@UPLOAD_UPSTREAMS@": "\n".join(uploads),
+        "@UPLOAD_NAMES@": "\n".join(upload_names),
     }
 
 

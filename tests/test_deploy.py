@@ -177,23 +177,50 @@ def test_new_browsers_spread_over_both_workers(served: Served):
     assert len(workers) == 2
 
 
+def _refused_upload(served: Served, cookie: str, size: int) -> int:
+    """PUT ``size`` bytes to an upload URL of no session with ``cookie``; the HTTP status (0: the
+    connection was reset before an answer came)."""
+    request = urllib.request.Request(
+        served.base + "/_stcore/upload_file/no-such-session/no-such-file",
+        data=b"\0" * size,
+        method="PUT",
+        headers={"Cookie": cookie},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
 def test_an_upload_larger_than_nginx_buffers_reaches_the_worker(served: Served):
     """A photo's megabytes pass nginx to the worker (run as root, nginx's workers could not write the
     request to their temporary folder and answered 500 to every upload over 16 KB)."""
-    request = urllib.request.Request(
-        served.base + "/_stcore/upload_file/no-such-session/no-such-file", data=b"\0" * 2_000_000, method="PUT"
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=60)
+    status = _refused_upload(served, "explorer_worker=w1", 2_000_000)
     log = Path(served.wait_for(r"nginx's error log: (\S+)", timeout=10).group(1)).read_text()
-    assert "Permission denied" not in log and refused.value.code != 500
-    if refused.value.code == 503:
-        # The worker refused (no XSRF token, no session) before nginx had sent the whole body and reset
-        # the connection, so nginx answered its 'starting' page: the body was on its way to the worker.
-        assert "while sending request to upstream" in log
-    else:
-        assert refused.value.code in (400, 403)  # the worker's own refusal, once it had read the body
-        assert refused.value.headers["X-Explorer-Worker"].startswith("127.0.0.1:")
+    assert "Permission denied" not in log
+    # The worker's own refusal (no XSRF token, no session), or, when it refused before nginx had sent
+    # the whole body and reset the connection, nginx's 502: either way the body was on its way to it.
+    assert status in (400, 403) or (status in (0, 502) and "while sending request to upstream" in log), status
+
+
+def test_a_refused_upload_leaves_its_worker_in_the_rotation(served: Served):
+    """A worker that refuses uploads (here: of no session; in a class, a stale tab's) keeps its
+    students: each next request with its cookie is answered by it, not by its backup. (With the
+    pages' max_fails=1 for uploads too, a refusal that reset the connection mid-body took the worker
+    out for 5 s and moved its students to the other worker.)"""
+    first, _ = served.worker_ports
+    error_log = Path(served.wait_for(r"nginx's error log: (\S+)", timeout=10).group(1))
+    seen = len(error_log.read_bytes())
+    statuses = []
+    for _ in range(4):
+        statuses.append(_refused_upload(served, "explorer_worker=w1", 8_000_000))
+        worker, cookie = _get(served.base + "/_stcore/health", "explorer_worker=w1")
+        assert (worker, cookie) == (f"127.0.0.1:{first}", "explorer_worker=w1"), statuses
+    assert all(status in (0, 400, 403, 502) for status in statuses), statuses
+    assert b"temporarily disabled" not in error_log.read_bytes()[seen:]
 
 
 def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(served: Served):

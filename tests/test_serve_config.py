@@ -22,6 +22,12 @@ def test_each_worker_has_the_others_as_backups_and_the_cookie_names_who_answered
     assert "        w3 explorer_w3;" in text and "        ~127\\.0\\.0\\.1:8504$ w3;" in text
     assert "proxy_pass http://$explorer_workers;" in text and "proxy_request_buffering off;" in text
     assert "error_page 502 504 = @starting;" in text  # no worker up yet: a page that reloads itself
+    # Uploads: to the session's worker only, never counted as its failure (a refusal may reset mid-body).
+    assert "upstream explorer_up_w2 {\n        server 127.0.0.1:8503 max_fails=0;\n    }" in text
+    assert "        w2 explorer_up_w2;" in text and "proxy_pass http://$explorer_uploads;" in text
+    upload = text[text.index("location /_stcore/upload_file/ {") :]
+    upload = upload[: upload.index("}")]
+    assert "proxy_next_upstream off;" in upload and "error_page" not in upload
 
 
 def test_a_child_that_stops_is_started_again_after_a_growing_back_off(tmp_path: Path) -> None:
