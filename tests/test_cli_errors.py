@@ -92,3 +92,25 @@ def test_traceback_also_traces_bad_input(capsys, monkeypatch) -> None:
     code, _, err = run(capsys, "--traceback", "profile", "family=resnet&depth=abc")
     assert code == 2 and err.startswith("Traceback") and "ConfigError" in err
     assert err.splitlines()[-1].startswith("error: invalid value 'abc' for 'depth'")
+
+
+@pytest.mark.parametrize("argv", [["frobnicate"], [], ["--help"]])
+def test_the_top_level_answers_without_importing_any_command(argv: list[str]) -> None:
+    """A misspelt command, no command and the top level's help need only the commands' names: the
+    process imports neither torch nor a command's module (it used to import all of them: 3 to 4 s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys\nfrom explorer.cli import main\n"
+        f"try:\n    code = main({argv!r})\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "commands = [m for m in sys.modules if m.startswith('explorer.cli.') and m != 'explorer.cli.base']\n"
+        "heavy = sorted(commands + [m for m in sys.modules if m == 'torch'])\n"
+        "print(code, heavy, file=sys.stderr)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60)
+    code, heavy = done.stderr.strip().splitlines()[-1].split(" ", 1)
+    assert code == ("0" if argv == ["--help"] else "2")
+    assert heavy == "[]"

@@ -8,7 +8,8 @@ the whole trace first.
 
 One module per command (``explorer/cli/<name>.py``, each with ``add_arguments(parser)`` and
 ``run(args, device)``), listed in :data:`COMMANDS`. Only the module of the command that runs is
-imported (all of them for ``--help``), so ``profile`` never pays for Grad-CAM's captum.
+imported (none for the top level's ``--help`` or a misspelt command, which answer at once), so
+``profile`` never pays for Grad-CAM's captum.
 """
 
 from __future__ import annotations
@@ -70,9 +71,8 @@ def _parser(selected: str | None) -> tuple[Parser, Parser | None]:
     for name, help in COMMANDS.items():
         aliases = [alias for alias, command in ALIASES.items() if command == name]
         sub = subparsers.add_parser(name, help=help, aliases=aliases)
-        if selected in (None, name):
+        if name == selected:  # the top level's help and errors need only the names: no command's imports
             command_module(name).add_arguments(sub)
-        if name == selected:
             chosen = sub
     return parser, chosen
 
