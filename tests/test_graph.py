@@ -116,6 +116,21 @@ def test_receptive_fields_of_known_layers():
     assert cifar.node("conv1").rf == 3
 
 
+def test_the_deepest_fields_match_the_published_ones_and_a_global_pooling_sees_the_whole_input():
+    """ResNet-18, ResNet-50 and MobileNetV2's last convolutions see 435, 427 and 491 px (the published
+    theoretical fields, e.g. Araujo et al., Distill 2019); a squeeze-excitation block's global pooling
+    widens every later field to the whole input: EfficientNet-B0 and MobileNetV3 never exceed their
+    224 px input (the recursion used to multiply the grid step at each pooling: 8e21 px for B0)."""
+    for query, deepest in (("preset=resnet18", 435), ("preset=resnet50", 427), ("preset=mobilenet_v2", 491)):
+        graph = graph_of(query)
+        assert max(n.rf or 0 for n in graph.nodes) == deepest, query
+        assert graph.node("output").rf == 224  # behind the global average pooling: the whole input
+    for query in ("preset=efficientnet_b0", "preset=mobilenet_v3_large"):
+        graph = graph_of(query)
+        assert max(n.rf or 0 for n in graph.nodes) == 224, query
+        assert max(n.jump or 0 for n in graph.nodes) <= 224, query  # the grid step never passes the input
+
+
 # -- hierarchy and folding -------------------------------------------------------------------------
 def test_resnet50_repeats_fold_identical_blocks():
     graph = graph_of("preset=resnet50")

@@ -197,6 +197,8 @@ class _Builder:
         self.edges: list[tuple[str, str]] = []
         self.alias: dict[fx.Node, list[str]] = {}  # fx node -> our node ids that carry its value
         self.geo: dict[str, tuple[int, int]] = {}  # node id -> (rf, jump)
+        self.whole: set[str] = set()  # node ids behind a global pooling: their field is the whole input
+        self.side = built.config.input_resolution
 
     def add(
         self,
@@ -220,10 +222,22 @@ class _Builder:
         if kind == "input":
             rf, jump = 1, 1
         else:
-            known = [self.geo[i] for i in inputs if i in self.geo]
+            known = [(self.geo[i], self.nodes_by_id[i].output_shape) for i in inputs if i in self.geo]
             if known:
-                rf_in, jump_in = max(known)
+                # The widest input's field; the step between units of the input that has this node's
+                # own grid. A global pooling broadcast back (squeeze-excitation's scale) widens the
+                # field to the whole input but does not coarsen the grid: taking its step (the
+                # pooled side times the step) multiplied the field block after block (8e21 px for
+                # EfficientNet-B0).
+                rf_in = max(geo[0] for geo, _ in known)
+                grid = [geo[1] for geo, size in known if len(size) == len(shape) == 4 and size[2:] == shape[2:]]
+                jump_in = min(grid) if grid else max(geo[1] for geo, _ in known)
                 rf, jump = rf_in + (d * (k - 1)) * jump_in, jump_in * s
+                if detail.startswith("global") or any(i in self.whole for i in inputs):
+                    # Behind a global pooling every unit sees the whole input: its side, not the
+                    # union of padded fields that grows by an image's width at every pooling.
+                    rf = self.side
+                    self.whole.add(node_id)
             else:
                 rf = jump = None
         node = GraphNode(
