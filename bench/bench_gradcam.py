@@ -9,33 +9,20 @@ ratio; the script measures it, in one run, for a few models (median of 5 after o
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import median_time
 
 from explorer.analysis.saliency import grad_cam
 from explorer.config import parse_query
 from explorer.runtime.models import instantiate
 
 QUERIES = ["preset=resnet20", "preset=resnet18", "preset=mobilenet_v2", "preset=resnet50"]
-REPEATS = 5
-
-
-def median_time(function: Callable[[], object]) -> float:
-    function()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def forward_backward(model: torch.nn.Module, image: torch.Tensor) -> None:

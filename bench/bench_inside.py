@@ -27,13 +27,13 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import median_time, paired
 
 from explorer.analysis.erf import (
     effective_field,
@@ -50,34 +50,8 @@ from explorer.runtime.shipped import load_shipped
 from explorer.runtime.threads import apply_thread_policy
 from explorer.views.inside import channel_grid, channel_over_image
 
-REPEATS = 5
 LAYERS = ["layer1", "layer3", "layer4"]
 SHAPES = 48
-
-
-def median_time(function: Callable[[], object]) -> float:
-    function()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def paired(baseline: Callable[[], object], measured: Callable[[], object]) -> tuple[float, float, float]:
-    """(baseline s, measured s, median of the per-round ratios): the two run in turn, round after round,
-    so a load that comes and goes on a shared machine weighs on both alike."""
-    baseline(), measured()
-    rounds = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        baseline()
-        middle = time.perf_counter()
-        measured()
-        rounds.append((middle - start, time.perf_counter() - middle))
-    first, second = (statistics.median(r[i] for r in rounds) for i in (0, 1))
-    return first, second, statistics.median(b / a for a, b in rounds)
 
 
 def maps_and_field() -> None:
