@@ -129,6 +129,8 @@ def test_the_deepest_fields_match_the_published_ones_and_a_global_pooling_sees_t
         graph = graph_of(query)
         assert max(n.rf or 0 for n in graph.nodes) == 224, query
         assert max(n.jump or 0 for n in graph.nodes) <= 224, query  # the grid step never passes the input
+    small = graph_of("preset=vgg11&resolution=32")  # 1x1 before the adaptive pooling to 7x7: copies
+    assert small.node("avgpool").rf == small.node("features_20").rf > 0
 
 
 # -- hierarchy and folding -------------------------------------------------------------------------

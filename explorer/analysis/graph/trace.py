@@ -176,6 +176,10 @@ def _geometry(module: nn.Module | None, op: str, in_shape: tuple[int, ...], out_
             return 1, 1, 1, f"{module.in_features}→{module.out_features}"
         return 1, 1, 1, ""
     h_in, h_out = in_shape[2], out_shape[2]
+    if ("adaptive" in op.lower() or "Adaptive" in op) and h_out >= h_in:
+        # Pooled to as many cells or more (VGG's 7x7 from 1x1 at 32 px): each cell copies an input
+        # cell, so the field stays (it used to shrink: -42 px for VGG-11 at 32 px).
+        return 1, 1, 1, f"→{h_out}x{h_out}"
     if "adaptive" in op.lower() or "Adaptive" in op:
         s = max(1, h_in // max(1, h_out))
         k = h_in - (h_out - 1) * s
