@@ -52,6 +52,12 @@ def debugging(argv: list[str]) -> bool:
     return "--traceback" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+def require_suffix(path: str, suffix: str, flag: str = "--out") -> None:
+    """Refuse a file name numpy would silently extend (``np.save("maps", ...)`` writes ``maps.npy``)."""
+    if not path.endswith(suffix):
+        raise UsageError(f"{flag} must name a {suffix} file")
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout)
     sys.stdout.write("\n")

@@ -27,7 +27,7 @@ import torch
 
 from explorer.analysis.deform import offset_fields, offsets_settings, offsets_source, train_offsets, untrained
 from explorer.analysis.training import TrainSpec
-from explorer.cli.base import UsageError, print_json
+from explorer.cli.base import UsageError, print_json, require_suffix
 from explorer.config import parse_query
 from explorer.data.images import decode_image
 
@@ -49,8 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
-    if not args.out.endswith(".npz"):
-        raise UsageError("--out must name a .npz file")
+    require_suffix(args.out, ".npz")
     if args.train_steps < 0:
         raise UsageError(f"--train-steps {args.train_steps}; allowed: 0 or more")
     try:

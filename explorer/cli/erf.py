@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.erf import SAMPLES, effective_field, image_inputs, noise_inputs
-from explorer.cli.base import UsageError, print_json
+from explorer.cli.base import UsageError, print_json, require_suffix
 from explorer.cli.layer_model import add_weights_arguments, layer_model, read_file
 from explorer.config import parse_query
 from explorer.data.images import decode_image
@@ -40,8 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
-    if not args.out.endswith(".npy"):
-        raise UsageError("--out must name a .npy file")
+    require_suffix(args.out, ".npy")
     if not 1 <= args.samples <= 256:
         raise UsageError(f"--samples {args.samples}; allowed: 1 to 256")
     images = [decode_image(read_file(path, "image")) for path in args.image or []]

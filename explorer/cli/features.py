@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.features import image_features
-from explorer.cli.base import UsageError, print_json
+from explorer.cli.base import print_json, require_suffix
 from explorer.cli.layer_model import add_weights_arguments, layer_model, read_file
 from explorer.config import parse_query
 from explorer.data.images import decode_image
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
-    if not args.out.endswith(".npy"):
-        raise UsageError("--out must name a .npy file")
+    require_suffix(args.out, ".npy")
     image = decode_image(read_file(args.image, "image"))
     model = layer_model(config, args, device)
     result = image_features(model, image, args.layer).features

@@ -33,7 +33,7 @@ from explorer.analysis.faithfulness import Curve, curves
 from explorer.analysis.saliency import explain_image
 from explorer.analysis.sanity import cascading_randomization
 from explorer.analysis.training import TrainSpec, shapes_settings, shapes_source, train_on_shapes
-from explorer.cli.base import UsageError, print_json
+from explorer.cli.base import UsageError, print_json, require_suffix
 from explorer.config import parse_query
 from explorer.data.images import decode_image
 from explorer.runtime.packaged import offline_imagenet
@@ -84,8 +84,7 @@ def _read(path: str, what: str) -> bytes:
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
     config = parse_query(args.query)
-    if not args.out.endswith(".npy"):
-        raise UsageError("--out must name a .npy file")
+    require_suffix(args.out, ".npy")
     if (args.sanity or args.deletion) and not args.json:
         raise UsageError("--sanity and --deletion report as JSON: add --json")
     if args.steps < 1:
