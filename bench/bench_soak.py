@@ -17,10 +17,11 @@ cookie (nginx sends them to another worker) and rerun their page from its URL, a
 
 Printed per window of the lesson (``--windows`` of them): p50 / p95 of opening a link and of a slider
 move settling, photo maps and trainings done, exceptions shown on pages and failed runs, and the
-workers' memory (VmRSS from /proc, each worker's, at the window's end). At the end: the memory's growth
-after the first sixth of the lesson (10 minutes of 60) over the spans in which each worker holds the
-same students (:func:`memory_growth`), how many killed students came back and how long that took, and
-whether ``serve`` is still running.
+workers' memory (VmRSS from /proc, each worker's, at the window's end and the median of the samples
+taken every 5 s in the window). At the end: the memory's growth after the first sixth of the lesson
+(10 minutes of 60) over the spans in which each worker holds the same students, window median against
+window median (:func:`memory_growth`), what the workers keep 30 s after the class has left, how many
+killed students came back and how long that took, and whether ``serve`` is still running.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -63,6 +65,8 @@ TEACHER_LINKS = (
 TEACHER_EVERY_S = 240.0
 UPLOAD_EVERY_S = 180.0
 TRAIN_EVERY_S = 300.0
+#: Seconds after the class has left before the last reading of the workers' memory.
+IDLE_READING_S = 30.0
 
 
 @dataclass
@@ -148,7 +152,10 @@ class Tab:
 
     def slider_move(self, knob: str) -> WidgetState:
         """The state of ``knob``'s slider moved one step (up, or down at the top)."""
-        name = next((k for k in self.widgets if k.startswith("knob.") and k.split(".")[2].split("@")[0] == knob), None)
+        sliders = [k for k in self.widgets if k.startswith("knob.") and self.widgets[k][0] == "slider"]
+        name = next((k for k in sliders if k.split(".")[2].split("@")[0] == knob), None)
+        if name is None:  # the design has no such knob (another block type, a shrunken input): move another
+            name = sliders[0] if sliders else None
         if name is None:
             raise LookupError(f"no slider for '{knob}' on the page")
         proto = self.widgets[name][1]
@@ -422,7 +429,10 @@ def _within(series: list[tuple[float, Any]], low: float, high: float) -> list[An
     return [value for at, value in series if low <= at < high]
 
 
-async def lesson(args: argparse.Namespace, serve: Serve) -> tuple[Figures, list[tuple[float, dict[int, float]]]]:
+Readings = list[tuple[float, dict[int, float]]]  # (s since the lesson began, worker -> VmRSS MB)
+
+
+async def lesson(args: argparse.Namespace, serve: Serve) -> tuple[Figures, Readings, Readings]:
     figures = Figures()
     http = f"http://127.0.0.1:{serve.port}"
     start = time.monotonic()
@@ -432,34 +442,47 @@ async def lesson(args: argparse.Namespace, serve: Serve) -> tuple[Figures, list[
     roles = ["upload"] * args.uploaders + ["train"] * args.trainers
     roles += ["follow" if k % 2 == 0 else "explore" for k in range(args.students - len(roles))]
     tasks = [asyncio.create_task(student(run, i, role)) for i, role in enumerate(roles)]
-    memory: list[tuple[float, dict[int, float]]] = []
+    memory: list[tuple[float, dict[int, float]]] = []  # each window's reading at its end
+    samples: list[tuple[float, dict[int, float]]] = []  # every few seconds: a window's median is read off these
     window = args.minutes * 60 / args.windows
     killed = False
     next_window = window
     while not run.over():
         await asyncio.sleep(min(5.0, max(0.1, run.end - time.monotonic())))
+        samples.append((run.now(), serve.rss_mb()))
         if run.now() >= next_window - 1 or run.over():  # before a kill due now: the reading sees every worker
-            memory.append((run.now(), serve.rss_mb()))
-            report_window(figures, memory, next_window - window, next_window)
+            memory.append(samples[-1])
+            report_window(figures, memory, samples, next_window - window, next_window)
             next_window += window
         if not killed and run.now() >= args.kill_at * args.minutes * 60:
             serve.kill(1)
             killed = True
             print(f"# {run.now() / 60:.1f} min: worker 1 killed (SIGKILL)", flush=True)
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), RUN_TIMEOUT_S)
-    return figures, memory
+    await asyncio.sleep(IDLE_READING_S)  # the class has left: what the workers keep
+    memory.append((run.now(), serve.rss_mb()))
+    return figures, memory, samples
 
 
-def report_window(figures: Figures, memory: list[tuple[float, dict[int, float]]], low: float, high: float) -> None:
+def window_median(samples: Readings, low: float, high: float) -> dict[int, float]:
+    """Each worker's median RSS over the samples taken in ``[low, high)``: a computation in flight at a
+    window's end (a training, a photo being decoded) weighs on one sample, not on the median."""
+    inside = [rss for at, rss in samples if low <= at < high]
+    workers = sorted({w for rss in inside for w in rss})
+    return {w: statistics.median(rss[w] for rss in inside if w in rss) for w in workers}
+
+
+def report_window(figures: Figures, memory: Readings, samples: Readings, low: float, high: float) -> None:
     opens, moves = _within(figures.opens, low, high), _within(figures.moves, low, high)
-    rss = memory[-1][1]
+    rss, median = memory[-1][1], window_median(samples, low, high)
     print(
         f"{low / 60:5.1f}-{high / 60:4.1f} min "
         f"{len(opens):>5} {_percentile(opens, 0.5):>6.2f}s {_percentile(opens, 0.95):>6.2f}s "
         f"{len(moves):>5} {_percentile(moves, 0.5):>6.2f}s {_percentile(moves, 0.95):>6.2f}s "
         f"{len(_within(figures.maps, low, high)):>4} {len(_within(figures.trainings, low, high)):>5} "
         f"{len(_within(figures.exceptions, low, high)):>4} {len(_within(figures.failures, low, high)):>4} "
-        f"{' + '.join(f'{rss[w]:.0f}' for w in sorted(rss)) or '-'} MB",
+        f"{' + '.join(f'{rss[w]:.0f}' for w in sorted(rss)) or '-'} MB "
+        f"(median {' + '.join(f'{median[w]:.0f}' for w in sorted(median)) or '-'})",
         flush=True,
     )
 
@@ -484,8 +507,8 @@ def main() -> int:
               f"{args.minutes:.0f} min; worker 1 killed at {args.kill_at * args.minutes:.1f} min")  # fmt: skip
         print(f"{'window':<15} {'opens':>5} {'p50':>7} {'p95':>7} {'moves':>5} {'p50':>7} {'p95':>7} "
               f"{'maps':>4} {'train':>5} {'exc':>4} {'fail':>4} workers' RSS")  # fmt: skip
-        figures, memory = asyncio.run(lesson(args, serve))
-        summary(args, serve, figures, memory)
+        figures, memory, samples = asyncio.run(lesson(args, serve))
+        summary(args, serve, figures, memory, samples)
     finally:
         alive = serve.process.poll() is None
         serve.stop()
@@ -493,43 +516,44 @@ def main() -> int:
     return 0
 
 
-def _rss_at(memory: list[tuple[float, dict[int, float]]], at_s: float) -> tuple[float, dict[int, float]]:
-    """The first memory reading taken at ``at_s`` or later (the last one when none is)."""
-    return next(((at, rss) for at, rss in memory if at >= at_s - 1), memory[-1])
-
-
-def memory_growth(args: argparse.Namespace, serve: Serve, memory: list[tuple[float, dict[int, float]]]) -> list[str]:
-    """The goal's reading (RSS after the first sixth of the lesson grows by at most 10 %), over the spans
+def memory_growth(args: argparse.Namespace, serve: Serve, memory: Readings, samples: Readings) -> list[str]:
+    """The goal's reading (RSS after the first sixth of the lesson grows by at most 10 %) over the spans
     in which each worker holds the same students: a kill moves the killed worker's students to the
-    others, so a never-killed worker is read from the first sixth to the kill, and again from one
-    window after the kill (its new students settled) to the end; a restarted worker from one window
-    after the kill to the end. The servers' sum is printed too (the whole class's memory)."""
+    others, so each worker is read from the first sixth to the kill, and from one window after the
+    kill (its new students settled) to the end. Each end of a span is the median of a window's
+    samples (the window just before the moment), so a training or a photo in flight at one instant
+    does not decide it; the servers' sum is printed too, and what each worker keeps once the class has
+    left (the last reading, taken IDLE_READING_S after it)."""
     lesson_s, window = args.minutes * 60, args.minutes * 60 / args.windows
     settled, kill = lesson_s / 6, args.kill_at * lesson_s
-    spans = [("before the kill", settled, kill), ("after the kill", kill + window, lesson_s)]
+    spans = [("before the kill", settled, kill), ("after the kill", kill + 2 * window, lesson_s)]
     if kill >= lesson_s:
         spans = [("whole lesson", settled, lesson_s)]
     lines = []
     for name, low, high in spans:
-        (t0, before), (t1, after) = _rss_at(memory, low), _rss_at(memory, high)
-        if t1 <= t0:
+        before, after = window_median(samples, low - window, low), window_median(samples, high - window, high)
+        if high - low < window or not before or not after:
             continue
         for w in sorted(after):
             if w in before:
                 role = "restarted" if w in serve.killed else "never killed"
                 lines.append(
-                    f"{name}: worker {w} ({role}) RSS {before[w]:.0f} MB at {t0 / 60:.1f} min -> {after[w]:.0f} MB at "
-                    f"{t1 / 60:.1f} min: {100 * (after[w] / before[w] - 1):+.1f} % (goal <= +10 %)"
+                    f"{name}: worker {w} ({role}) median RSS {before[w]:.0f} MB in {(low - window) / 60:.0f}-"
+                    f"{low / 60:.0f} min -> {after[w]:.0f} MB in {(high - window) / 60:.0f}-{high / 60:.0f} min: "
+                    f"{100 * (after[w] / before[w] - 1):+.1f} % (goal <= +10 %)"
                 )
         total0, total1 = sum(before.values()), sum(after.values())
         lines.append(f"{name}: all workers {total0:.0f} MB -> {total1:.0f} MB: {100 * (total1 / total0 - 1):+.1f} %")
+    idle = memory[-1][1]
+    lines.append(
+        f"after the class ({IDLE_READING_S:.0f} s with no student): "
+        + " + ".join(f"worker {w} {idle[w]:.0f} MB" for w in sorted(idle))
+    )
     return lines
 
 
-def summary(
-    args: argparse.Namespace, serve: Serve, figures: Figures, memory: list[tuple[float, dict[int, float]]]
-) -> None:
-    for line in memory_growth(args, serve, memory):
+def summary(args: argparse.Namespace, serve: Serve, figures: Figures, memory: Readings, samples: Readings) -> None:
+    for line in memory_growth(args, serve, memory, samples):
         print(line)
     print(f"whole lesson: opens p95 {_percentile([t for _, t in figures.opens], 0.95):.2f} s, moves p95 "
           f"{_percentile([t for _, t in figures.moves], 0.95):.2f} s, {len(figures.maps)} photo maps "
