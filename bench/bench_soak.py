@@ -538,8 +538,8 @@ def memory_growth(args: argparse.Namespace, serve: Serve, memory: Readings, samp
             if w in before:
                 role = "restarted" if w in serve.killed else "never killed"
                 lines.append(
-                    f"{name}: worker {w} ({role}) median RSS {before[w]:.0f} MB in {(low - window) / 60:.0f}-"
-                    f"{low / 60:.0f} min -> {after[w]:.0f} MB in {(high - window) / 60:.0f}-{high / 60:.0f} min: "
+                    f"{name}: worker {w} ({role}) median RSS {before[w]:.0f} MB in {max(0, low - window) / 60:.1f}-"
+                    f"{low / 60:.1f} min -> {after[w]:.0f} MB in {(high - window) / 60:.1f}-{high / 60:.1f} min: "
                     f"{100 * (after[w] / before[w] - 1):+.1f} % (goal <= +10 %)"
                 )
         total0, total1 = sum(before.values()), sum(after.values())
