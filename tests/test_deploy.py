@@ -246,9 +246,9 @@ def test_a_killed_worker_is_started_again_and_its_students_answered_meanwhile(se
         time.sleep(0.3)
     assert healthy(first) and served.server.poll() is None
     # It warmed up before it listened: three warm-up lines in the log (two at the start, one now), none
-    # failed (a failed warm-up says why, and its worker still listens). Not anchored at the line's start:
-    # three processes (serve, the workers) write into one pipe. (Once in about 20 runs only 2 of 3
-    # reports came, with or without the anchor; the cause is not known: these asserts show the log.)
+    # failed (a failed warm-up says why, and its worker still listens). Three processes (serve, the
+    # workers) write into one pipe: a report goes out in one write (tests/test_warm_report.py); when
+    # print() wrote its text and newline apart, two reports once in about 20 runs read as one line.
     served.wait_for(r"ready: students open", timeout=10)
     reports = r"\[explorer\] warm(: torch, torchvision, captum and \d+ library modules| ?-up failed)"
     served.wait_for_count(reports, 3, timeout=60)  # the restarted worker's line may still be in the pipe
