@@ -471,7 +471,7 @@ def command_serve(args: list[str]) -> int:
             child.start(time.monotonic())
             say(f"{child.name} started, process {child.process_id}")
         say(f"{workers} workers on 127.0.0.1:{worker_ports[0]}-{worker_ports[-1]} behind nginx on {address}:{port}")
-        say(f"nginx's error log: {run_dir / 'error.log'}")
+        say(f"nginx's error log: {run_dir / 'error.log'} (while the class runs)")
         say("each worker warms up (imports torch, builds a model) before it takes students; Ctrl-C stops the class")
         waiting = set(worker_ports)  # until each has answered once
         while True:
@@ -487,6 +487,9 @@ def command_serve(args: list[str]) -> int:
             child.stop()
         for child in children:
             child.wait_stopped(timeout=10)
+        # nginx's configuration, temporary bodies and error log: of this class only (a class that
+        # runs has it; one that stopped would leave a folder in the temporary directory each time)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 COMMANDS = {"app": command_app, "test": command_test, "serve": command_serve}

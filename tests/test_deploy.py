@@ -154,6 +154,8 @@ def served():
     finally:
         server.terminate()
         server.wait(timeout=30)
+        run_dir = Path(running.wait_for(r"nginx's error log: (\S+)", timeout=1).group(1)).parent
+        assert not run_dir.exists(), f"run.py serve left its run folder {run_dir} behind"
         for listening in (port, port + 1, port + 2):  # run.py serve stops its workers and nginx with itself
             deadline = time.time() + 30
             while _listening(listening) and time.time() < deadline:

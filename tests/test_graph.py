@@ -125,10 +125,13 @@ def test_the_deepest_fields_match_the_published_ones_and_a_global_pooling_sees_t
         graph = graph_of(query)
         assert max(n.rf or 0 for n in graph.nodes) == deepest, query
         assert graph.node("output").rf == 224  # behind the global average pooling: the whole input
+        assert graph.node("output").whole_input and not graph.nodes[1].whole_input  # the first layer
     for query in ("preset=efficientnet_b0", "preset=mobilenet_v3_large"):
         graph = graph_of(query)
         assert max(n.rf or 0 for n in graph.nodes) == 224, query
         assert max(n.jump or 0 for n in graph.nodes) <= 224, query  # the grid step never passes the input
+    whole = [n.name for n in graph_of("preset=efficientnet_b0").nodes if n.whole_input]
+    assert "features.1.0.block.1.avgpool" in whole and "features.1.0.block.2.0" in whole  # the SE's scale onwards
     small = graph_of("preset=vgg11&resolution=32")  # 1x1 before the adaptive pooling to 7x7: copies
     assert small.node("avgpool").rf == small.node("features_20").rf > 0
 
@@ -210,7 +213,8 @@ def test_figure_has_a_marker_per_item(metric: str):
     fig = graph_figure(view, metric, "LR")
     nodes = next(t for t in fig.data if t.customdata is not None)
     assert list(nodes.customdata) == [i.id for i in view.items]
-    assert any("receptive field" in h for h in nodes.hovertext)
+    assert any("receptive field: 7×7 px (stride 2)" in h for h in nodes.hovertext)  # conv1
+    assert any("receptive field: the whole input (224×224 px" in h for h in nodes.hovertext)  # after the pooling
     with pytest.raises(ValueError):
         graph_figure(view, "weight", "LR")
 

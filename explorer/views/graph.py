@@ -64,7 +64,9 @@ def hover_text(item: ViewItem) -> str:
         f"MACs: {item.macs:,} ({human_count(item.macs)})",
         f"activation: {human_bytes(item.activation_bytes)}",
     ]
-    if item.rf is not None:
+    if item.rf is not None and item.whole_input:
+        lines.append(f"receptive field: the whole input ({item.rf}×{item.rf} px, behind a global pooling)")
+    elif item.rf is not None:
         lines.append(f"receptive field: {item.rf}×{item.rf} px (stride {item.jump})")
     return "<br>".join(line for line in lines if line)
 

@@ -43,6 +43,9 @@ class GraphNode:
     jump: int | None
     #: Short description of the layer's geometry, e.g. ``3x3 /2`` for a strided 3x3 conv.
     detail: str = ""
+    #: Behind a global pooling (a classifier's head, squeeze-excitation's scale): every unit sees the
+    #: whole input, and ``rf`` is its side.
+    whole_input: bool = False
 
     @property
     def out_channels(self) -> int:

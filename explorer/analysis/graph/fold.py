@@ -44,6 +44,8 @@ class ViewItem:
     rf: int | None
     jump: int | None
     detail: str
+    #: The field is the whole input (behind a global pooling; see :class:`GraphNode`).
+    whole_input: bool = False
 
     @property
     def out_channels(self) -> int:
@@ -217,7 +219,7 @@ def _item(graph: LayerGraph, item_id: str) -> ViewItem:
         n = graph.node(item_id)
         return ViewItem(
             n.id, _node_label(n.op, n.detail), n.kind, n.op, n.name, "", 1, 1, n.params, n.macs,
-            n.activation_bytes, n.output_shape, n.rf, n.jump, n.detail,
+            n.activation_bytes, n.output_shape, n.rf, n.jump, n.detail, n.whole_input,
         )  # fmt: skip
     group = graph.group(item_id)
     inside = [graph.node(n) for n in group.nodes]
@@ -238,6 +240,7 @@ def _item(graph: LayerGraph, item_id: str) -> ViewItem:
         last.rf,
         last.jump,
         f"{len(inside)} layers",
+        last.whole_input,
     )
 
 

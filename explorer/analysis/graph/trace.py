@@ -223,6 +223,7 @@ class _Builder:
         k, s, d, detail = _geometry(module, op, in_shape, shape)
         rf: int | None
         jump: int | None
+        whole_input = False
         if kind == "input":
             rf, jump = 1, 1
         else:
@@ -240,7 +241,7 @@ class _Builder:
                 if detail.startswith("global") or any(i in self.whole for i in inputs):
                     # Behind a global pooling every unit sees the whole input: its side, not the
                     # union of padded fields that grows by an image's width at every pooling.
-                    rf = self.side
+                    rf, whole_input = self.side, True
                     self.whole.add(node_id)
             else:
                 rf = jump = None
@@ -257,6 +258,7 @@ class _Builder:
             rf=rf,
             jump=jump,
             detail=detail,
+            whole_input=whole_input,
         )
         self.nodes.append(node)
         self.nodes_by_id[node_id] = node
