@@ -114,3 +114,55 @@ def test_the_top_level_answers_without_importing_any_command(argv: list[str]) ->
     code, heavy = done.stderr.strip().splitlines()[-1].split(" ", 1)
     assert code == ("0" if argv == ["--help"] else "2")
     assert heavy == "[]"
+
+
+#: Each command that takes a design, with its required options (dummies: the design is read first).
+COMMANDS_WITH_A_DESIGN = {
+    "profile": [],
+    "graph": [],
+    "scaling": [],
+    "signal": [],
+    "gradcam": ["--image", "photo.png", "--out", "map.npy"],
+    "features": ["--image", "photo.png", "--out", "maps.npy"],
+    "erf": ["--out", "field.npy"],
+    "deform": ["--image", "photo.png", "--out", "offsets.npz"],
+    "train": ["--steps", "1", "--out", "weights"],
+    "export": ["--format", "code", "--out", "model.py"],
+    "search": ["--out", "results"],
+}
+
+
+def test_a_misspelt_key_answers_before_torch_is_imported() -> None:
+    """A typo in a design needs only the config language: every command that takes one says so and
+    exits 2 without importing torch (it used to import torch first: about 3 s for a typo)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from explorer.cli import COMMANDS
+
+    assert set(COMMANDS_WITH_A_DESIGN) <= set(COMMANDS)
+    probe = (
+        "import contextlib, io, sys\nfrom explorer.cli import main\n"
+        f"for command, options in {COMMANDS_WITH_A_DESIGN!r}.items():\n"
+        "    said = io.StringIO()\n"
+        "    with contextlib.redirect_stderr(said):\n"
+        "        code = main([command, *options, 'family=resnet&depht=3'])\n"
+        "    print(command, code, 'torch' in sys.modules, said.getvalue().strip())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers = [line.split(" ", 3) for line in done.stdout.strip().splitlines()]
+    assert [a[0] for a in answers] == list(COMMANDS_WITH_A_DESIGN)
+    for command, code, torch_imported, said in answers:
+        assert (code, torch_imported) == ("2", "False"), (command, said)
+        assert said.startswith("error: unknown key 'depht' for family=resnet; allowed: preset, depth"), (command, said)
+
+
+def test_erf_says_the_librarys_number_of_noise_inputs() -> None:
+    """``erf --samples``'s help names its default without importing the library's ERF module (torch)."""
+    from explorer.analysis.erf import SAMPLES
+    from explorer.cli.erf import SAMPLES_SAID
+
+    assert SAMPLES_SAID == SAMPLES

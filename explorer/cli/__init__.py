@@ -14,6 +14,7 @@ imported (none for the top level's ``--help`` or a misspelt command, which answe
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 import traceback
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = _selected(argv)
         parser, command = _parser(selected)
         args = parser.parse_args(argv)
+        _read_designs(args)
         from explorer.runtime.device import best_device
         from explorer.runtime.threads import apply_thread_policy
 
@@ -105,6 +107,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "" if debug else " (run again with --traceback for the whole trace)"
         print(f"error: internal error ({type(exc).__name__}): {one_line(exc)}{hint}", file=sys.stderr)
         return 1
+
+
+def _read_designs(args: argparse.Namespace) -> None:
+    """Read the designs a command was given (``QUERY`` arguments) before anything heavy is imported:
+    the config language needs no torch, so a typo answers at once instead of after torch's 2 to 3 s.
+    Each command reads them again; this only raises the :class:`InputError` sooner."""
+    from explorer.config import parse_query
+
+    query, queries = getattr(args, "query", None), getattr(args, "queries", None)
+    for text in [query] if isinstance(query, str) else list(queries or []):
+        parse_query(text)
 
 
 def _trace(debug: bool) -> None:

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from explorer.analysis.deform import offset_fields, offsets_settings, offsets_source, train_offsets, untrained
-from explorer.analysis.training import TrainSpec
 from explorer.cli.base import UsageError, print_json, require_suffix
 from explorer.config import parse_query
-from explorer.data.images import decode_image
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    # torch and the models here, not at the top: a typo in QUERY answers first (explorer.cli)
+    from explorer.analysis.deform import offset_fields, offsets_settings, offsets_source, train_offsets, untrained
+    from explorer.analysis.training import TrainSpec
+    from explorer.data.images import decode_image
+
     config = parse_query(args.query)
     require_suffix(args.out, ".npz")
     if args.train_steps < 0:

@@ -14,15 +14,20 @@ holding 95 % of the map) and ``ratio`` = side95 / theoretical (see :mod:`explore
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from explorer.analysis.erf import SAMPLES, effective_field, image_inputs, noise_inputs
 from explorer.cli.base import UsageError, print_json, require_suffix
 from explorer.cli.layer_model import add_weights_arguments, layer_model, read_file
 from explorer.config import parse_query
-from explorer.data.images import decode_image
+
+if TYPE_CHECKING:
+    import torch
+
+#: ``--samples``'s default as its help says it: the library's (explorer.analysis.erf.SAMPLES, which
+#: imports torch: not read before QUERY is; tests/test_cli_errors.py holds the two equal).
+SAMPLES_SAID = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,20 +37,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image", action="extend", nargs="+", help="input images (--image a.png b.png, or repeated; default: noise)"
     )
-    parser.add_argument("--samples", type=int, default=SAMPLES, help=f"noise inputs without --image ({SAMPLES})")
+    parser.add_argument("--samples", type=int, help=f"noise inputs without --image (default {SAMPLES_SAID})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise inputs (default 0)")
     add_weights_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the unit, the radii and the theoretical side")
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    from explorer.analysis.erf import SAMPLES, effective_field, image_inputs, noise_inputs  # torch, after QUERY
+    from explorer.data.images import decode_image
+
     config = parse_query(args.query)
     require_suffix(args.out, ".npy")
-    if not 1 <= args.samples <= 256:
-        raise UsageError(f"--samples {args.samples}; allowed: 1 to 256")
+    samples = SAMPLES if args.samples is None else args.samples
+    if not 1 <= samples <= 256:
+        raise UsageError(f"--samples {samples}; allowed: 1 to 256")
     images = [decode_image(read_file(path, "image")) for path in args.image or []]
     model = layer_model(config, args, device)
-    inputs = image_inputs(model, images) if images else noise_inputs(model.config, args.samples, args.seed)
+    inputs = image_inputs(model, images) if images else noise_inputs(model.config, samples, args.seed)
     result = effective_field(model.built, inputs, args.layer)
     np.save(args.out, result.field.astype(np.float32))
     if args.json:

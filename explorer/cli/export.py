@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from explorer.cli.base import UsageError, print_json
+
+if TYPE_CHECKING:
+    import torch
 
 FORMATS = ("code", "onnx", "pt2")
 

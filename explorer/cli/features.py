@@ -12,15 +12,16 @@ activation) and whose weights they are.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from explorer.analysis.features import image_features
 from explorer.cli.base import print_json, require_suffix
 from explorer.cli.layer_model import add_weights_arguments, layer_model, read_file
 from explorer.config import parse_query
-from explorer.data.images import decode_image
+
+if TYPE_CHECKING:
+    import torch
 
 #: Channels the JSON lists, most active first.
 TOP = 8
@@ -36,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    from explorer.analysis.features import image_features  # torch: after QUERY is read (explorer.cli)
+    from explorer.data.images import decode_image
+
     config = parse_query(args.query)
     require_suffix(args.out, ".npy")
     image = decode_image(read_file(args.image, "image"))

@@ -8,10 +8,12 @@ Graphviz (``dot -Tsvg``), unfolded groups as clusters.
 from __future__ import annotations
 
 import argparse
-
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.cli.base import UsageError, print_json
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

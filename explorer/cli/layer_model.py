@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from explorer.analysis.features import fresh_model
 from explorer.cli.base import UsageError
-from explorer.knobs import ModelConfig
-from explorer.runtime.packaged import offline_imagenet
-from explorer.runtime.shipped import load_shipped, same_architecture, shipped_for
-from explorer.runtime.weights import ExplainableModel, pretrained_info, with_checkpoint, with_imagenet_weights
+
+if TYPE_CHECKING:
+    import torch
+
+    from explorer.knobs import ModelConfig
+    from explorer.runtime.weights import ExplainableModel
 
 
 def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,12 @@ def read_file(path: str, what: str) -> bytes:
 
 def layer_model(config: ModelConfig, args: argparse.Namespace, device: torch.device) -> ExplainableModel:
     """The model whose layers the command reads (see the module docstring)."""
+    # torch and the models here, not at the top: a typo in QUERY answers first (explorer.cli)
+    from explorer.analysis.features import fresh_model
+    from explorer.runtime.packaged import offline_imagenet
+    from explorer.runtime.shipped import load_shipped, same_architecture, shipped_for
+    from explorer.runtime.weights import pretrained_info, with_checkpoint, with_imagenet_weights
+
     if args.checkpoint:
         if args.fresh:
             raise UsageError("--checkpoint and --fresh exclude each other")

@@ -4,10 +4,12 @@ the ImageNet models whose weights come inside an installed package (``assets/mod
 from __future__ import annotations
 
 import argparse
-
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.cli.base import print_json
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

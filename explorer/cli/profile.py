@@ -12,12 +12,13 @@ where batch 1 cannot train; meta device, each storage once; see :mod:`explorer.m
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from explorer.cli.base import UsageError, print_json
 from explorer.formatting import human_bytes, human_count, shape_text
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

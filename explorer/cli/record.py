@@ -19,10 +19,12 @@ import shlex
 import sys
 import time
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.cli.base import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +66,8 @@ def _params(pairs: list[str]) -> dict[str, object]:
 def record_lesson(lesson_name: str, params: dict[str, object], device: str, progress=None, workers: int = 1):
     """The lesson variant run (``params`` over the file's) and its losses (``workers`` > 1: the
     (config, seed) runs in a pool of that many processes, each with the caller's thread count)."""
+    import torch
+
     from explorer.analysis.lessons import LESSONS_DIR, load_lesson
     from explorer.analysis.lessons.experiments import EXPERIMENTS, training_losses
 
@@ -111,6 +115,8 @@ def cpu_name() -> str:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    import torch
+
     from explorer.analysis.runs import write_run
 
     params = _params(args.set)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from explorer.cli.base import UsageError, print_json
 from explorer.compound import COEFFICIENT_RANGE, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PHI_RANGE, Rule
 from explorer.formatting import human_count
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,11 +22,12 @@ import dataclasses
 import signal
 import sys
 import threading
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from explorer.cli.base import UsageError, print_json
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +139,8 @@ def _record(args: argparse.Namespace, spec: Any, result: Any, judged: Any, devic
     import os
     import shlex
     from pathlib import Path
+
+    import torch
 
     from explorer.analysis.runs import write_run
     from explorer.analysis.search import settled_networks

@@ -13,10 +13,12 @@ per step) and the points describe the trained model.
 from __future__ import annotations
 
 import argparse
-
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.cli.base import UsageError, print_json
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

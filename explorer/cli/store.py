@@ -12,11 +12,13 @@ import argparse
 import gzip
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from explorer.analysis.stored import STORE
 from explorer.cli.base import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

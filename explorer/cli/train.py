@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from explorer.cli.base import UsageError, print_json
 
 if TYPE_CHECKING:
+    import torch
+
     from explorer.knobs import ModelConfig
     from explorer.runtime.shipped import ShippedModel
 
@@ -91,6 +91,8 @@ def default_name(query: str) -> str:
 def thread_count(asked: int | None) -> int:
     """The thread policy of bench/README.md: one intra-op thread on 2 cores or fewer (a second one
     spins against the other core's work), torch's own choice elsewhere."""
+    import torch
+
     if asked is not None:
         if asked < 1:
             raise UsageError(f"--threads {asked}; allowed: 1 or more")
@@ -175,6 +177,8 @@ def sha256_of(path: Path) -> str:
 
 
 def run(args: argparse.Namespace, device: torch.device) -> int:
+    import torch
+
     from explorer.analysis.saliency import POINTING_RULE
     from explorer.analysis.training import TrainSpec, shapes_scores, shapes_settings, shapes_source, train_on_shapes
     from explorer.config import parse_query
