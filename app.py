@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from explorer.runtime.release import keep_heap_trimmed
 from explorer.runtime.warm import import_page_libraries, page_turn
 from pages._shared.device import device_pending, device_sidebar, page_done, torch_imported
 
@@ -20,6 +21,7 @@ PAGES = [
 ]
 
 import_page_libraries()  # whole before any page uses them: plotly peeks at numpy and pandas (see its docstring)
+keep_heap_trimmed()  # the server's freed pages back to the system every few seconds (see its docstring)
 with page_turn():  # until a fresh process's warm-up has imported what pages use, its imports and pages take turns
     page = st.navigation(PAGES)
     if torch_imported():

@@ -1,0 +1,65 @@
+"""A server's heap is trimmed every few seconds (explorer.runtime.release.keep_heap_trimmed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from explorer.runtime.release import _malloc_trim, keep_heap_trimmed, trim_until
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_trimmer_trims_at_its_pace_until_stopped() -> None:
+    stop, calls = threading.Event(), []
+
+    def trim(pad: int) -> int:
+        calls.append(pad)
+        if len(calls) == 3:
+            stop.set()
+        return 1
+
+    worker = threading.Thread(target=trim_until, args=(stop, 0.01, trim))
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and calls == [0, 0, 0]  # trim(0): every free page, none kept in reserve
+
+
+def test_one_trimmer_per_process_whatever_the_number_of_sessions() -> None:
+    if _malloc_trim() is None:
+        pytest.skip("not glibc: nothing to trim")
+    assert keep_heap_trimmed() and keep_heap_trimmed()
+    trimmers = [t for t in threading.enumerate() if t.name == "explorer-heap-trim"]
+    assert len(trimmers) == 1 and trimmers[0].daemon
+
+
+#: In a fresh interpreter: 128 MB in 64 KB pieces (under malloc's mmap threshold: in the heap), all
+#: but every 50th freed, so the free pages lie between live ones, where free() never returns them.
+#: RSS is read before the trimmer starts and after it has had a few turns.
+_FRAGMENTED = """
+import time
+from explorer.runtime.release import keep_heap_trimmed
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+blocks = [bytearray(64 * 1024) for _ in range(2000)]
+kept = blocks[::50]
+del blocks
+before = rss_mb()
+assert keep_heap_trimmed(every_s=0.05)
+time.sleep(0.5)
+print(before, rss_mb())
+"""
+
+
+def test_the_trimmer_gives_a_fragmented_heap_back() -> None:
+    if _malloc_trim() is None:
+        pytest.skip("not glibc: nothing to trim")
+    done = subprocess.run(
+        [sys.executable, "-c", _FRAGMENTED], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    before, after = map(float, done.stdout.split())
+    assert before - after > 100, (before, after)  # about 125 MB of the 128 freed come back
