@@ -52,6 +52,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from explorer.runtime.ports import free_port_block, healthy  # importable: bench_classroom puts the root on sys.path
+from explorer.runtime.release import TRIM_SETTING, trim_period
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 240.0
@@ -364,11 +365,17 @@ async def train(lesson: Lesson, tab: Tab) -> float:
 class Serve:
     """``run.py serve`` started by the bench: its ports, and the workers' process ids from its output."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, trim: bool = True) -> None:
         self.port = free_port_block(workers + 1)
         command = [sys.executable, str(ROOT / "run.py"), "serve", "--workers", str(workers), "--port", str(self.port)]
+        env = os.environ | ({} if trim else {TRIM_SETTING: "0"})  # the workers inherit it
         self.process = subprocess.Popen(
-            [*command, "--address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [*command, "--address", "127.0.0.1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.pids: dict[int, int] = {}  # worker number -> its current process id
         self.killed: set[int] = set()
@@ -498,13 +505,18 @@ def main() -> int:
     parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the lesson when worker 1 is killed")
     parser.add_argument("--windows", type=int, default=12)
     parser.add_argument("--pace", type=float, default=3.0)
+    parser.add_argument(
+        "--no-trim", action="store_true", help=f"workers never trim their heap ({TRIM_SETTING}=0), to compare"
+    )
     args = parser.parse_args()
-    serve = Serve(args.workers)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench stops its serve too (finally)
+    serve = Serve(args.workers, trim=not args.no_trim)
     try:
         serve.wait_ready()
         print(f"# {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.students} students ({args.uploaders} "
               f"uploading {args.photo_mb:.0f} MB photos, {args.trainers} training) on {args.workers} workers for "
-              f"{args.minutes:.0f} min; worker 1 killed at {args.kill_at * args.minutes:.1f} min")  # fmt: skip
+              f"{args.minutes:.0f} min; worker 1 killed at {args.kill_at * args.minutes:.1f} min; heap trimmed "
+              f"{'never' if args.no_trim else f'every {trim_period():g} s'}")  # fmt: skip
         print(f"{'window':<15} {'opens':>5} {'p50':>7} {'p95':>7} {'moves':>5} {'p50':>7} {'p95':>7} "
               f"{'maps':>4} {'train':>5} {'exc':>4} {'fail':>4} workers' RSS")  # fmt: skip
         figures, memory, samples = asyncio.run(lesson(args, serve))

@@ -22,9 +22,11 @@ def main(options: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from streamlit.web import cli
 
+    from explorer.runtime.release import keep_heap_trimmed
     from explorer.runtime.warm import warm_up_now
 
     warm_up_now()  # prints what it did on stderr: run.py serve's log
+    keep_heap_trimmed()  # from now on, not from its first student's page (explorer.runtime.release)
     try:
         cli.main(["run", str(ROOT / "app.py"), *options], prog_name="streamlit")
     except SystemExit as stop:  # click ends by raising SystemExit; keep its code

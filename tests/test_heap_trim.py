@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from explorer.runtime.release import _malloc_trim, keep_heap_trimmed, trim_until
+from explorer.runtime.release import (
+    TRIM_EVERY_S,
+    TRIM_SETTING,
+    _malloc_trim,
+    keep_heap_trimmed,
+    trim_period,
+    trim_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +34,25 @@ def test_the_trimmer_trims_at_its_pace_until_stopped() -> None:
     worker.start()
     worker.join(timeout=10)
     assert not worker.is_alive() and calls == [0, 0, 0]  # trim(0): every free page, none kept in reserve
+
+
+@pytest.mark.parametrize(
+    ("setting", "period"), [(None, TRIM_EVERY_S), ("2.5", 2.5), ("0", 0.0), ("-1", 0.0), ("inf", 0.0), (" 30 ", 30.0)]
+)
+def test_the_period_comes_from_the_environment(setting, period, monkeypatch, capsys) -> None:
+    if setting is None:
+        monkeypatch.delenv(TRIM_SETTING, raising=False)
+    else:
+        monkeypatch.setenv(TRIM_SETTING, setting)
+    assert trim_period() == period
+    assert capsys.readouterr().err == ""
+
+
+def test_a_setting_that_is_no_number_is_said_in_the_log_and_the_default_kept(monkeypatch, capsys) -> None:
+    monkeypatch.setenv(TRIM_SETTING, "often")
+    assert trim_period() == TRIM_EVERY_S
+    said = capsys.readouterr().err
+    assert said == f"[explorer] {TRIM_SETTING}='often' is not a number of seconds; trimming every 10 s\n"
 
 
 def test_one_trimmer_per_process_whatever_the_number_of_sessions() -> None:

@@ -19,14 +19,19 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import math
+import os
+import sys
 import threading
 from collections.abc import Callable
 from functools import cache
 
-__all__ = ["TRIM_EVERY_S", "keep_heap_trimmed", "release_free_memory", "trim_until"]
+__all__ = ["TRIM_EVERY_S", "TRIM_SETTING", "keep_heap_trimmed", "release_free_memory", "trim_period", "trim_until"]
 
-#: Seconds between two trims of a server's heap by :func:`keep_heap_trimmed`.
+#: Seconds between two trims of a server's heap by :func:`keep_heap_trimmed`; the environment's
+#: ``EXPLORER_HEAP_TRIM_S`` wins (``0``: never, as ``bench/bench_soak.py --no-trim`` runs a class to compare).
 TRIM_EVERY_S = 10.0
+TRIM_SETTING = "EXPLORER_HEAP_TRIM_S"
 
 _trimmer_lock = threading.Lock()
 _trimmer: threading.Thread | None = None
@@ -56,15 +61,33 @@ def trim_until(stop: threading.Event, every_s: float, trim: Callable[[int], obje
         trim(0)
 
 
-def keep_heap_trimmed(every_s: float = TRIM_EVERY_S) -> bool:
-    """Trim this process's heap every ``every_s`` seconds from now on, in a daemon thread started
-    once per process (later calls return at once); whether a trimmer runs (False off glibc)."""
+def trim_period() -> float:
+    """Seconds between two trims: :data:`TRIM_SETTING` from the environment, else :data:`TRIM_EVERY_S`."""
+    text = os.environ.get(TRIM_SETTING, "").strip()
+    try:
+        value = float(text) if text else TRIM_EVERY_S
+        return value if math.isfinite(value) and value > 0 else 0.0  # 0, negative or inf: never
+    except ValueError:  # a server setting: said in the server's log, never on a student's page
+        line = f"[explorer] {TRIM_SETTING}={text!r} is not a number of seconds; trimming every {TRIM_EVERY_S:g} s"
+        sys.stderr.write(line + "\n")
+        return TRIM_EVERY_S
+
+
+def keep_heap_trimmed(every_s: float | None = None) -> bool:
+    """Trim this process's heap every ``every_s`` seconds (default :func:`trim_period`) from now on, in
+    a daemon thread started once per process (later calls return at once); whether a trimmer runs
+    (False off glibc, or when the period is 0)."""
     global _trimmer
+    if _trimmer is not None:  # every page run asks: the answer without a lock once it runs
+        return True
     trim = _malloc_trim()
     if trim is None:
         return False
     with _trimmer_lock:
         if _trimmer is None:
+            every_s = trim_period() if every_s is None else every_s
+            if every_s <= 0:
+                return False
             never = threading.Event()  # the thread lives as long as the process (a daemon)
             _trimmer = threading.Thread(
                 target=trim_until, args=(never, every_s, trim), name="explorer-heap-trim", daemon=True
