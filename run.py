@@ -303,6 +303,9 @@ RESTART_MAX_S = 30.0
 RESTART_STEADY_S = 60.0
 #: nginx stops sending new requests to a worker that failed once, for this many seconds, then tries it again.
 WORKER_FAIL_TIMEOUT_S = 5
+#: Seconds the children of a stopping class get to stop together after SIGTERM before they are killed
+#: (a worker still busy with a student's computation can take longer: it is then killed).
+STOP_GRACE_S = 10.0
 #: glibc's malloc arenas per worker (MALLOC_ARENA_MAX; an environment setting of the same name wins).
 #: Each session's script thread otherwise gets an arena of its own that keeps what it freed: 8 tabs
 #: each explaining a 16 MB photo left a worker 27 MB per photo larger; with 2 arenas, 5 MB
@@ -485,8 +488,9 @@ def command_serve(args: list[str]) -> int:
     finally:
         for child in children:
             child.stop()
+        deadline = time.monotonic() + STOP_GRACE_S  # one wait for all: they stop side by side
         for child in children:
-            child.wait_stopped(timeout=10)
+            child.wait_stopped(timeout=max(0.0, deadline - time.monotonic()))
         # nginx's configuration, temporary bodies and error log: of this class only (a class that
         # runs has it; one that stopped would leave a folder in the temporary directory each time)
         shutil.rmtree(run_dir, ignore_errors=True)
