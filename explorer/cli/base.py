@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from explorer.errors import InputError
@@ -50,6 +51,14 @@ def said(exc: BaseException, parser: Parser | None = None) -> str:
 def debugging(argv: list[str]) -> bool:
     """Whether to print whole traces: ``--traceback`` on the line or ``EXPLORER_DEBUG`` set."""
     return "--traceback" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def read_file(path: str, what: str) -> bytes:
+    """The bytes of ``path`` (an image, a checkpoint), or a usage error naming ``what`` and why."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {what} '{path}': {error.strerror or error}") from None
 
 
 def require_suffix(path: str, suffix: str, flag: str = "--out") -> None:

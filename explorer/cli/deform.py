@@ -19,12 +19,11 @@ layer):
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.cli.base import UsageError, print_json, require_suffix
+from explorer.cli.base import UsageError, print_json, read_file, require_suffix
 from explorer.config import parse_query
 
 if TYPE_CHECKING:
@@ -56,11 +55,7 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
     require_suffix(args.out, ".npz")
     if args.train_steps < 0:
         raise UsageError(f"--train-steps {args.train_steps}; allowed: 0 or more")
-    try:
-        data = Path(args.image).read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read image '{args.image}': {error.strerror or error}") from None
-    image = decode_image(data)
+    image = decode_image(read_file(args.image, "image"))
     settings = offsets_settings(steps=max(1, args.train_steps), seed=args.seed, autocast=args.bf16, held_out=0)
     spec = TrainSpec(model=offsets_source(config), settings=settings, device=device)
     if args.train_steps:

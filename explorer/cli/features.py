@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.cli.base import print_json, require_suffix
-from explorer.cli.layer_model import add_weights_arguments, layer_model, read_file
+from explorer.cli.base import print_json, read_file, require_suffix
+from explorer.cli.layer_model import add_weights_arguments, layer_model
 from explorer.config import parse_query
 
 if TYPE_CHECKING:

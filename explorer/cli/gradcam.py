@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from explorer.analysis.methods import METHODS, Method, MethodOptions
-from explorer.cli.base import UsageError, print_json, require_suffix
+from explorer.cli.base import UsageError, print_json, read_file, require_suffix
 from explorer.config import parse_query
 
 if TYPE_CHECKING:
@@ -72,13 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read {what} '{path}': {error.strerror or error}") from None
-
-
 def run(args: argparse.Namespace, device: torch.device) -> int:
     # torch, captum and the models here, not at the top: a typo in QUERY answers first (explorer.cli)
     from explorer.analysis.attribution import attribute, model_input, predictions
@@ -101,10 +94,10 @@ def run(args: argparse.Namespace, device: torch.device) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be at least 1 pixel (got {value})")
-    image = decode_image(_read(args.image, "image"))
+    image = decode_image(read_file(args.image, "image"))
     info, shipped = pretrained_info(config), shipped_for(config)
     if args.checkpoint:
-        model = with_checkpoint(config, _read(args.checkpoint, "checkpoint"), Path(args.checkpoint).name, device)
+        model = with_checkpoint(config, read_file(args.checkpoint, "checkpoint"), Path(args.checkpoint).name, device)
     elif not args.shapes and (imagenet := offline_imagenet(config, device)) is not None:
         model = imagenet
     elif shipped is not None:

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.cli.base import UsageError
+from explorer.cli.base import UsageError, read_file
 
 if TYPE_CHECKING:
     import torch
@@ -27,13 +27,6 @@ def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="a .pt/.pth state dict to load (weights_only)")
     parser.add_argument("--fresh", action="store_true", help="untrained weights, even where trained ones are here")
     parser.add_argument("--weights-seed", type=int, default=0, help="seed of fresh weights (default 0)")
-
-
-def read_file(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read {what} '{path}': {error.strerror or error}") from None
 
 
 def layer_model(config: ModelConfig, args: argparse.Namespace, device: torch.device) -> ExplainableModel:
